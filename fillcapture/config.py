@@ -1,0 +1,334 @@
+"""Configuration: one TOML file, overridden by environment and credential files.
+
+Precedence, highest first: ``FILLCAPTURE_<SECTION>__<KEY>`` environment
+variables, files in ``$CREDENTIALS_DIRECTORY`` named ``<section>_<key>`` (for
+secret keys only, e.g. ``t4_password``), the TOML file, built-in defaults.
+The file is ``--config FILE``, else ``$FILLCAPTURE_CONFIG``, else
+``/etc/fillcapture/fillcapture.toml``; where none exists, the packaged demo
+(``demo.toml``: simulated T4, users A and B) is used.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_PATH = Path("/etc/fillcapture/fillcapture.toml")
+ENV_CONFIG = "FILLCAPTURE_CONFIG"
+
+
+class ConfigError(Exception):
+    """An invalid configuration. ``str()`` is one line naming the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedSettings(_Section):
+    """``adapter``: ``sim`` runs the embedded simulator on a loopback port and
+    connects the real ``t4`` adapter to it; ``t4`` connects to ``[t4] url``."""
+
+    adapter: Literal["sim", "t4"] = "sim"
+
+
+class T4Settings(_Section):
+    """The T4 fill user's session. Log in with ``api_key`` alone, or with
+    ``firm``, ``username``, ``password``, ``app_name`` and ``app_license``.
+    ``subscribe_all`` is Risk Manager mode: every firm account, unowned dropped."""
+
+    url: str = "wss://wss.t4login.com/v1"
+    api_key: SecretStr | None = None
+    firm: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+    app_name: str = "WhenTechFills"
+    app_license: str = ""
+    subscribe_all: bool = False
+    heartbeat_interval: float = Field(20.0, gt=0)
+    silence_timeout: float = Field(60.0, gt=0)
+    reconnect_base: float = Field(1.0, gt=0)
+    reconnect_cap: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(15.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value
+
+    @property
+    def uses_api_key(self) -> bool:
+        return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+
+class StoreSettings(_Section):
+    """``url``: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+    ``batch_size`` fills or ``batch_ms`` milliseconds, whichever first, make one
+    commit; ``queue_frames`` bounds what waits between the feed and the writer."""
+
+    url: str = "sqlite:///var/fills.db"
+    batch_size: int = Field(2000, ge=1)
+    batch_ms: float = Field(2.0, ge=0)
+    queue_frames: int = Field(4096, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        sqlite_path(value)
+        return value
+
+    @property
+    def path(self) -> Path:
+        return sqlite_path(self.url)
+
+
+class UserSettings(_Section):
+    """One WhenTech end user and the accounts (numbers as the firm knows them)
+    they own. ``firm`` may be left out while only one firm is configured."""
+
+    name: str = Field(min_length=1)
+    accounts: list[str] = Field(default_factory=list)
+    firm: str | None = None
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_numbers(cls, value: list[str]) -> list[str]:
+        for number in value:
+            if not number.strip() or number != number.strip():
+                raise ValueError(f"account number {number!r} is blank or padded")
+        return value
+
+
+class SimSettings(_Section):
+    """The simulated T4 backend. ``accounts`` are the firm's accounts (those
+    beyond the owned ones make unowned traffic); ``fills_per_second`` is the
+    firm-wide fill rate; ``port = 0`` picks a free loopback port."""
+
+    seed: int = 1
+    fills_per_second: float = Field(5.0, ge=0)
+    accounts: list[str] = Field(
+        default_factory=lambda: ["11111", "22222", "33333", "44444", "55555"]
+    )
+    firm: str = "SIMFIRM"
+    username: str = "WhenTechFillUser"
+    port: int = Field(0, ge=0, le=65535)
+
+
+class LogSettings(_Section):
+    """``format``: ``auto`` is console on a terminal, JSON lines otherwise."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    """The whole effective configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FILLCAPTURE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    feed: FeedSettings = FeedSettings()
+    t4: T4Settings = T4Settings()
+    store: StoreSettings = StoreSettings()
+    users: list[UserSettings] = Field(default_factory=list)
+    sim: SimSettings = SimSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        firms = {user.firm for user in self.users if user.firm}
+        if len(firms) > 1:
+            for index, user in enumerate(self.users):
+                if not user.firm:
+                    raise ValueError(
+                        f"users[{index}].firm: required when several firms are configured"
+                    )
+        seen: dict[tuple[str, str], str] = {}
+        for user in self.users:
+            for number in user.accounts:
+                key = (user.firm or "", number)
+                if key in seen and seen[key] != user.name:
+                    raise ValueError(
+                        f"users: account {number} is owned by both {seen[key]} and {user.name}"
+                    )
+                seen[key] = user.name
+        if len({user.name for user in self.users}) != len(self.users):
+            raise ValueError("users: a user name appears twice")
+        if self.feed.adapter == "t4":
+            t4 = self.t4
+            if not t4.uses_api_key:
+                missing = [
+                    key
+                    for key, value in (
+                        ("firm", t4.firm),
+                        ("username", t4.username),
+                        ("password", t4.password and t4.password.get_secret_value()),
+                        ("app_name", t4.app_name),
+                        ("app_license", t4.app_license),
+                    )
+                    if not value
+                ]
+                if missing:
+                    raise ValueError(
+                        f"t4.{missing[0]}: required with adapter = \"t4\" unless t4.api_key is set"
+                    )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            _CredentialsSource(settings_cls),
+        ]
+        toml_file = _TOML_FILE.get()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        """The configuration as plain data, secrets replaced by asterisks."""
+        return self.model_dump(mode="json")
+
+
+_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "fillcapture_toml_file", default=None
+)
+
+
+class _CredentialsSource(PydanticBaseSettingsSource):
+    """Secret keys from systemd credential files: ``$CREDENTIALS_DIRECTORY/<section>_<key>``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            return {}
+        found: dict[str, Any] = {}
+        for section_name, section_field in Settings.model_fields.items():
+            section_type = section_field.annotation
+            if not (isinstance(section_type, type) and issubclass(section_type, BaseModel)):
+                continue
+            for key, key_field in section_type.model_fields.items():
+                if SecretStr not in _type_args(key_field.annotation):
+                    continue
+                path = Path(directory) / f"{section_name}_{key}"
+                if path.is_file():
+                    found.setdefault(section_name, {})[key] = path.read_text().strip()
+        return found
+
+
+def _type_args(annotation: Any) -> tuple[Any, ...]:
+    return (annotation, *getattr(annotation, "__args__", ()))
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel/x.db`` → ``rel/x.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError("must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    return Path(url[len(prefix) :])
+
+
+def config_file(explicit: str | Path | None) -> Path:
+    """Which TOML file applies: explicit, ``$FILLCAPTURE_CONFIG``, the system
+    file, else the packaged demo. An explicit or environment file must exist."""
+    named = explicit or os.environ.get(ENV_CONFIG)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            source = "--config" if explicit else ENV_CONFIG
+            raise ConfigError(f"{source}: file {path} does not exist")
+        return path
+    if DEFAULT_CONFIG_PATH.is_file():
+        return DEFAULT_CONFIG_PATH
+    with resources.as_file(resources.files("fillcapture") / "demo.toml") as demo:
+        return Path(demo)
+
+
+def load_settings(explicit: str | Path | None = None) -> Settings:
+    """Build the effective settings, or raise :class:`ConfigError` naming the key."""
+    path = config_file(explicit)
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    token = _TOML_FILE.set(path)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    finally:
+        _TOML_FILE.reset(token)
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    error = exc.errors(include_url=False)[0]
+    key = _dotted(error["loc"])
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+        if ": " in message and not key:
+            return f"{path}: {message}"
+    value = "" if error["type"] == "extra_forbidden" else _shown(error.get("input"), key)
+    where = key or "(top level)"
+    return f"{path}: {where}: {message}{value}"
+
+
+def _shown(value: Any, key: str) -> str:
+    if isinstance(value, (dict, list)) or value is None:
+        return ""
+    if any(word in key for word in ("password", "api_key", "secret", "token")):
+        return ""
+    return f" (got {value!r})"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

@@ -1,0 +1,117 @@
+"""The domain model: fills, busts and the events a feed adapter yields.
+
+Plain frozen dataclasses; this module imports nothing from the rest of the package.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+class Side(enum.Enum):
+    """Side of a fill. T4 puts the side on the order, not on the fill."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+@dataclass(frozen=True, slots=True)
+class FillKey:
+    """Identity of one fill (T4_API_V1 §8), qualified by firm.
+
+    ``trade_key`` is the exchange trade id, or ``#<sequence_order>`` where T4
+    sent none. ``leg_index`` is ``None`` for an outright (non-spread) fill.
+    """
+
+    firm: str
+    account_id: str
+    order_id: str
+    trade_key: str
+    leg_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution as T4 reported it, normalized.
+
+    ``price`` is the exact decimal T4 sent; ``price_text`` is its original text,
+    kept so the store can print the price exactly as sent.
+    """
+
+    firm: str
+    account_id: str
+    account: str
+    order_id: str
+    exchange_trade_id: str
+    sequence_order: int
+    leg_index: int | None
+    market_id: str
+    side: Side | None
+    volume: int
+    price: Decimal
+    price_text: str
+    exchange_time: datetime
+    trade_date: date
+    historical: bool = False
+
+    @property
+    def trade_key(self) -> str:
+        return self.exchange_trade_id or f"#{self.sequence_order}"
+
+    @property
+    def key(self) -> FillKey:
+        return FillKey(self.firm, self.account_id, self.order_id, self.trade_key, self.leg_index)
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleAccount:
+    """An account the fill user can see, as T4 lists it at login."""
+
+    account_id: str
+    account: str
+    name: str = ""
+
+
+# --- Feed events: what a feed adapter yields, in order. ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """Logged in. ``accounts`` are those the fill user can see."""
+
+    firm: str
+    username: str
+    accounts: tuple[VisibleAccount, ...]
+    risk_manager: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The session ended; the adapter will reconnect unless it is closing."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FillsReceived:
+    """Fills decoded from one frame. ``received_ns`` is ``time.monotonic_ns()``
+    at frame receipt, used to measure receipt-to-commit latency."""
+
+    fills: tuple[Fill, ...]
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSide:
+    """The side of an order whose fills were stored before the order was seen."""
+
+    firm: str
+    account_id: str
+    order_id: str
+    side: Side
+
+
+FeedEvent = Connected | Disconnected | FillsReceived | OrderSide
