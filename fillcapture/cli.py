@@ -1,2 +1,339 @@
-def main() -> None:
-    pass
+"""The ``fillcapture`` command line: the daemon, the simulator, and operator tools.
+
+Exit codes: 0 success, 1 failure, 2 configuration error, 3 T4 refused the login.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import math
+import signal
+import sys
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from fillcapture import __version__
+from fillcapture.config import ConfigError, Settings, config_file, load_settings
+
+if TYPE_CHECKING:
+    from fillcapture.store import Store
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+FILL_COLUMNS = (
+    "user", "firm", "account", "order_id", "exchange_trade_id", "leg_index", "market_id",
+    "side", "volume", "price", "exchange_time", "trade_date", "busted",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"fillcapture: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from fillcapture import logs
+
+    logs.configure(settings.log.level, settings.log.format)
+    handler = args.handler
+    try:
+        result: int = handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fillcapture", description="Capture T4 fills for a vendor's end users.")
+    parser.add_argument("--version", action="version", version=f"fillcapture {__version__}")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML configuration (default: $FILLCAPTURE_CONFIG, "
+                             "/etc/fillcapture/fillcapture.toml, else the built-in demo)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the capture daemon")
+    run.set_defaults(handler=_cmd_run)
+
+    sim = commands.add_parser("sim", help="run the simulated T4 backend")
+    sim.add_argument("--port", type=int, help="loopback port (default [sim] port; 0 = free)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--seed", type=int, help="random seed (default [sim] seed)")
+    sim.add_argument("--rate", help="live fills per second, or 'max' (default [sim] "
+                                    "fills_per_second)")
+    sim.add_argument("--accounts", help="comma-separated firm accounts (default [sim] accounts)")
+    sim.add_argument("--visible", help="comma-separated accounts assigned to the fill user "
+                                       "(default: all)")
+    sim.add_argument("--no-risk-manager", action="store_true",
+                     help="the fill user lacks the Risk Manager role")
+    sim.add_argument("--firm", help="firm name (default [sim] firm)")
+    sim.add_argument("--username", help="fill user (default [sim] username)")
+    sim.add_argument("--password", default="sim-password")
+    sim.add_argument("--api-key", default="sim-api-key")
+    sim.add_argument("--max-fills", type=int, help="stop generating after this many fills")
+    sim.add_argument("--preload", type=int, default=0,
+                     help="fills in today's book before serving")
+    sim.add_argument("--snapshot-chunk", type=int, default=100,
+                     help="most fills per account_snapshot frame")
+    sim.add_argument("--trade-date", type=date.fromisoformat, help="YYYY-MM-DD")
+    sim.add_argument("--ledger", type=Path, help="write every generated fill here (JSON lines)")
+    sim.set_defaults(handler=_cmd_sim)
+
+    record = commands.add_parser("record", help="record a T4 session's raw server frames")
+    record.add_argument("--out", type=Path, required=True, help="recording file to write")
+    record.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    record.set_defaults(handler=_cmd_record)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate and print the configuration")
+    check.set_defaults(handler=_cmd_config_check)
+
+    users = commands.add_parser("users", help="the ownership registry")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    user_commands.add_parser("list", help="list users and accounts").set_defaults(
+        handler=_cmd_users_list)
+    add = user_commands.add_parser("add", help="add a user or accounts to a user")
+    add.add_argument("name")
+    add.add_argument("--accounts", required=True, help="comma-separated account numbers")
+    add.add_argument("--firm", help="the accounts' firm (needed with several firms)")
+    add.set_defaults(handler=_cmd_users_add)
+    remove = user_commands.add_parser("remove", help="remove a user and its accounts")
+    remove.add_argument("name")
+    remove.set_defaults(handler=_cmd_users_remove)
+
+    fills = commands.add_parser("fills", help="print stored fills")
+    fills.add_argument("--user")
+    fills.add_argument("--account")
+    fills.add_argument("--since", type=date.fromisoformat, help="first trade date, YYYY-MM-DD")
+    fills.add_argument("--until", type=date.fromisoformat, help="last trade date, YYYY-MM-DD")
+    fills.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    fills.set_defaults(handler=_cmd_fills)
+    return parser
+
+
+# --- commands ---------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture import service
+
+    return asyncio.run(service.run(settings))
+
+
+def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.sim import SimConfig, SimServer, serve_forever
+
+    sim = settings.sim
+    rate = sim.fills_per_second
+    if args.rate is not None:
+        rate = math.inf if args.rate == "max" else float(args.rate)
+    accounts = tuple(_split(args.accounts)) if args.accounts else tuple(sim.accounts)
+    config = SimConfig(
+        accounts=accounts,
+        visible=tuple(_split(args.visible)) if args.visible else None,
+        risk_manager=not args.no_risk_manager,
+        firm=args.firm or sim.firm,
+        username=args.username or sim.username,
+        password=args.password,
+        api_key=args.api_key,
+        seed=sim.seed if args.seed is None else args.seed,
+        fills_per_second=rate,
+        max_fills=args.max_fills,
+        preload_fills=args.preload,
+        snapshot_chunk=args.snapshot_chunk,
+        trade_date=args.trade_date,
+        ledger_path=args.ledger,
+        host=args.host,
+        port=sim.port if args.port is None else args.port,
+    )
+
+    def ready(server: SimServer) -> None:
+        print(f"fillcapture sim listening on {server.url}", flush=True)
+
+    asyncio.run(_until_signalled(serve_forever(config, ready)))
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture import service
+    from fillcapture.feeds.base import LoginRefused
+    from fillcapture.feeds.recording import RecordingWriter
+    from fillcapture.feeds.t4 import T4Feed
+    from fillcapture.metrics import Metrics
+    from fillcapture.ownership import Entry, Ownership
+
+    ownership = Ownership(Entry(o.user, o.firm, o.account) for o in service.owners_from(settings))
+
+    async def record() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            effective = settings
+            if settings.feed.adapter == "sim":
+                effective = await stack.enter_async_context(service.embedded_sim(settings))
+            handle = stack.enter_context(args.out.open("wb"))
+            writer = RecordingWriter(handle)
+            feed = T4Feed(effective.t4, lambda: ownership, Metrics(), frame_tap=writer.write)
+            async with asyncio.timeout(args.seconds):
+                async for _event in feed.events():
+                    pass
+
+    try:
+        asyncio.run(_until_signalled(record()))
+    except TimeoutError:
+        pass
+    except LoginRefused as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return 3
+    print(f"recording written to {args.out}")
+    return 0
+
+
+def _cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"# configuration is valid; file: {config_file(args.config)}")
+    json.dump(settings.masked(), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def listing() -> dict[str, list[Any]]:
+        async with _registry(settings) as store:
+            return dict(await store.users())
+
+    users = asyncio.run(listing())
+    rows = [(name, ", ".join(sorted({o.firm or "*" for o in owners})) or "-",
+             ", ".join(o.account for o in owners) or "-")
+            for name, owners in sorted(users.items())]
+    _table(("user", "firm", "accounts"), rows, sys.stdout)
+    return 0
+
+
+def _cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.store import StoreError
+
+    accounts = _split(args.accounts)
+    if not accounts:
+        print("fillcapture: --accounts: give at least one account number", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def add() -> None:
+        async with _registry(settings) as store:
+            await store.add_user(args.name, accounts, args.firm)
+
+    try:
+        asyncio.run(add())
+    except StoreError as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"user {args.name}: added {', '.join(accounts)}")
+    return 0
+
+
+def _cmd_users_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def remove() -> bool:
+        async with _registry(settings) as store:
+            return await store.remove_user(args.name)
+
+    if not asyncio.run(remove()):
+        print(f"fillcapture: no user named {args.name}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"user {args.name}: removed")
+    return 0
+
+
+def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.store import FillQuery, open_store
+
+    query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until)
+
+    async def dump() -> None:
+        if not settings.store.path.exists():
+            return
+        async with open_store(settings.store.url, readonly=True) as store:
+            rows = (_fill_row(fill) async for fill in store.fills(query))
+            if args.format == "csv":
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(FILL_COLUMNS)
+                async for row in rows:
+                    writer.writerow(row.values())
+            elif args.format == "json":
+                first = True
+                sys.stdout.write("[")
+                async for row in rows:
+                    sys.stdout.write(("\n" if first else ",\n") + json.dumps(row))
+                    first = False
+                sys.stdout.write("\n]\n" if not first else "]\n")
+            else:
+                _table(FILL_COLUMNS, [tuple(r.values()) async for r in rows], sys.stdout)
+
+    asyncio.run(dump())
+    return 0
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or SIGTERM/SIGINT arrives, then cancel it cleanly."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    with suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def _registry(settings: Settings) -> AsyncIterator[Store]:
+    """The store, with the configuration's users seeded (as the daemon does)."""
+    from fillcapture.service import owners_from
+    from fillcapture.store import open_store
+
+    async with open_store(settings.store.url) as store:
+        await store.seed_registry(owners_from(settings))
+        yield store
+
+
+def _fill_row(fill: Any) -> dict[str, Any]:
+    return {
+        "user": fill.user or "",
+        "firm": fill.firm,
+        "account": fill.account,
+        "order_id": fill.order_id,
+        "exchange_trade_id": fill.exchange_trade_id,
+        "leg_index": "" if fill.leg_index is None else fill.leg_index,
+        "market_id": fill.market_id,
+        "side": fill.side.value if fill.side else "",
+        "volume": fill.volume,
+        "price": fill.price,
+        "exchange_time": fill.exchange_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "trade_date": fill.trade_date.isoformat(),
+        "busted": fill.busted,
+    }
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    texts = [[str(cell) for cell in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(header)]
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    for row in texts:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    if not rows:
+        out.write("(none)\n")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -313,7 +313,9 @@ def _describe(exc: ValidationError, path: Path) -> str:
             return f"{path}: {message}"
     value = "" if error["type"] == "extra_forbidden" else _shown(error.get("input"), key)
     where = key or "(top level)"
-    return f"{path}: {where}: {message}{value}"
+    env_name = "FILLCAPTURE_" + "__".join(str(part) for part in error["loc"]).upper()
+    source = f"environment {env_name}" if env_name in os.environ else str(path)
+    return f"{source}: {where}: {message}{value}"
 
 
 def _shown(value: Any, key: str) -> str:

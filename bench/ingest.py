@@ -1,0 +1,179 @@
+"""Ingest benchmark: simulator process → loopback WebSocket → daemon → SQLite (FULL).
+
+Prints (a) sustained fills/s with one fill per frame, (b) fills/s from snapshot
+frames of 100 fills, (c) p50/p99 receipt-to-commit latency at 1,000 fills/s,
+(d) peak RSS of the daemon, and this machine's ceilings measured in the same
+run: protobuf decode alone and batched SQLite insert alone.
+
+    .venv/bin/python bench/ingest.py [--fills 200000] [--snapshot-fills 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from fillcapture import logs
+from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.feeds.t4 import T4Feed
+from fillcapture.feeds.t4.proto import service_pb2
+from fillcapture.metrics import Metrics
+from fillcapture.model import Fill, Side
+from fillcapture.service import Daemon
+from fillcapture.store import Owner, open_store
+
+ACCOUNTS = ["11111", "22222", "33333", "44444"]
+
+
+@contextlib.contextmanager
+def sim_process(*flags: str) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fillcapture", "sim", "--port", "0",
+         "--accounts", ",".join(ACCOUNTS), *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"ws://\S+", line)
+        if not match:
+            raise RuntimeError(f"simulator did not start: {line!r}")
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def capture(url: str, db: Path, expect: int, *, settle: float = 0.0,
+                  duration: float | None = None) -> tuple[float, Metrics]:
+    """Run the daemon pipeline against ``url`` until ``expect`` fills are
+    captured (or for ``duration`` seconds). Returns (seconds, metrics) where
+    seconds runs from the first captured fill to the last."""
+    settings = Settings(
+        t4=T4Settings(url=url, firm="SIMFIRM", username="WhenTechFillUser",
+                      password="sim-password", app_license="bench", subscribe_all=True),
+        store=StoreSettings(url=f"sqlite:///{db}"),
+    )
+    metrics = Metrics()
+    async with open_store(settings.store.url) as store:
+        await store.seed_registry([Owner("U", None, a) for a in ACCOUNTS])
+        daemon = Daemon(settings, store, metrics)
+        await daemon.load_registry()
+        feed = T4Feed(settings.t4, lambda: daemon.ownership, metrics)
+        runner = asyncio.create_task(daemon.run(feed))
+        first = None
+        started = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.002)
+            captured = metrics["fills.captured"]
+            if first is None and captured:
+                first = time.perf_counter()
+                if settle:
+                    await asyncio.sleep(settle)
+                    metrics.latency.clear()
+            if duration is not None and time.perf_counter() - started >= duration:
+                break
+            if duration is None and captured >= expect:
+                break
+            if runner.done():
+                runner.result()
+                raise RuntimeError("daemon stopped early")
+        elapsed = time.perf_counter() - (first or started)
+        daemon.stop()
+        await runner
+    return elapsed, metrics
+
+
+def decode_ceiling(count: int) -> float:
+    message = service_pb2.ServerMessage()
+    trade = message.order_update_trade
+    trade.unique_id = "5f0c5a8e-3b0e-4d0b-9d53-0c9f1b1e2a77"
+    trade.account_id = "8c3e7d0a-9a7b-5c8e-8f1e-2d4b6a8c0e1f"
+    trade.market_id = "XCME_Eq ES (Z26)"
+    trade.exchange_trade_id = "1-123456"
+    trade.volume = 3
+    trade.price.value = "6012.25"
+    trade.exchange_time.FromDatetime(datetime.now(UTC))
+    trade.time.FromDatetime(datetime.now(UTC))
+    trade.trade_date = 638_999_999_999_999_999
+    trade.sequence_order = 2
+    frame = message.SerializeToString()
+    parse = service_pb2.ServerMessage.FromString
+    started = time.perf_counter()
+    for _ in range(count):
+        parse(frame).WhichOneof("payload")
+    return count / (time.perf_counter() - started)
+
+
+async def insert_ceiling(db: Path, count: int, batch: int = 2000) -> float:
+    now = datetime.now(UTC)
+    fills = [
+        Fill(firm="SIMFIRM", account_id=f"acc-{i % 4}", account=ACCOUNTS[i % 4],
+             order_id=f"order-{i // 3}", exchange_trade_id=f"T{i}", sequence_order=i % 3 + 1,
+             leg_index=None, market_id="XCME_Eq ES (Z26)", side=Side.BUY, volume=1,
+             price=Decimal("6012.25"), price_text="6012.25",
+             exchange_time=now + timedelta(microseconds=i), trade_date=date.today())
+        for i in range(count)
+    ]
+    async with open_store(f"sqlite:///{db}") as store:
+        started = time.perf_counter()
+        for offset in range(0, count, batch):
+            await store.insert_fills(fills[offset:offset + batch])
+        return count / (time.perf_counter() - started)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fills", type=int, default=200_000)
+    parser.add_argument("--snapshot-fills", type=int, default=200_000)
+    parser.add_argument("--latency-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    logs.configure("warning", "console")
+
+    with tempfile.TemporaryDirectory(prefix="fillcapture-bench-") as tmp:
+        work = Path(tmp)
+        print("machine ceilings (same run):")
+        print(f"  protobuf decode only         {decode_ceiling(200_000):>12,.0f} frames/s")
+        rate = await insert_ceiling(work / "ceiling.db", 200_000)
+        print(f"  SQLite batched insert only   {rate:>12,.0f} fills/s (batch 2000, FULL)")
+
+        with sim_process("--rate", "max", "--max-fills", str(args.fills)) as url:
+            seconds, metrics = await capture(url, work / "a.db", args.fills)
+        a = args.fills / seconds
+        print(f"(a) live, one fill per frame   {a:>12,.0f} fills/s "
+              f"({args.fills:,} fills in {seconds:.2f}s; target >= 25,000)")
+
+        with sim_process("--rate", "0", "--preload", str(args.snapshot_fills),
+                         "--snapshot-chunk", "100") as url:
+            seconds, metrics = await capture(url, work / "b.db", args.snapshot_fills)
+        b = args.snapshot_fills / seconds
+        print(f"(b) snapshot, 100 fills/frame  {b:>12,.0f} fills/s "
+              f"({args.snapshot_fills:,} fills in {seconds:.2f}s; target >= 100,000)")
+
+        with sim_process("--rate", "1000") as url:
+            seconds, metrics = await capture(url, work / "c.db", 0, settle=1.0,
+                                             duration=args.latency_seconds)
+        samples = len(metrics.latency.samples)
+        print(f"(c) latency at 1,000 fills/s   p50 {metrics.latency.percentile(0.5):.2f} ms, "
+              f"p99 {metrics.latency.percentile(0.99):.2f} ms "
+              f"({samples:,} fills, {metrics['store.commits']:,} commits; target p99 <= 10 ms)")
+        print(f"(d) peak RSS of the daemon     {peak_rss_mb():>12,.1f} MB (target <= 150)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,221 @@
+"""Turn T4 v1 server messages into fills: the normalizer of the t4 adapter.
+
+Keeps the day's orders by ``unique_id`` because a fill's side lives on its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import structlog
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
+from fillcapture.feeds.t4.proto import service_pb2
+from fillcapture.metrics import Metrics
+from fillcapture.model import Fill, OrderSide, Side
+from fillcapture.schedule import trade_date as cme_trade_date
+
+log = structlog.get_logger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICKS_PER_DAY = 864_000_000_000
+# .NET ticks between 0001-01-01 and 1900-01-01 / 2200-01-01: outside this, the
+# int64 is not a ticks date and the trade date comes from the exchange time.
+_TICKS_MIN = (date(1900, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
+_TICKS_MAX = (date(2200, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
+_SIDES = {orp.BUY_SELL_BUY: Side.BUY, orp.BUY_SELL_SELL: Side.SELL}
+_BUSTED = orp.ORDER_CHANGE_TRADE_BUSTED
+
+
+class InvalidFill(ValueError):
+    """A fill message that decodes but makes no sense (empty id, bad price, ...)."""
+
+
+def timestamp(ts: Timestamp) -> datetime:
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+
+
+def trade_date_of(raw: int, exchange_time: datetime) -> date:
+    """T4's opaque int64 trade date: .NET ticks of midnight where it looks like
+    ticks, else the CME rule applied to the exchange time (T4_API_V1 §9)."""
+    if _TICKS_MIN <= raw < _TICKS_MAX:
+        return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
+    return cme_trade_date(exchange_time)
+
+
+def parse_price(text: str) -> Decimal:
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        raise InvalidFill(f"unparsable price {text!r}") from None
+    if not price.is_finite():
+        raise InvalidFill(f"non-finite price {text!r}")
+    return price
+
+
+class Decoder:
+    """Stateful per-firm normalizer: account numbers by id, order sides by id.
+
+    ``handle`` takes one decoded ``ServerMessage`` payload and returns the fills
+    and late order sides it carries. Control messages are the session's job.
+    """
+
+    def __init__(self, firm: str, metrics: Metrics) -> None:
+        self.firm = firm
+        self.metrics = metrics
+        self.accounts: dict[str, str] = {}
+        self.sides: dict[str, Side | None] = {}
+        # Orders whose fills were emitted before the order itself was seen.
+        self.sideless: set[str] = set()
+        self._unknown_accounts: set[str] = set()
+
+    def learn_account(self, account_id: str, number: str) -> None:
+        if account_id and number:
+            self.accounts[account_id] = number
+
+    def handle(
+        self, kind: str, message: service_pb2.ServerMessage, fills: list[Fill],
+        sides: list[OrderSide],
+    ) -> None:
+        """Append to ``fills`` and ``sides`` whatever the ``kind`` payload carries."""
+        if kind == "order_update_trade":
+            self._trade(message.order_update_trade, fills)
+        elif kind == "order_update":
+            self._order(message.order_update, False, fills, sides)
+        elif kind == "order_update_trade_leg":
+            self._trade_leg(message.order_update_trade_leg, fills)
+        elif kind == "order_update_multi":
+            self._multi(message.order_update_multi, fills, sides)
+        elif kind == "account_snapshot":
+            self._snapshot(message.account_snapshot, fills, sides)
+        elif kind == "account_details":
+            details = message.account_details
+            self.learn_account(details.account_id, details.account)
+
+    # --- payloads -------------------------------------------------------
+
+    def _snapshot(self, snap: Any, fills: list[Fill], sides: list[OrderSide]) -> None:
+        for item in snap.messages:
+            which = item.WhichOneof("payload")
+            if which == "account_details":
+                details = item.account_details
+                self.learn_account(details.account_id, details.account)
+            elif which == "order_update_multi":
+                self._multi(item.order_update_multi, fills, sides)
+
+    def _multi(self, multi: Any, fills: list[Fill], sides: list[OrderSide]) -> None:
+        historical = multi.historical
+        for item in multi.updates:
+            which = item.WhichOneof("payload")
+            if which == "order_update":
+                self._order(item.order_update, historical, fills, sides)
+            elif which == "order_update_trade":
+                self._trade(item.order_update_trade, fills, historical)
+            elif which == "order_update_trade_leg":
+                self._trade_leg(item.order_update_trade_leg, fills, historical)
+
+    def _order(
+        self, order: Any, historical: bool, fills: list[Fill], sides: list[OrderSide]
+    ) -> None:
+        uid = order.unique_id
+        if not uid:
+            self._invalid("order without unique_id", order)
+            return
+        if order.account_number:
+            self.learn_account(order.account_id, order.account_number)
+        side = _SIDES.get(order.buy_sell)
+        if side is not None or uid not in self.sides:
+            self.sides[uid] = side
+        if side is not None and uid in self.sideless:
+            self.sideless.discard(uid)
+            sides.append(OrderSide(self.firm, order.account_id, uid, side))
+        for trade in order.trades:
+            self._add(fills, order.account_id, uid, order.market_id, trade.exchange_trade_id,
+                      trade.sequence_order, None, trade.volume, trade.price.value,
+                      trade.exchange_time if trade.HasField("exchange_time") else trade.time,
+                      trade.trade_date, historical)
+        for leg in order.trade_legs:
+            self._add(fills, order.account_id, uid, order.market_id, leg.exchange_trade_id,
+                      leg.sequence_order, leg.leg_index, leg.volume, leg.price.value,
+                      leg.exchange_time if leg.HasField("exchange_time") else leg.time,
+                      leg.trade_date, historical)
+
+    def _trade(self, trade: Any, fills: list[Fill], historical: bool = False) -> None:
+        if trade.change == _BUSTED:
+            self.metrics.inc("busts.received")
+            return
+        self._add(fills, trade.account_id, trade.unique_id, trade.market_id,
+                  trade.exchange_trade_id, trade.sequence_order, None, trade.volume,
+                  trade.price.value,
+                  trade.exchange_time if trade.HasField("exchange_time") else trade.time,
+                  trade.trade_date, historical)
+
+    def _trade_leg(self, leg: Any, fills: list[Fill], historical: bool = False) -> None:
+        if leg.change == _BUSTED:
+            self.metrics.inc("busts.received")
+            return
+        self._add(fills, leg.account_id, leg.unique_id, leg.market_id, leg.exchange_trade_id,
+                  leg.sequence_order, leg.leg_index, leg.volume, leg.price.value,
+                  leg.exchange_time if leg.HasField("exchange_time") else leg.time,
+                  leg.trade_date, historical)
+
+    def _add(
+        self, fills: list[Fill], account_id: str, order_id: str, market_id: str,
+        exchange_trade_id: str, sequence_order: int, leg_index: int | None, volume: int,
+        price_text: str, when: Timestamp, raw_trade_date: int, historical: bool,
+    ) -> None:
+        try:
+            if not account_id or not order_id:
+                raise InvalidFill("fill without account_id or order unique_id")
+            if not exchange_trade_id and sequence_order <= 0:
+                raise InvalidFill("fill without exchange_trade_id or sequence_order")
+            if volume <= 0:
+                raise InvalidFill(f"non-positive volume {volume}")
+            price = parse_price(price_text)
+            exchange_time = timestamp(when)
+        except InvalidFill as exc:
+            self.metrics.inc("fills.invalid")
+            log.warning("fill.invalid", reason=str(exc), order_id=order_id,
+                        account_id=account_id)
+            return
+        account = self.accounts.get(account_id)
+        if account is None:
+            # Without its number the account cannot be matched to an owner.
+            account = ""
+            if account_id not in self._unknown_accounts:
+                self._unknown_accounts.add(account_id)
+                log.warning("fill.account_unknown", account_id=account_id)
+        side = self.sides.get(order_id)
+        if side is None:
+            self.sideless.add(order_id)
+        fills.append(Fill(
+            firm=self.firm,
+            account_id=account_id,
+            account=account,
+            order_id=order_id,
+            exchange_trade_id=exchange_trade_id,
+            sequence_order=sequence_order,
+            leg_index=leg_index,
+            market_id=market_id,
+            side=side,
+            volume=volume,
+            price=price,
+            price_text=price_text,
+            exchange_time=exchange_time,
+            trade_date=trade_date_of(raw_trade_date, exchange_time),
+            historical=historical,
+        ))
+
+    def _invalid(self, reason: str, message: Any) -> None:
+        self.metrics.inc("fills.invalid")
+        log.warning("fill.invalid", reason=reason)
+
+
+def describe(fills: Iterable[Fill]) -> str:
+    """A short human summary, for debug logs."""
+    counted = list(fills)
+    return f"{len(counted)} fills" if counted else "no fills"

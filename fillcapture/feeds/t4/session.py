@@ -1,0 +1,299 @@
+"""The t4 feed adapter: one WebSocket session to T4 at a time, reconnecting.
+
+Logs in, subscribes, keeps the heartbeat, and yields the fills it decodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import structlog
+from google.protobuf.message import DecodeError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from fillcapture.config import T4Settings
+from fillcapture.feeds.base import LoginRefused
+from fillcapture.feeds.t4.decode import Decoder
+from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
+from fillcapture.metrics import Metrics
+from fillcapture.model import (
+    Connected,
+    Disconnected,
+    FeedEvent,
+    Fill,
+    FillsReceived,
+    OrderSide,
+    VisibleAccount,
+)
+from fillcapture.ownership import Ownership
+
+log = structlog.get_logger(__name__)
+
+# Results that retrying cannot fix; repeated bad logins lead to LOCKED_OUT.
+NON_RETRYABLE = frozenset({
+    auth_pb2.LOGIN_RESULT_FAILED,
+    auth_pb2.LOGIN_RESULT_APPLICATION_NOT_VALID,
+    auth_pb2.LOGIN_RESULT_FIRM_NOT_ALLOWED,
+    auth_pb2.LOGIN_RESULT_USER_NOT_ALLOWED,
+    auth_pb2.LOGIN_RESULT_INCORRECT_VERSION,
+    auth_pb2.LOGIN_RESULT_UNAUTHORIZED,
+    auth_pb2.LOGIN_RESULT_ROLE_NOT_SUPPORTED,
+    auth_pb2.LOGIN_RESULT_PASSWORD_EXPIRED,
+    auth_pb2.LOGIN_RESULT_LOCKED_OUT,
+    auth_pb2.LOGIN_RESULT_TWO_FACTOR_NOT_SETUP,
+    auth_pb2.LOGIN_RESULT_TWO_FACTOR_FAILED,
+    auth_pb2.LOGIN_RESULT_TWO_FACTOR_REQUIRED,
+})
+_MAX_FRAME = 64 * 1024 * 1024
+_CONTROL = frozenset({"heartbeat", "login_response", "authentication_token",
+                      "account_subscribe_response"})
+
+
+class _Retry(Exception):
+    """The session ended in a way a later attempt may fix."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def login_result_name(result: int) -> str:
+    try:
+        return auth_pb2.LoginResult.Name(result)  # type: ignore[arg-type]
+    except ValueError:
+        return f"LOGIN_RESULT_{result}"
+
+
+class T4Feed:
+    """The real T4 v1 adapter (also what the daemon uses against the simulator)."""
+
+    def __init__(
+        self, settings: T4Settings, ownership: Callable[[], Ownership], metrics: Metrics,
+        *, elsewhere_delay: float = 120.0,
+        frame_tap: Callable[[bytes, int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ownership = ownership
+        self.metrics = metrics
+        self.elsewhere_delay = elsewhere_delay
+        # Sees every raw server frame with its receive time (wall clock, ns): recording.
+        self.frame_tap = frame_tap
+        self._closing = False
+        self._ws: ClientConnection | None = None
+        self._decoder: Decoder | None = None
+        self._visible: tuple[VisibleAccount, ...] = ()
+        self._subscribed: set[str] = set()
+        self._waiting_since: float | None = None
+
+    # --- FeedAdapter ------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[FeedEvent]:
+        attempt = 0
+        while not self._closing:
+            delay: float | None = None
+            try:
+                async for event in self._session():
+                    if isinstance(event, Connected):
+                        attempt = 0
+                    yield event
+            except _Retry as exc:
+                delay = exc.delay
+                reason = str(exc)
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except InvalidURI as exc:
+                raise LoginRefused("INVALID_URL", str(exc)) from None
+            finally:
+                self._ws = None
+            if self._closing:
+                break
+            self.metrics.inc("feed.disconnects")
+            yield Disconnected(reason)
+            if delay is None:
+                delay = self._backoff(attempt)
+            attempt += 1
+            log.info("feed.reconnect_wait", seconds=round(delay, 3), attempt=attempt)
+            await asyncio.sleep(delay)
+
+    async def registry_changed(self) -> None:
+        if self._ws is not None and not self.settings.subscribe_all:
+            await self._subscribe(self._ws)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+
+    # --- one session ------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential back-off with full jitter.
+        ceiling = min(self.settings.reconnect_cap, self.settings.reconnect_base * 2**attempt)
+        return random.uniform(0, ceiling)
+
+    async def _session(self) -> AsyncIterator[FeedEvent]:
+        settings = self.settings
+        log.info("feed.connecting", url=settings.url)
+        async with connect(
+            settings.url, open_timeout=settings.connect_timeout, ping_interval=None,
+            compression=None, max_size=_MAX_FRAME, max_queue=256, close_timeout=2,
+        ) as ws:
+            self._ws = ws
+            connected = await self._login(ws)
+            self.metrics.inc("feed.logins")
+            yield connected
+            self._subscribed = set()
+            await self._subscribe(ws)
+            keepalive = asyncio.create_task(self._keepalive(ws))
+            try:
+                async for event in self._frames(ws):
+                    yield event
+            finally:
+                keepalive.cancel()
+                self._waiting_since = None
+        raise _Retry("connection closed by server")
+
+    async def _login(self, ws: ClientConnection) -> Connected:
+        s = self.settings
+        request = auth_pb2.LoginRequest(app_name=s.app_name, app_license=s.app_license)
+        if s.uses_api_key and s.api_key is not None:
+            request.api_key = s.api_key.get_secret_value()
+        else:
+            request.firm = s.firm
+            request.username = s.username
+            request.password = s.password.get_secret_value() if s.password else ""
+        await ws.send(service_pb2.ClientMessage(login_request=request).SerializeToString())
+        response = await asyncio.wait_for(self._await_login(ws), s.connect_timeout)
+        result = response.result
+        if result != auth_pb2.LOGIN_RESULT_SUCCESS:
+            name = login_result_name(result)
+            self.metrics.inc(f"feed.login_refused.{name}")
+            if result in NON_RETRYABLE:
+                raise LoginRefused(name, response.error_message)
+            if result == auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE:
+                log.warning("feed.logged_in_elsewhere", username=s.username or "(api key)",
+                            retry_in=self.elsewhere_delay)
+                raise _Retry(name, self.elsewhere_delay)
+            raise _Retry(f"{name}: {response.error_message}")
+        self._decoder = Decoder(response.firm or s.firm, self.metrics)
+        accounts = tuple(
+            VisibleAccount(a.account_id, a.account_number, a.account_name)
+            for a in response.accounts
+        )
+        for account in accounts:
+            self._decoder.learn_account(account.account_id, account.account)
+        self._visible = accounts
+        log.info("feed.logged_in", firm=self._decoder.firm, username=response.username,
+                 accounts=len(accounts), roles=list(response.roles))
+        return Connected(self._decoder.firm, response.username or s.username, accounts,
+                         s.subscribe_all)
+
+    async def _await_login(self, ws: ClientConnection) -> Any:
+        while True:
+            frame = await ws.recv()
+            if not isinstance(frame, bytes):
+                continue
+            if self.frame_tap is not None:
+                self.frame_tap(frame, time.time_ns())
+            try:
+                message = service_pb2.ServerMessage.FromString(frame)
+            except DecodeError:
+                self._malformed(frame)
+                continue
+            if message.WhichOneof("payload") == "login_response":
+                return message.login_response
+
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        request = account_pb2.AccountSubscribe(
+            subscribe=account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES,
+            upl_mode=account_pb2.UPL_MODE_AVERAGE,
+        )
+        if self.settings.subscribe_all:
+            if self._subscribed:
+                return
+            request.subscribe_all_accounts = True
+            self._subscribed = {"*"}
+        else:
+            assert self._decoder is not None
+            owned = self.ownership().accounts_of(self._decoder.firm)
+            wanted = {a.account_id for a in self._visible if a.account in owned}
+            new = sorted(wanted - self._subscribed)
+            if not new:
+                return
+            request.account_id.extend(new)
+            self._subscribed |= wanted
+        log.info("feed.subscribing", all_accounts=request.subscribe_all_accounts,
+                 accounts=len(request.account_id))
+        await ws.send(service_pb2.ClientMessage(account_subscribe=request).SerializeToString())
+
+    async def _frames(self, ws: ClientConnection) -> AsyncIterator[FeedEvent]:
+        decoder = self._decoder
+        assert decoder is not None
+        parse = service_pb2.ServerMessage.FromString
+        monotonic = time.monotonic
+        tap = self.frame_tap
+        while True:
+            self._waiting_since = monotonic()
+            frame = await ws.recv()
+            received_ns = time.monotonic_ns()
+            self._waiting_since = None
+            if not isinstance(frame, bytes):
+                self._malformed(frame.encode())
+                continue
+            if tap is not None:
+                tap(frame, time.time_ns())
+            try:
+                message = parse(frame)
+            except DecodeError:
+                self._malformed(frame)
+                continue
+            kind = message.WhichOneof("payload")
+            if kind is None:
+                continue
+            if kind in _CONTROL:
+                self._control(kind, message)
+                continue
+            fills: list[Fill] = []
+            sides: list[OrderSide] = []
+            decoder.handle(kind, message, fills, sides)
+            for side in sides:
+                yield side
+            if fills:
+                yield FillsReceived(tuple(fills), received_ns)
+
+    def _control(self, kind: str, message: service_pb2.ServerMessage) -> None:
+        if kind == "account_subscribe_response":
+            response = message.account_subscribe_response
+            if response.success:
+                log.info("feed.subscribed", errors=list(response.errors))
+            else:
+                log.error("feed.subscribe_failed", errors=list(response.errors))
+
+    def _malformed(self, frame: bytes) -> None:
+        self.metrics.inc("frames.malformed")
+        log.warning("frame.malformed", size=len(frame), prefix=frame[:16].hex())
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """Send heartbeats; declare the connection dead after a silent spell."""
+        interval = self.settings.heartbeat_interval
+        timeout = self.settings.silence_timeout
+        tick = min(1.0, interval, timeout / 4)
+        next_beat = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            waiting = self._waiting_since
+            if waiting is not None and now - waiting > timeout:
+                log.warning("feed.silent", seconds=round(now - waiting, 1))
+                self.metrics.inc("feed.silent_timeouts")
+                await ws.close(code=1001, reason="silent")
+                return
+            if now >= next_beat:
+                next_beat = now + interval
+                beat = service_pb2.Heartbeat(timestamp=int(time.time() * 1000))
+                await ws.send(service_pb2.ClientMessage(heartbeat=beat).SerializeToString())

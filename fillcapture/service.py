@@ -1,0 +1,209 @@
+"""The daemon: feed → ownership filter → capture writer → store, until stopped.
+
+``fillcapture run`` calls :func:`run`; SIGTERM/SIGINT drain, commit and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from pydantic import SecretStr
+
+from fillcapture.config import Settings
+from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
+from fillcapture.metrics import Metrics
+from fillcapture.model import Connected, Disconnected, FillsReceived, OrderSide
+from fillcapture.ownership import Entry, Ownership
+from fillcapture.store import Owner, Store, open_store
+from fillcapture.writer import CaptureWriter
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK = 0
+EXIT_LOGIN_REFUSED = 3
+REGISTRY_POLL_SECONDS = 2.0
+PROGRESS_SECONDS = 60.0
+
+
+class Daemon:
+    """One capture pipeline over an open store and a feed adapter."""
+
+    def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.ownership = Ownership()
+        self._feed: FeedAdapter | None = None
+        self._stopping = asyncio.Event()
+        self._firm: str | None = None
+        self._visible: set[str] = set()
+
+    async def load_registry(self) -> bool:
+        """Re-read the registry; True if it changed."""
+        rows = await self.store.registry()
+        fresh = Ownership(Entry(row.user, row.firm, row.account) for row in rows)
+        if fresh == self.ownership:
+            return False
+        self.ownership = fresh
+        return True
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, feed: FeedAdapter) -> None:
+        """Capture until :meth:`stop`; then drain the queue, commit and return."""
+        self._feed = feed
+        store_settings = self.settings.store
+        writer = CaptureWriter(
+            self.store, self.metrics, batch_size=store_settings.batch_size,
+            linger_ms=store_settings.batch_ms, queue_frames=store_settings.queue_frames,
+        )
+        writer_task = asyncio.create_task(writer.run(), name="writer")
+        pump = asyncio.create_task(self._pump(feed, writer), name="feed")
+        helpers = [
+            asyncio.create_task(self._poll_registry(), name="registry"),
+            asyncio.create_task(self._progress(), name="progress"),
+        ]
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {pump, writer_task, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done - {stopping}:
+                task.result()  # a feed or store failure propagates from here
+            log.info("daemon.stopping")
+            await feed.close()
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            await writer.stop()
+            await writer_task
+        finally:
+            for task in (*helpers, stopping, pump, writer_task):
+                task.cancel()
+            await asyncio.gather(*helpers, stopping, pump, writer_task,
+                                 return_exceptions=True)
+        log.info("daemon.stopped", captured=self.metrics["fills.captured"],
+                 dropped_unowned=self.metrics["fills.dropped_unowned"],
+                 duplicates=self.metrics["fills.duplicate"])
+
+    async def _pump(self, feed: FeedAdapter, writer: CaptureWriter) -> None:
+        metrics = self.metrics
+        async for event in feed.events():
+            if isinstance(event, FillsReceived):
+                owner = self.ownership.owner
+                owned = tuple(f for f in event.fills if owner(f.firm, f.account) is not None)
+                dropped = len(event.fills) - len(owned)
+                if dropped:
+                    metrics.inc("fills.dropped_unowned", dropped)
+                    log.debug("fill.dropped_unowned", count=dropped)
+                if owned:
+                    await writer.put(
+                        event if not dropped else FillsReceived(owned, event.received_ns)
+                    )
+            elif isinstance(event, OrderSide):
+                await writer.put(event)
+            elif isinstance(event, Connected):
+                self._firm = event.firm
+                self._visible = {account.account for account in event.accounts}
+                log.info("feed.connected", firm=event.firm, username=event.username,
+                         visible=len(event.accounts), risk_manager=event.risk_manager)
+                self._warn_invisible()
+            elif isinstance(event, Disconnected):
+                log.warning("feed.disconnected", reason=event.reason)
+
+    def _warn_invisible(self) -> None:
+        """Owned accounts the fill user cannot see lose their fills: say so loudly.
+
+        In Risk Manager mode the login lists only the user's own accounts while
+        the subscription covers the firm, so there the check is skipped.
+        """
+        if self._firm is None or self.settings.t4.subscribe_all:
+            return
+        for account, user in sorted(self.ownership.accounts_of(self._firm).items()):
+            if account not in self._visible:
+                self.metrics.inc("accounts.owned_invisible")
+                log.warning("ownership.account_invisible", user=user, account=account,
+                            firm=self._firm, fill_user=self.settings.t4.username or None)
+
+    async def _poll_registry(self) -> None:
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_SECONDS)
+            if await self.load_registry():
+                log.info("registry.changed", entries=len(self.ownership))
+                self._warn_invisible()
+                if self._feed is not None:
+                    await self._feed.registry_changed()
+
+    async def _progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            counters = self.metrics.counters
+            log.info("capture.progress", captured=counters["fills.captured"],
+                     duplicates=counters["fills.duplicate"],
+                     dropped_unowned=counters["fills.dropped_unowned"],
+                     p99_ms=round(self.metrics.latency.percentile(0.99), 3))
+
+
+def owners_from(settings: Settings) -> list[Owner]:
+    return [Owner(user.name, user.firm, account)
+            for user in settings.users for account in user.accounts]
+
+
+@asynccontextmanager
+async def embedded_sim(settings: Settings) -> AsyncIterator[Settings]:
+    """Start the simulated T4 backend on loopback; yield settings pointing at it."""
+    from fillcapture.sim import SimConfig, SimServer
+
+    sim = settings.sim
+    password = secrets.token_urlsafe(16)
+    config = SimConfig(
+        accounts=tuple(sim.accounts), firm=sim.firm, username=sim.username,
+        password=password, api_key=secrets.token_urlsafe(16), seed=sim.seed,
+        fills_per_second=sim.fills_per_second, port=sim.port,
+    )
+    async with SimServer(config) as server:
+        log.info("sim.started", url=server.url, accounts=len(sim.accounts),
+                 fills_per_second=sim.fills_per_second)
+        t4 = settings.t4.model_copy(update={
+            "url": server.url, "firm": sim.firm, "username": sim.username,
+            "password": SecretStr(password), "api_key": None, "app_license": "simulator",
+        })
+        yield settings.model_copy(update={"t4": t4})
+
+
+async def run(settings: Settings) -> int:
+    """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
+    metrics = Metrics()
+    loop = asyncio.get_running_loop()
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(settings.store.url))
+        await store.seed_registry(owners_from(settings))
+        daemon = Daemon(settings, store, metrics)
+        await daemon.load_registry()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, daemon.stop)
+        log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,
+                 owned_accounts=len(daemon.ownership))
+        effective = settings
+        if settings.feed.adapter == "sim":
+            effective = await stack.enter_async_context(embedded_sim(settings))
+        # The simulator replaces T4, never the adapter.
+        adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
+        feed = load_adapter(adapter)(effective, lambda: daemon.ownership, metrics)
+        daemon.settings = effective
+        try:
+            await daemon.run(feed)
+        except LoginRefused as exc:
+            log.error("feed.login_refused", result=exc.result, error=str(exc))
+            return EXIT_LOGIN_REFUSED
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+    return EXIT_OK

@@ -1,0 +1,202 @@
+"""Shared fixtures: real processes (simulator, daemon) on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fillcapture.sim import LedgerFill, read_ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process: no stray FILLCAPTURE_ settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FILLCAPTURE_") and k != "CREDENTIALS_DIRECTORY"}
+    env.update(extra)
+    return env
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write ``{section: {key: value}}`` (and ``users: [...]``) as TOML."""
+    lines: list[str] = []
+    for section, body in config.items():
+        if isinstance(body, list):
+            for entry in body:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {toml_value(v)}" for k, v in entry.items()]
+        else:
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Proc:
+    """A child ``fillcapture`` process whose output goes to files."""
+
+    def __init__(self, args: list[str], workdir: Path, name: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.stdout_path = workdir / f"{name}.stdout"
+        self.stderr_path = workdir / f"{name}.stderr"
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "fillcapture", *args],
+            stdout=self.stdout_path.open("ab"), stderr=self.stderr_path.open("ab"),
+            cwd=workdir, env=env or clean_env(),
+        )
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 20.0, stream: str = "stdout") -> str:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            text = self.stdout if stream == "stdout" else self.stderr
+            match = regex.search(text)
+            if match:
+                return match.group(0)
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{pattern!r} not seen (exit={self.popen.poll()}):\n{self.stdout[-2000:]}\n"
+            f"{self.stderr[-4000:]}")
+
+    def signal(self, signum: int) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.popen.wait(timeout)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+class SimProc(Proc):
+    def __init__(self, workdir: Path, *flags: str, name: str = "sim") -> None:
+        self.ledger_path = workdir / f"{name}.ledger.jsonl"
+        super().__init__(["sim", "--port", "0", "--ledger", str(self.ledger_path), *flags],
+                         workdir, name)
+        self.url = self.wait_for(r"ws://127\.0\.0\.1:\d+/v1")
+
+    def ledger(self) -> list[LedgerFill]:
+        return read_ledger(self.ledger_path) if self.ledger_path.exists() else []
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[list[Proc]]:
+    """Processes registered here are stopped at the end of the test."""
+    started: list[Proc] = []
+    yield started
+    for proc in reversed(started):
+        proc.stop()
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path, procs: list[Proc]) -> Callable[..., SimProc]:
+    def start(*flags: str, name: str = "sim") -> SimProc:
+        sim = SimProc(tmp_path, *flags, name=name)
+        procs.append(sim)
+        return sim
+    return start
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path, procs: list[Proc]) -> Callable[..., Proc]:
+    def start(config: Path, name: str = "daemon") -> Proc:
+        daemon = Proc(["--config", str(config), "run"], tmp_path, name)
+        procs.append(daemon)
+        return daemon
+    return start
+
+
+def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
+                  users: list[dict[str, Any]] | None = None, password: str = "sim-password",
+                  **t4: Any) -> Path:
+    """A daemon configuration against a standalone simulator."""
+    if users is None:
+        users = [{"name": "A", "accounts": ["11111", "22222"]},
+                 {"name": "B", "accounts": ["33333", "44444"]}]
+    return write_config(tmp_path / "fillcapture.toml", {
+        "feed": {"adapter": "t4"},
+        "t4": {"url": sim.url, "firm": "SIMFIRM", "username": "WhenTechFillUser",
+               "password": password, "app_license": "00000000-0000-0000-0000-000000000000",
+               "subscribe_all": subscribe_all, "reconnect_base": 0.2, "reconnect_cap": 1.0,
+               **t4},
+        "store": {"url": f"sqlite:///{tmp_path / 'fills.db'}"},
+        "users": users,
+        "log": {"format": "json", "level": "info"},
+    })
+
+
+StoredKey = tuple[str, str, str, str, int | None]
+
+
+def stored_rows(db: Path) -> list[tuple[Any, ...]]:
+    """(firm, account, order_id, exchange_trade_id, leg_index, side, volume, price)."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute(
+            "SELECT firm, account, order_id, exchange_trade_id, "
+            "CASE WHEN leg_index < 0 THEN NULL ELSE leg_index END, side, volume, price "
+            "FROM fills").fetchall()
+
+
+def ledger_rows(ledger: list[LedgerFill], owned: set[str]) -> list[tuple[Any, ...]]:
+    return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index, f.side,
+             f.volume, f.price) for f in ledger if f.account in owned]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

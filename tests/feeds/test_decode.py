@@ -1,0 +1,158 @@
+"""The t4 normalizer on hand-built protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from fillcapture.feeds.t4.decode import Decoder, trade_date_of
+from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
+from fillcapture.metrics import Metrics
+from fillcapture.model import Fill, OrderSide, Side
+
+TICKS_PER_DAY = 864_000_000_000
+WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
+
+
+def _ticks(day: date) -> int:
+    return (day - date(1, 1, 1)).days * TICKS_PER_DAY
+
+
+def _trade(uid: str = "o1", trade_id: str = "T1", price: str = "6012.25", volume: int = 2,
+           **extra: object) -> service_pb2.ServerMessage:
+    message = service_pb2.ServerMessage()
+    trade = message.order_update_trade
+    trade.unique_id = uid
+    trade.account_id = "acc-1"
+    trade.market_id = "XCME_Eq ES (Z26)"
+    trade.exchange_trade_id = trade_id
+    trade.volume = volume
+    trade.price.value = price
+    trade.exchange_time.FromDatetime(WHEN)
+    trade.trade_date = _ticks(date(2026, 11, 23))
+    trade.sequence_order = 1
+    for key, value in extra.items():
+        setattr(trade, key, value)
+    return message
+
+
+def _order(uid: str = "o1", side: int = orderrouting_pb2.BUY_SELL_SELL
+           ) -> service_pb2.ServerMessage:
+    message = service_pb2.ServerMessage()
+    order = message.order_update
+    order.unique_id = uid
+    order.account_id = "acc-1"
+    order.account_number = "11111"
+    order.market_id = "XCME_Eq ES (Z26)"
+    order.buy_sell = side  # type: ignore[assignment]
+    return message
+
+
+def _decode(decoder: Decoder, message: service_pb2.ServerMessage
+            ) -> tuple[list[Fill], list[OrderSide]]:
+    fills: list[Fill] = []
+    sides: list[OrderSide] = []
+    kind = message.WhichOneof("payload")
+    assert kind is not None
+    decoder.handle(kind, service_pb2.ServerMessage.FromString(message.SerializeToString()),
+                   fills, sides)
+    return fills, sides
+
+
+def test_fill_takes_side_from_its_order_and_keeps_price_text() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    _decode(decoder, _order())
+    fills, _ = _decode(decoder, _trade(price="6012.250"))
+    (fill,) = fills
+    assert fill.side is Side.SELL
+    assert fill.price == Decimal("6012.25")
+    assert fill.price_text == "6012.250"
+    assert fill.account == "11111"
+    assert fill.exchange_time == WHEN
+    assert fill.trade_date == date(2026, 11, 23)
+    assert fill.key.trade_key == "T1"
+
+
+def test_fill_before_its_order_is_sideless_then_resolved() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    fills, _ = _decode(decoder, _trade())
+    assert fills[0].side is None
+    _, sides = _decode(decoder, _order(side=orderrouting_pb2.BUY_SELL_BUY))
+    assert sides == [OrderSide("SIMFIRM", "acc-1", "o1", Side.BUY)]
+    # A second copy of the order resolves nothing more.
+    assert _decode(decoder, _order(side=orderrouting_pb2.BUY_SELL_BUY))[1] == []
+
+
+def test_nonsense_fills_are_counted_and_skipped() -> None:
+    metrics = Metrics()
+    decoder = Decoder("SIMFIRM", metrics)
+    decoder.learn_account("acc-1", "11111")
+    bad = [_trade(price="abc"), _trade(price="NaN"), _trade(volume=0), _trade(volume=-3),
+           _trade(uid=""), _trade(trade_id="", sequence_order=0)]
+    for message in bad:
+        assert _decode(decoder, message)[0] == []
+    assert metrics["fills.invalid"] == len(bad)
+
+
+def test_trade_key_falls_back_to_sequence_order() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    (fill,), _ = _decode(decoder, _trade(trade_id="", sequence_order=4))
+    assert fill.key.trade_key == "#4"
+
+
+def test_snapshot_carries_account_numbers_and_historical_trades() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    message = service_pb2.ServerMessage()
+    snap = message.account_snapshot
+    snap.account_id = "acc-9"
+    details = snap.messages.add().account_details
+    details.account_id = "acc-9"
+    details.account = "99999"
+    multi = snap.messages.add().order_update_multi
+    multi.historical = True
+    order = multi.updates.add().order_update
+    order.unique_id = "o9"
+    order.account_id = "acc-9"
+    order.market_id = "XNYM_En CL (F27)"
+    order.buy_sell = orderrouting_pb2.BUY_SELL_BUY
+    for n in (1, 2):
+        trade = order.trades.add()
+        trade.sequence_order = n
+        trade.exchange_trade_id = f"X{n}"
+        trade.volume = n
+        trade.price.value = "70.41"
+        trade.exchange_time.FromDatetime(WHEN)
+        trade.trade_date = _ticks(date(2026, 11, 23))
+    leg = order.trade_legs.add()
+    leg.sequence_order = 1
+    leg.leg_index = 1
+    leg.exchange_trade_id = "X1"
+    leg.volume = 1
+    leg.price.value = "-0.05"
+    leg.exchange_time.FromDatetime(WHEN)
+    fills, _ = _decode(decoder, message)
+    assert [(f.account, f.exchange_trade_id, f.leg_index, f.side, f.historical) for f in fills] == [
+        ("99999", "X1", None, Side.BUY, True),
+        ("99999", "X2", None, Side.BUY, True),
+        ("99999", "X1", 1, Side.BUY, True),
+    ]
+    assert len({f.key for f in fills}) == 3
+
+
+def test_trade_date_ticks_or_cme_rule() -> None:
+    assert trade_date_of(_ticks(date(2026, 11, 20)), WHEN) == date(2026, 11, 20)
+    # Not ticks: 17:30 Chicago on a Friday trades for Monday.
+    friday_evening = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    assert trade_date_of(0, friday_evening) == date(2026, 11, 23)
+    assert trade_date_of(20261120, friday_evening) == date(2026, 11, 23)
+
+
+def test_subscribe_message_round_trips() -> None:
+    request = account_pb2.AccountSubscribe(
+        subscribe=account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES, subscribe_all_accounts=True,
+        upl_mode=account_pb2.UPL_MODE_AVERAGE)
+    wire = service_pb2.ClientMessage(account_subscribe=request).SerializeToString()
+    # Field 200, length-delimited: tag varint 0xC2 0x0C.
+    assert wire[:2] == b"\xc2\x0c"

@@ -1,0 +1,67 @@
+"""Recorded T4 frames replayed through the real t4 adapter into a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.feeds.recording import read_recording
+from fillcapture.feeds.replay import ReplayServer
+from fillcapture.feeds.t4 import T4Feed
+from fillcapture.metrics import Metrics
+from fillcapture.service import Daemon
+from fillcapture.sim import read_ledger
+from fillcapture.store import Owner, open_store
+from tests.conftest import FIXTURES, ledger_rows, stored_rows
+
+OWNED = {"11111", "22222", "33333", "44444"}
+
+
+async def _wait(predicate: object, timeout: float, what: str) -> None:
+    assert callable(predicate)
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+    del what
+
+
+async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> None:
+    recording = FIXTURES / "normal_day.t4rec"
+    ledger = read_ledger(FIXTURES / "normal_day.ledger.jsonl")
+    expected = ledger_rows(ledger, OWNED)
+    db = tmp_path / "fills.db"
+    metrics = Metrics()
+    async with ReplayServer.from_file(recording) as replay, \
+            open_store(f"sqlite:///{db}") as store:
+        settings = Settings(
+            t4=T4Settings(url=replay.url, firm="SIMFIRM", username="WhenTechFillUser",
+                          password="sim-password", app_license="x", subscribe_all=True,
+                          reconnect_base=0.05, reconnect_cap=0.1),
+            store=StoreSettings(url=f"sqlite:///{db}"),
+        )
+        await store.seed_registry([Owner(u, None, a) for u, a in
+                                   [("A", "11111"), ("A", "22222"),
+                                    ("B", "33333"), ("B", "44444")]])
+        daemon = Daemon(settings, store, metrics)
+        await daemon.load_registry()
+        runner = asyncio.create_task(
+            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
+
+        await _wait(lambda: metrics["fills.captured"] >= len(expected), 20, "first delivery")
+        assert replay.finished == 1
+        first = len(stored_rows(db))
+        await replay.drop_connections()  # the adapter reconnects and gets it all again
+        await _wait(lambda: replay.finished == 2, 20, "second delivery")
+        delivered = sum(1 for _ in read_recording(recording))
+        await _wait(lambda: metrics["fills.duplicate"] >= len(expected), 20, "duplicates")
+        daemon.stop()
+        await runner
+
+    stored = stored_rows(db)
+    print(f"frames={delivered} ledger={len(ledger)} owned={len(expected)} "
+          f"stored_first={first} stored_after_second={len(stored)} "
+          f"duplicates_absorbed={metrics['fills.duplicate']}")
+    assert first == len(expected)
+    assert sorted(stored, key=repr) == sorted(expected, key=repr)
+    assert metrics["fills.dropped_unowned"] == 2 * sum(1 for f in ledger if f.account == "55555")
