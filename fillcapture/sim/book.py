@@ -1,0 +1,155 @@
+"""The simulator's top-day order book: markets, accounts, orders and their fills.
+
+T4 keeps the current trade day only; this book is what an account snapshot serves.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from fillcapture.sim.ledger import LedgerFill
+
+CHICAGO = ZoneInfo("America/Chicago")
+_TICKS_PER_DAY = 864_000_000_000  # .NET ticks are 100 ns
+_DOTNET_EPOCH = datetime.date(1, 1, 1)
+_ROLL_HOUR = 17
+
+
+def cme_trade_date(moment: datetime.datetime) -> datetime.date:
+    """The CME trade date of ``moment``: from 17:00 Chicago time it is the next
+    business day, and a weekend date moves on to Monday."""
+    local = moment.astimezone(CHICAGO)
+    day = local.date()
+    if local.hour >= _ROLL_HOUR:
+        day += datetime.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += datetime.timedelta(days=1)
+    return day
+
+
+def dotnet_ticks(day: datetime.date) -> int:
+    """``trade_date`` as T4 puts it on the wire: .NET ticks of the date's midnight."""
+    return (day - _DOTNET_EPOCH).days * _TICKS_PER_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """A futures contract. Prices are whole ticks; ``tick_units`` is the tick
+    in units of ``10**-decimals``, so price text is exact integer arithmetic."""
+
+    market_id: str
+    exchange_id: str
+    decimals: int
+    tick_units: int
+    start_ticks: int
+
+    def price_text(self, ticks: int) -> str:
+        """The decimal text of ``ticks`` ticks, with the tick's number of decimals."""
+        if not self.decimals:
+            return str(ticks * self.tick_units)
+        whole, fraction = divmod(ticks * self.tick_units, 10**self.decimals)
+        return f"{whole}.{fraction:0{self.decimals}d}"
+
+
+def _market(market_id: str, tick: str, start: str) -> Market:
+    tick_value = Decimal(tick)
+    decimals = -int(tick_value.as_tuple().exponent)
+    tick_units = int(tick_value.scaleb(decimals))
+    start_units = int(Decimal(start).scaleb(decimals))
+    exchange_id = market_id.partition("_")[0]
+    return Market(market_id, exchange_id, decimals, tick_units, start_units // tick_units)
+
+
+MARKETS: tuple[Market, ...] = (
+    _market("XCME_Eq ES (Z26)", "0.25", "6000.00"),
+    _market("XCME_Eq NQ (Z26)", "0.25", "21000.00"),
+    _market("XNYM_En CL (F27)", "0.01", "70.00"),
+    _market("XCEC_Mt GC (G27)", "0.1", "2600.0"),
+    _market("XCME_FX 6E (Z26)", "0.00005", "1.08500"),
+    _market("XCBT_Ag ZC (Z26)", "0.25", "450.00"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SimAccount:
+    number: str
+    account_id: str
+    name: str
+
+
+class Order:
+    """One order of the day: its fixed terms and the fills it has had so far.
+
+    ``fills`` only ever grows, so a prefix length is a consistent view of the
+    order at an earlier moment (what a snapshot keeps)."""
+
+    __slots__ = (
+        "account",
+        "fill_micros",
+        "filled",
+        "fills",
+        "market",
+        "planned",
+        "side",
+        "submit_micros",
+        "trade_date",
+        "trade_date_ticks",
+        "unique_id",
+        "volume",
+    )
+
+    def __init__(
+        self,
+        unique_id: str,
+        account: SimAccount,
+        market: Market,
+        side: int,
+        planned: list[int],
+        submit_micros: int,
+        trade_date: datetime.date,
+    ) -> None:
+        self.unique_id = unique_id
+        self.account = account
+        self.market = market
+        self.side = side  # BuySell on the wire: 1 buy, -1 sell
+        self.planned = planned  # volume of each fill still to come, in order
+        self.volume = sum(planned)
+        self.submit_micros = submit_micros
+        self.trade_date = trade_date
+        self.trade_date_ticks = dotnet_ticks(trade_date)
+        self.fills: list[LedgerFill] = []
+        self.fill_micros: list[int] = []
+        self.filled = 0
+
+
+OrderView = tuple[Order, int]
+"""An order as it stood when a snapshot was taken: the order and its fill count then."""
+
+
+class Book:
+    """Orders of the current trade day, per account number, in submission order."""
+
+    def __init__(self, trade_date: datetime.date) -> None:
+        self.trade_date = trade_date
+        self._orders: dict[str, list[Order]] = {}
+
+    def add(self, order: Order) -> None:
+        orders = self._orders.get(order.account.number)
+        if orders is None:
+            orders = self._orders[order.account.number] = []
+        orders.append(order)
+
+    def snapshot(self, account_number: str) -> list[OrderView]:
+        """The account's book at this instant; O(orders), no copying of fills."""
+        return [(order, len(order.fills)) for order in self._orders.get(account_number, ())]
+
+    def roll(self, trade_date: datetime.date) -> None:
+        """Start a new trade day: T4 forgets the old day's orders."""
+        self.trade_date = trade_date
+        self._orders = {}
+
+    def fill_count(self, account_number: str) -> int:
+        return sum(len(order.fills) for order in self._orders.get(account_number, ()))

@@ -1,0 +1,211 @@
+"""The simulated T4 server: a WebSocket endpoint speaking T4 API v1 plus the
+paced fill generator that feeds its sessions and its ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import math
+from collections.abc import Callable
+from types import TracebackType
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from fillcapture.sim.book import SimAccount, cme_trade_date
+from fillcapture.sim.config import SimConfig
+from fillcapture.sim.generator import FillGenerator
+from fillcapture.sim.ledger import LedgerFill, LedgerWriter
+from fillcapture.sim.session import Router, Session
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 0.01
+UNPACED_CHUNK = 256  # fills per step at math.inf: big enough to amortize, small enough to stay fair
+_CLOSE_GRACE = 1.0  # seconds a client gets to complete the closing handshake at shutdown
+_MAX_CATCH_UP = 0.5  # seconds of fills made up after a stall, so a stall is not one huge burst
+
+
+class SimServer:
+    """A running simulator: ``async with SimServer(config) as sim`` binds the
+    socket, preloads the book and starts live fills; leaving stops them."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.port = config.port
+        self._accounts = {
+            number: SimAccount(number, config.account_id(number), f"Sim account {number}")
+            for number in config.accounts
+        }
+        trade_date = config.trade_date or cme_trade_date(_utc_now())
+        self._generator = FillGenerator(config, list(self._accounts.values()), trade_date)
+        self.ledger: list[LedgerFill] = self._generator.ledger
+        self._router = Router(config, self._generator.book, self._accounts)
+        # Each open socket and an event set once its session has been cleaned up.
+        self._connections: dict[ServerConnection, asyncio.Event] = {}
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._writer: LedgerWriter | None = None
+        self._server: Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/v1"
+
+    @property
+    def connections(self) -> int:
+        """Client sockets open right now, logged in or not."""
+        return len(self._connections)
+
+    async def __aenter__(self) -> SimServer:
+        config = self.config
+        if config.ledger_path is not None:
+            self._writer = LedgerWriter(config.ledger_path)
+        try:
+            if config.preload_fills:
+                self._generate(config.preload_fills)
+            self._server = await serve(
+                self._handle,
+                config.host,
+                config.port,
+                compression=None,  # deflate costs more CPU than loopback bandwidth saves
+                max_size=2**20,
+            )
+        except BaseException:
+            if self._writer is not None:
+                self._writer.close()
+            raise
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._task = asyncio.create_task(self._run(), name="sim-generator")
+        trade_date = self._generator.book.trade_date.isoformat()
+        log.info("sim.server.started", url=self.url, trade_date=trade_date)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._server is not None:
+            self._server.close()
+            try:
+                async with asyncio.timeout(_CLOSE_GRACE):
+                    await self._server.wait_closed()
+            except TimeoutError:
+                # A client that stopped reading never sees our close frame behind
+                # the data it left unread; do not wait the full close timeout.
+                for ws in list(self._connections):
+                    ws.transport.abort()
+                await self._server.wait_closed()
+        if self._writer is not None:
+            self._writer.close()
+        log.info("sim.server.stopped", fills=len(self.ledger))
+
+    async def wait_generated(self, n: int) -> None:
+        """Return once at least ``n`` fills (preloaded ones included) exist."""
+        if len(self.ledger) >= n:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, waiter))
+        await waiter
+
+    async def drop_connections(self) -> None:
+        """Cut every client socket without a closing handshake, as a network failure would."""
+        dropped = list(self._connections.items())
+        for ws, _ in dropped:
+            ws.transport.abort()
+        for _, finished in dropped:
+            await finished.wait()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        finished = self._connections[ws] = asyncio.Event()
+        try:
+            await Session(ws, self.config, self._router, self._accounts).run()
+        except Exception:
+            log.exception("sim.session.failed")
+        finally:
+            del self._connections[ws]
+            finished.set()
+
+    async def _run(self) -> None:
+        """Make live fills at the configured pace until ``max_fills``, if any."""
+        rate = self.config.fills_per_second
+        remaining = self.config.max_fills
+        if rate == 0:
+            return
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        carry = 0.0
+        # Up to 1,000 ticks a second so fills arrive spread out, as from a
+        # market, rather than in bursts a tick long.
+        tick = TICK_SECONDS if math.isinf(rate) else min(TICK_SECONDS, max(0.001, 1.0 / rate))
+        while remaining is None or remaining > 0:
+            if math.isinf(rate):
+                await self._router.wait_listener()
+                await self._router.wait_space()
+                count = UNPACED_CHUNK
+            else:
+                await self._router.wait_space()
+                await asyncio.sleep(tick)
+                now = loop.time()
+                carry += rate * min(now - last, _MAX_CATCH_UP)
+                last = now
+                count = int(carry)
+                carry -= count
+            if remaining is not None:
+                count = min(count, remaining)
+                remaining -= count
+            self._roll_if_due()
+            if count:
+                self._generate(count)
+            if math.isinf(rate):
+                await asyncio.sleep(0)  # let the senders drain before the next chunk
+        log.info("sim.generator.done", fills=len(self.ledger))
+
+    def _generate(self, count: int) -> None:
+        """Make fills, queue their frames, write the ledger and wake waiters — all
+        without an ``await``, so subscriptions see each fill exactly once."""
+        start = len(self.ledger)
+        frames = self._generator.generate(count, self._router.listeners)
+        self._router.route(frames)
+        if self._writer is not None:
+            self._writer.write(self.ledger[start:])
+            self._writer.flush()
+        if self._waiters:
+            total = len(self.ledger)
+            pending = []
+            for n, waiter in self._waiters:
+                if n <= total:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                else:
+                    pending.append((n, waiter))
+            self._waiters = pending
+
+    def _roll_if_due(self) -> None:
+        if self.config.trade_date is not None:
+            return
+        today = cme_trade_date(_utc_now())
+        if today != self._generator.book.trade_date:
+            log.info("sim.trade_date.rolled", trade_date=str(today))
+            self._generator.roll(today)
+
+
+async def serve_forever(
+    config: SimConfig, on_ready: Callable[[SimServer], None] | None = None
+) -> None:
+    """Run a simulator until cancelled; ``on_ready`` is called once it listens."""
+    async with SimServer(config) as server:
+        if on_ready is not None:
+            on_ready(server)
+        await asyncio.Future()
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
