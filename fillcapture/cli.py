@@ -172,7 +172,7 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture import service
     from fillcapture.feeds.base import LoginRefused
     from fillcapture.feeds.recording import RecordingWriter
-    from fillcapture.feeds.t4 import T4Feed
+    from fillcapture.feeds.t4.session import T4Feed
     from fillcapture.metrics import Metrics
     from fillcapture.ownership import Entry, Ownership
 

@@ -87,12 +87,12 @@ class T4Settings(_Section):
 class StoreSettings(_Section):
     """``url``: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
     ``batch_size`` fills or ``batch_ms`` milliseconds, whichever first, make one
-    commit; ``queue_frames`` bounds what waits between the feed and the writer."""
+    commit; ``queue_fills`` bounds what waits between the feed and the writer."""
 
     url: str = "sqlite:///var/fills.db"
     batch_size: int = Field(2000, ge=1)
-    batch_ms: float = Field(2.0, ge=0)
-    queue_frames: int = Field(4096, ge=1)
+    batch_ms: float = Field(0.0, ge=0)
+    queue_fills: int = Field(20_000, ge=1)
 
     @field_validator("url")
     @classmethod

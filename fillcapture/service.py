@@ -62,7 +62,7 @@ class Daemon:
         store_settings = self.settings.store
         writer = CaptureWriter(
             self.store, self.metrics, batch_size=store_settings.batch_size,
-            linger_ms=store_settings.batch_ms, queue_frames=store_settings.queue_frames,
+            linger_ms=store_settings.batch_ms, queue_fills=store_settings.queue_fills,
         )
         writer_task = asyncio.create_task(writer.run(), name="writer")
         pump = asyncio.create_task(self._pump(feed, writer), name="feed")

@@ -45,22 +45,35 @@ class CaptureWriter:
 
     def __init__(
         self, store: FillSink, metrics: Metrics, *, batch_size: int = 2000,
-        linger_ms: float = 0.0, queue_frames: int = 4096,
+        linger_ms: float = 0.0, queue_fills: int = 20_000,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.batch_size = batch_size
         self.linger = linger_ms / 1000
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_frames)
-        self.committed = asyncio.Event()
+        # Bounded by fills, not frames: a snapshot frame may hold hundreds.
+        self.queue_fills = queue_fills
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._queued = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    @property
+    def queued(self) -> int:
+        """Fills handed over and not yet committed."""
+        return self._queued
 
     async def put(self, item: FillsReceived | OrderSide) -> None:
-        """Hand over one frame's fills (waits while the queue is full)."""
-        await self.queue.put(item)
+        """Hand over one frame's fills; waits while the queue is full."""
+        while self._queued >= self.queue_fills:
+            self._room.clear()
+            await self._room.wait()
+        self._queued += _size(item)
+        self.queue.put_nowait(item)
 
     async def stop(self) -> None:
         """Ask ``run`` to commit everything queued so far and return."""
-        await self.queue.put(_Stop())
+        self.queue.put_nowait(_Stop())
 
     async def run(self) -> None:
         queue = self.queue
@@ -75,6 +88,9 @@ class CaptureWriter:
                 size += _size(item)
             stopping = isinstance(batch[-1], _Stop)
             await self._commit(batch)
+            self._queued -= size
+            if self._queued < self.queue_fills:
+                self._room.set()
             if stopping:
                 return
 
@@ -100,9 +116,9 @@ class CaptureWriter:
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
-        self.committed.set()
-        self.committed.clear()
 
 
 def _size(item: Item) -> int:
-    return len(item.fills) if isinstance(item, FillsReceived) else 1
+    if isinstance(item, FillsReceived):
+        return len(item.fills)
+    return 1 if isinstance(item, OrderSide) else 0

@@ -25,4 +25,4 @@ def test_trade_date(local: datetime, expected: date) -> None:
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        trade_date(datetime(2026, 11, 23, 9, 0))  # noqa: DTZ001
+        trade_date(datetime(2026, 11, 23, 9, 0))

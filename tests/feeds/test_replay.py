@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from fillcapture.config import Settings, StoreSettings, T4Settings
 from fillcapture.feeds.recording import read_recording
 from fillcapture.feeds.replay import ReplayServer
-from fillcapture.feeds.t4 import T4Feed
+from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.service import Daemon
 from fillcapture.sim import read_ledger
@@ -18,12 +19,10 @@ from tests.conftest import FIXTURES, ledger_rows, stored_rows
 OWNED = {"11111", "22222", "33333", "44444"}
 
 
-async def _wait(predicate: object, timeout: float, what: str) -> None:
-    assert callable(predicate)
+async def _wait(predicate: Callable[[], bool], timeout: float) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)
-    del what
 
 
 async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> None:
@@ -48,13 +47,13 @@ async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> Non
         runner = asyncio.create_task(
             daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
 
-        await _wait(lambda: metrics["fills.captured"] >= len(expected), 20, "first delivery")
+        await _wait(lambda: metrics["fills.captured"] >= len(expected), 20)
         assert replay.finished == 1
         first = len(stored_rows(db))
         await replay.drop_connections()  # the adapter reconnects and gets it all again
-        await _wait(lambda: replay.finished == 2, 20, "second delivery")
+        await _wait(lambda: replay.finished == 2, 20)
         delivered = sum(1 for _ in read_recording(recording))
-        await _wait(lambda: metrics["fills.duplicate"] >= len(expected), 20, "duplicates")
+        await _wait(lambda: metrics["fills.duplicate"] >= len(expected), 20)
         daemon.stop()
         await runner
 

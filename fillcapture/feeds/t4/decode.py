@@ -5,7 +5,7 @@ Keeps the day's orders by ``unique_id`` because a fill's side lives on its order
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -43,8 +43,14 @@ def trade_date_of(raw: int, exchange_time: datetime) -> date:
     """T4's opaque int64 trade date: .NET ticks of midnight where it looks like
     ticks, else the CME rule applied to the exchange time (T4_API_V1 §9)."""
     if _TICKS_MIN <= raw < _TICKS_MAX:
-        return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
+        return _ticks_date(raw)
     return cme_trade_date(exchange_time)
+
+
+@functools.lru_cache(maxsize=64)
+def _ticks_date(raw: int) -> date:
+    # A day's fills share one value: cached, the conversion costs a lookup.
+    return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
 
 
 def parse_price(text: str) -> Decimal:
@@ -123,7 +129,8 @@ class Decoder:
     ) -> None:
         uid = order.unique_id
         if not uid:
-            self._invalid("order without unique_id", order)
+            self.metrics.inc("fills.invalid")
+            log.warning("order.invalid", reason="order without unique_id")
             return
         if order.account_number:
             self.learn_account(order.account_id, order.account_number)
@@ -209,13 +216,3 @@ class Decoder:
             trade_date=trade_date_of(raw_trade_date, exchange_time),
             historical=historical,
         ))
-
-    def _invalid(self, reason: str, message: Any) -> None:
-        self.metrics.inc("fills.invalid")
-        log.warning("fill.invalid", reason=reason)
-
-
-def describe(fills: Iterable[Fill]) -> str:
-    """A short human summary, for debug logs."""
-    counted = list(fills)
-    return f"{len(counted)} fills" if counted else "no fills"

@@ -64,7 +64,7 @@ class _Retry(Exception):
 
 def login_result_name(result: int) -> str:
     try:
-        return auth_pb2.LoginResult.Name(result)  # type: ignore[arg-type]
+        return auth_pb2.LoginResult.Name(result)
     except ValueError:
         return f"LOGIN_RESULT_{result}"
 
