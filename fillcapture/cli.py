@@ -11,6 +11,7 @@ import contextlib
 import csv
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -35,7 +36,14 @@ FILL_COLUMNS = (
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    sys.exit(run_cli(argv))
+    try:
+        code = run_cli(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; that is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
@@ -268,7 +276,7 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                 writer = csv.writer(sys.stdout, lineterminator="\n")
                 writer.writerow(FILL_COLUMNS)
                 async for row in rows:
-                    writer.writerow(row.values())
+                    writer.writerow(_text(value) for value in row.values())
             elif args.format == "json":
                 first = True
                 sys.stdout.write("[")
@@ -277,7 +285,8 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                     first = False
                 sys.stdout.write("\n]\n" if not first else "]\n")
             else:
-                _table(FILL_COLUMNS, [tuple(r.values()) async for r in rows], sys.stdout)
+                table = [tuple(_text(value) for value in r.values()) async for r in rows]
+                _table(FILL_COLUMNS, table, sys.stdout)
 
     asyncio.run(dump())
     return 0
@@ -323,6 +332,12 @@ def _fill_row(fill: Any) -> dict[str, Any]:
         "trade_date": fill.trade_date.isoformat(),
         "busted": fill.busted,
     }
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:

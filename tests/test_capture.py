@@ -157,3 +157,35 @@ def test_sigterm_drains_and_exits_zero(
     assert (db.stat().st_mode & 0o777) == 0o600
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_two_firms_share_one_store_with_the_same_account_numbers(
+    tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+) -> None:
+    """Account numbers are unique only within a firm: each fill carries its firm."""
+    sims = {
+        firm: start_sim("--firm", firm, "--accounts", "11111,22222", "--rate", "1000",
+                        "--max-fills", "1500", "--seed", str(seed), name=f"sim-{firm}")
+        for seed, firm in ((1, "FIRM1"), (2, "FIRM2"))
+    }
+    users = [{"name": "A", "firm": "FIRM1", "accounts": ["11111"]},
+             {"name": "B", "firm": "FIRM2", "accounts": ["11111", "22222"]}]
+    for firm, sim in sims.items():
+        (tmp_path / firm).mkdir()
+        config = daemon_config(tmp_path / firm, sim, users=users, firm=firm)
+        text = config.read_text().replace(str(tmp_path / firm / "fills.db"),
+                                          str(tmp_path / "fills.db"))
+        config.write_text(text)
+        start_daemon(config, name=f"daemon-{firm}")
+    db = tmp_path / "fills.db"
+    wait_until(lambda: all(len(s.ledger()) == 1500 for s in sims.values()), 30, "both sims")
+    expected = (ledger_rows(sims["FIRM1"].ledger(), {"11111"})
+                + ledger_rows(sims["FIRM2"].ledger(), {"11111", "22222"}))
+    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "both firms stored")
+    time.sleep(0.5)
+    stored = stored_rows(db)
+    print(f"firm1_owned={len(ledger_rows(sims['FIRM1'].ledger(), {'11111'}))} "
+          f"firm2_owned={len(ledger_rows(sims['FIRM2'].ledger(), {'11111', '22222'}))} "
+          f"stored={len(stored)}")
+    assert sorted(stored, key=repr) == sorted(expected, key=repr)
+    assert {row[0] for row in stored if row[1] == "11111"} == {"FIRM1", "FIRM2"}

@@ -1,0 +1,110 @@
+"""Opening SQLite connections the way the store needs them, and running transactions.
+
+A new file is private (0600); every connection gets WAL, ``synchronous=FULL`` and a busy timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from fillcapture.store.base import StoreError
+
+BUSY_TIMEOUT_MS = 5000
+CACHE_KIB = 16384
+CHECKPOINT_PAGES = 10000
+
+
+async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+    """An open connection in autocommit mode; transactions are explicit (:func:`transaction`).
+
+    Read-only connections open the file with ``mode=ro``, so SQLite itself
+    refuses writes, and never create it.
+    """
+    target, uri = _target(path, readonly=readonly)
+    try:
+        # isolation_level=None: Python's sqlite3 would otherwise open
+        # deferred transactions behind our back; we want BEGIN IMMEDIATE.
+        conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open: {exc}") from exc
+    try:
+        await _configure(conn, path, readonly=readonly)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
+    """What to hand sqlite3.connect, and whether it is a URI."""
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"{path}: no such store")
+        return f"{path.resolve().as_uri()}?mode=ro", True
+    _create_private(path)
+    return str(path), False
+
+
+def _create_private(path: Path) -> None:
+    """Create the file 0600 (and its directory 0750) before SQLite does, since
+    SQLite would create it world-readable under the usual umask. SQLite gives
+    the -wal and -shm files the same mode as the database file."""
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first, with the same mode
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create: {exc.strerror}") from exc
+    os.close(fd)
+
+
+async def _configure(conn: aiosqlite.Connection, path: Path, *, readonly: bool) -> None:
+    try:
+        # First, so that everything after it waits out another process's lock.
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            await conn.execute("PRAGMA query_only = ON")
+            return
+        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+            row = await cursor.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
+        # FULL: in WAL mode NORMAL may lose the last commits on power loss,
+        # and a fill counts as captured once its commit returns.
+        await conn.execute("PRAGMA synchronous = FULL")
+        # Fill identities (GUIDs) land at random places in the unique index,
+        # so each commit dirties pages all over it. A larger cache and rarer
+        # checkpoints (WAL up to ~40 MB) let repeated writes to the same pages
+        # coalesce: about +30% inserts/s with random order ids, neutral otherwise.
+        await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
+        await conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES:d}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open: {exc}") from exc
+
+
+@asynccontextmanager
+async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """One write transaction: committed if the block completes, else rolled back.
+
+    IMMEDIATE takes the write lock up front, so a second process waits on the
+    busy timeout instead of failing when a read would have to become a write.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        # SQLite rolls back by itself after some errors (e.g. disk full).
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")

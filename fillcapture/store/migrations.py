@@ -1,0 +1,144 @@
+"""The SQLite schema as ordered migrations, and the code that brings a file up to date.
+
+The version lives in ``PRAGMA user_version``; each migration runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from fillcapture.store.base import StoreError
+from fillcapture.store.connection import transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """Statements that take the schema from ``version - 1`` to ``version``."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Append only: a released migration is never edited, a change is a new migration.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "fills and ownership registry",
+        (
+            # leg_index -1 stands for "outright fill": NULLs are never equal
+            # in a UNIQUE constraint, so NULL would let duplicates through.
+            # Times are ISO 8601 UTC text with a fixed width, so text order
+            # is time order; prices are exact decimal text, never REAL.
+            """
+            CREATE TABLE fills (
+                id                INTEGER PRIMARY KEY,
+                firm              TEXT    NOT NULL,
+                account_id        TEXT    NOT NULL,
+                account           TEXT    NOT NULL,
+                order_id          TEXT    NOT NULL,
+                trade_key         TEXT    NOT NULL,
+                leg_index         INTEGER NOT NULL DEFAULT -1,
+                exchange_trade_id TEXT    NOT NULL,
+                sequence_order    INTEGER NOT NULL,
+                market_id         TEXT    NOT NULL,
+                side              TEXT    NULL CHECK (side IN ('BUY', 'SELL')),
+                volume            INTEGER NOT NULL,
+                price             TEXT    NOT NULL,
+                exchange_time     TEXT    NOT NULL,
+                trade_date        TEXT    NOT NULL,
+                busted_at         TEXT    NULL,
+                captured_at       TEXT    NOT NULL,
+                historical        INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (firm, account_id, order_id, trade_key, leg_index)
+            )
+            """,
+            # Led by account, not firm: a firm-less registry entry selects an
+            # account number at every firm, and this index serves both kinds.
+            "CREATE INDEX fills_account_date ON fills (account, trade_date, firm)",
+            "CREATE INDEX fills_exchange_time ON fills (exchange_time)",
+            # Side-less fills are few and short-lived; a partial index keeps
+            # resolve_sides and sideless_orders cheap without taxing every insert.
+            """
+            CREATE INDEX fills_sideless ON fills (firm, account_id, order_id)
+                WHERE side IS NULL
+            """,
+            "CREATE TABLE users (name TEXT PRIMARY KEY, created_at TEXT NOT NULL)",
+            # firm '' is "any firm" (NULL cannot take part in a primary key).
+            # user_name, not user: USER is reserved in PostgreSQL, whose engine
+            # shares this schema.
+            """
+            CREATE TABLE user_accounts (
+                firm      TEXT NOT NULL DEFAULT '',
+                account   TEXT NOT NULL,
+                user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+                PRIMARY KEY (firm, account)
+            )
+            """,
+            "CREATE INDEX user_accounts_user ON user_accounts (user_name)",
+        ),
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_not_newer(version: int, path: object) -> None:
+    if version > LATEST:
+        raise StoreError(
+            f"{path}: store schema is version {version}, newer than this fillcapture "
+            f"understands (up to {LATEST}); upgrade fillcapture"
+        )
+
+
+async def migrate(conn: aiosqlite.Connection, path: object) -> int:
+    """Apply every pending migration; return the version reached.
+
+    The version is read again under the write lock so that two processes
+    opening a fresh file at once apply each migration exactly once.
+    """
+    version = await schema_version(conn)
+    check_not_newer(version, path)
+    if version == 0 and await _has_tables(conn):
+        raise StoreError(f"{path}: an SQLite database, but not a fillcapture store")
+    for migration in MIGRATIONS:
+        if version >= migration.version:
+            continue
+        async with transaction(conn):
+            version = await schema_version(conn)
+            check_not_newer(version, path)
+            if version >= migration.version:
+                continue
+            for statement in migration.statements:
+                await conn.execute(statement)
+            # user_version lives in the database header, so it commits or
+            # rolls back together with the migration's statements.
+            await conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            version = migration.version
+    return version
+
+
+async def _has_tables(conn: aiosqlite.Connection) -> bool:
+    async with conn.execute("SELECT 1 FROM sqlite_master LIMIT 1") as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def require_current(conn: aiosqlite.Connection, path: object) -> None:
+    """For a read-only store, which must not migrate: the schema must be current."""
+    version = await schema_version(conn)
+    check_not_newer(version, path)
+    if version == 0:
+        raise StoreError(f"{path}: not a fillcapture store (no schema); open it read-write first")
+    if version < LATEST:
+        raise StoreError(
+            f"{path}: store schema is version {version}, this fillcapture needs {LATEST}; "
+            "open it read-write once (e.g. start the daemon) to migrate"
+        )

@@ -1,0 +1,383 @@
+"""The SQLite store engine (aiosqlite): capture path, ownership registry and fill queries.
+
+One connection serves writes and short reads; each ``fills()`` stream gets its own reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+import structlog
+
+from fillcapture.model import Fill, OrderSide
+from fillcapture.store import migrations
+from fillcapture.store.base import FillQuery, Owner, StoredFill, StoreError
+from fillcapture.store.connection import connect, transaction
+from fillcapture.store.rows import (
+    INSERT_COLUMNS,
+    OUTRIGHT,
+    SELECT_COLUMNS,
+    fill_rows,
+    stored_fill,
+    utc_text,
+)
+
+log = structlog.get_logger(__name__)
+
+PAGE_ROWS = 500
+"""Rows fetched per round trip by ``fills()``: what it holds in memory at most."""
+
+# DO NOTHING rather than an upsert setting the side: the change count is then
+# exactly the number of new fills (see _fill_in_sides). Not OR IGNORE: that
+# would also skip rows breaking NOT NULL or CHECK, silently losing a fill.
+_INSERT = (
+    f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
+    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))}) "
+    "ON CONFLICT (firm, account_id, order_id, trade_key, leg_index) DO NOTHING"
+)
+
+_SIDE_OF_FILL = (
+    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "
+    "AND trade_key = ? AND leg_index = ? AND side IS NULL"
+)
+
+_RESOLVE_SIDE = (
+    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? AND side IS NULL"
+)
+
+# The owner of a fill: the entry naming its firm, else the firm-less entry.
+_OWNER = (
+    "COALESCE("
+    "(SELECT o.user_name FROM user_accounts o WHERE o.firm = f.firm AND o.account = f.account), "
+    "(SELECT o.user_name FROM user_accounts o WHERE o.firm = '' AND o.account = f.account))"
+)
+
+
+class SqliteStore:
+    """A fill store in one SQLite file. Open with ``async with SqliteStore(path) as store``.
+
+    ``readonly`` opens the file read-only: it must exist with a current schema,
+    and every write method raises :class:`StoreError`. Safe to share between
+    tasks: operations on the shared connection are serialised by a lock.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._readers: set[aiosqlite.Connection] = set()
+
+    def __repr__(self) -> str:
+        mode = "ro" if self.readonly else "rw"
+        return f"<SqliteStore {self.path} {mode}{'' if self._conn else ' closed'}>"
+
+    async def __aenter__(self) -> Self:
+        if self._conn is not None:
+            return self
+        conn = await connect(self.path, readonly=self.readonly)
+        try:
+            if self.readonly:
+                await migrations.require_current(conn, self.path)
+            else:
+                await migrations.migrate(conn, self.path)
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise StoreError(f"{self.path}: cannot prepare the schema: {exc}") from exc
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the store and any ``fills()`` stream still open; idempotent."""
+        for reader in list(self._readers):
+            await reader.close()
+        self._readers.clear()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            async with self._lock:
+                await conn.close()
+
+    # --- plumbing -------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The shared connection for a short read, sqlite3 errors as StoreError."""
+        if self._conn is None:
+            raise StoreError(f"{self.path}: store is not open")
+        # Under the lock: a read must not see another task's open transaction.
+        async with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the shared connection."""
+        self._check_writable()
+        async with self._reading() as conn, transaction(conn):
+            yield conn
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: store is open read-only")
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._reading() as conn:
+            return list(await conn.execute_fetchall(sql, params))
+
+    # --- capture path ---------------------------------------------------------
+
+    async def insert_fills(self, fills: Sequence[Fill]) -> int:
+        """Store ``fills`` in one transaction; return how many were new.
+
+        Duplicates (same identity) are absorbed; a duplicate that knows the side
+        fills in a stored fill's missing side without counting as new.
+        """
+        self._check_writable()
+        if not fills:
+            return 0
+        rows = fill_rows(fills, utc_text(datetime.now(UTC)))
+        async with self._writing() as conn:
+            cursor = await conn.executemany(_INSERT, rows)
+            new = int(cursor.rowcount)
+            if new < len(rows):
+                await _fill_in_sides(conn, fills)
+            return new
+
+    async def resolve_sides(self, items: Sequence[OrderSide]) -> int:
+        """Set the side of each order's side-less fills; return rows changed."""
+        self._check_writable()
+        if not items:
+            return 0
+        rows = [(item.side.value, item.firm, item.account_id, item.order_id) for item in items]
+        async with self._writing() as conn:
+            cursor = await conn.executemany(_RESOLVE_SIDE, rows)
+            return int(cursor.rowcount)
+
+    async def sideless_orders(self) -> set[tuple[str, str, str]]:
+        """(firm, account_id, order_id) of every order with a fill of unknown side."""
+        rows = await self._all(
+            "SELECT DISTINCT firm, account_id, order_id FROM fills WHERE side IS NULL"
+        )
+        return {(row[0], row[1], row[2]) for row in rows}
+
+    # --- ownership registry ---------------------------------------------------
+
+    async def seed_registry(self, owners: Sequence[Owner]) -> None:
+        """Add users and accounts not registered yet. The store is the authority
+        once seeded: an account registered to another user keeps that owner
+        (the CLI may have moved it), which is logged."""
+        for owner in owners:
+            _check_names(owner.user, [owner.account])
+        now = utc_text(datetime.now(UTC))
+        async with self._writing() as conn:
+            existing = {
+                (row[0], row[1]): row[2]
+                for row in await conn.execute_fetchall(
+                    "SELECT firm, account, user_name FROM user_accounts"
+                )
+            }
+            await conn.executemany(
+                "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
+                [(name, now) for name in dict.fromkeys(owner.user for owner in owners)],
+            )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?)",
+                [(owner.firm or "", owner.account, owner.user) for owner in owners],
+            )
+        for owner in owners:
+            holder = existing.get((owner.firm or "", owner.account))
+            if holder is not None and holder != owner.user:
+                log.warning(
+                    "store.registry_seed_conflict",
+                    account=owner.account,
+                    firm=owner.firm,
+                    configured_user=owner.user,
+                    registered_user=holder,
+                )
+
+    async def registry(self) -> list[Owner]:
+        """Every (user, firm, account) row, as committed now (by any process)."""
+        rows = await self._all(
+            "SELECT user_name, firm, account FROM user_accounts ORDER BY user_name, firm, account"
+        )
+        return [Owner(row[0], row[1] or None, row[2]) for row in rows]
+
+    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None) -> None:
+        """Create ``name`` if needed and give it ``accounts`` (at ``firm``, or at
+        any firm). Raises :class:`StoreError`, changing nothing, if another user
+        already owns one of the accounts under the same firm key."""
+        _check_names(name, accounts)
+        key = firm or ""
+        wanted = list(dict.fromkeys(accounts))
+        async with self._writing() as conn:
+            taken = {
+                row[0]: row[1]
+                for row in await conn.execute_fetchall(
+                    "SELECT account, user_name FROM user_accounts "
+                    "WHERE firm = ? AND user_name <> ?",
+                    (key, name),
+                )
+            }
+            clashes = [
+                f"{account} (user {taken[account]!r})" for account in wanted if account in taken
+            ]
+            if clashes:
+                where = f"at firm {firm!r}" if firm else "without a firm"
+                raise StoreError(
+                    f"cannot give user {name!r} account(s) already owned {where}: "
+                    + ", ".join(clashes)
+                )
+            await conn.execute(
+                "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
+                (name, utc_text(datetime.now(UTC))),
+            )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?)",
+                [(key, account, name) for account in wanted],
+            )
+
+    async def remove_user(self, name: str) -> bool:
+        """Remove ``name`` and its accounts; ``False`` if there was no such user."""
+        async with self._writing() as conn:
+            # user_accounts rows go with it: ON DELETE CASCADE (foreign_keys=ON).
+            cursor = await conn.execute("DELETE FROM users WHERE name = ?", (name,))
+            return int(cursor.rowcount) > 0
+
+    async def users(self) -> dict[str, list[Owner]]:
+        """Every user with its account rows; a user with no accounts maps to ``[]``."""
+        rows = await self._all(
+            "SELECT u.name, a.firm, a.account FROM users u "
+            "LEFT JOIN user_accounts a ON a.user_name = u.name "
+            "ORDER BY u.name, a.firm, a.account"
+        )
+        found: dict[str, list[Owner]] = {}
+        for name, firm, account in rows:
+            owned = found.setdefault(name, [])
+            if account is not None:
+                owned.append(Owner(name, firm or None, account))
+        return found
+
+    # --- query side -----------------------------------------------------------
+
+    async def fills(self, query: FillQuery) -> AsyncGenerator[StoredFill, None]:
+        """Stream matching fills in (exchange_time, id) order, ``PAGE_ROWS`` at a time.
+
+        Each stream reads through its own read-only connection, so it sees one
+        consistent snapshot and never holds up the capture path's connection.
+        Close an abandoned stream (``contextlib.aclosing``) to free it early.
+        """
+        if self._conn is None:
+            raise StoreError(f"{self.path}: store is not open")
+        sql, params = _select(query)
+        reader = await connect(self.path, readonly=True)
+        self._readers.add(reader)
+        try:
+            cursor = await reader.execute(sql, params)
+            while rows := await cursor.fetchmany(PAGE_ROWS):
+                for row in rows:
+                    yield stored_fill(row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        except ValueError as exc:
+            if reader in self._readers:
+                raise
+            # aiosqlite's complaint when close() shut the reader under us.
+            raise StoreError(f"{self.path}: store closed while reading fills") from exc
+        finally:
+            self._readers.discard(reader)
+            await reader.close()  # closes the cursor too; a no-op if already closed
+
+    async def count_fills(self) -> int:
+        """How many fills are stored, busted ones included."""
+        async with self._reading() as conn:
+            return await _scalar(conn, "SELECT count(*) FROM fills")
+
+
+async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill]) -> None:
+    """Give stored side-less fills the side a duplicate of theirs now carries.
+
+    Only called when the batch held duplicates, and a no-op unless side-less
+    fills exist at all (they are rare and short-lived): the check is one probe
+    of the partial index, so replaying snapshots costs next to nothing extra.
+    """
+    if not await _scalar(conn, "SELECT EXISTS (SELECT 1 FROM fills WHERE side IS NULL)"):
+        return
+    await conn.executemany(
+        _SIDE_OF_FILL,
+        [
+            (
+                fill.side.value,
+                fill.firm,
+                fill.account_id,
+                fill.order_id,
+                fill.trade_key,
+                OUTRIGHT if fill.leg_index is None else fill.leg_index,
+            )
+            for fill in fills
+            if fill.side is not None
+        ],
+    )
+
+
+def _select(query: FillQuery) -> tuple[str, dict[str, Any]]:
+    """The SELECT for ``query``: the owner, then :data:`SELECT_COLUMNS`."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if query.user is not None:
+        # The IN narrows to the user's account numbers through the account
+        # index; the owner test then applies firm-specific precedence.
+        where.append(
+            "f.account IN (SELECT account FROM user_accounts WHERE user_name = :user) "  # noqa: S608
+            f"AND {_OWNER} = :user"
+        )
+        params["user"] = query.user
+    if query.account is not None:
+        where.append("f.account = :account")
+        params["account"] = query.account
+    if query.firm is not None:
+        where.append("f.firm = :firm")
+        params["firm"] = query.firm
+    if query.since is not None:
+        where.append("f.trade_date >= :since")
+        params["since"] = query.since.isoformat()
+    if query.until is not None:
+        where.append("f.trade_date <= :until")
+        params["until"] = query.until.isoformat()
+    columns = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
+    sql = f"SELECT {_OWNER}, {columns} FROM fills f"  # noqa: S608 - fixed text, values bound
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY f.exchange_time, f.id", params
+
+
+def _check_names(user: str, accounts: Iterable[str]) -> None:
+    for text, what in [(user, "user name"), *((account, "account number") for account in accounts)]:
+        if not text or text != text.strip():
+            raise StoreError(f"{what} {text!r} is blank or padded")
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+    async with conn.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0

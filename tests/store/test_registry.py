@@ -1,0 +1,135 @@
+"""The ownership registry in the store, and the per-user view of fills it gives.
+
+Firm-specific entries take precedence over firm-less ones for the same account number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError
+from tests.store.factories import make_fill
+
+
+async def test_seed_adds_missing_and_never_removes(store: SqliteStore) -> None:
+    await store.seed_registry([Owner("A", None, "11111"), Owner("B", "SIMFIRM", "33333")])
+    await store.add_user("C", ["55555"])
+
+    await store.seed_registry([Owner("A", None, "11111"), Owner("A", None, "22222")])
+
+    assert await store.registry() == [
+        Owner("A", None, "11111"),
+        Owner("A", None, "22222"),
+        Owner("B", "SIMFIRM", "33333"),
+        Owner("C", None, "55555"),
+    ]
+
+
+async def test_seed_keeps_the_stored_owner_on_conflict(store: SqliteStore) -> None:
+    await store.seed_registry([Owner("A", None, "11111")])
+    await store.remove_user("A")
+    await store.add_user("B", ["11111"])
+
+    await store.seed_registry([Owner("A", None, "11111")])
+
+    assert await store.registry() == [Owner("B", None, "11111")]
+    assert await store.users() == {"A": [], "B": [Owner("B", None, "11111")]}
+
+
+async def test_add_user_creates_and_extends(store: SqliteStore) -> None:
+    await store.add_user("A", ["11111"])
+    await store.add_user("A", ["22222", "11111"], firm="SIMFIRM")
+    await store.add_user("A", ["11111"])  # already A's: no error
+    await store.add_user("Empty", [])
+
+    assert await store.users() == {
+        "A": [
+            Owner("A", None, "11111"),
+            Owner("A", "SIMFIRM", "11111"),
+            Owner("A", "SIMFIRM", "22222"),
+        ],
+        "Empty": [],
+    }
+
+
+async def test_add_user_refuses_an_account_owned_by_another(store: SqliteStore) -> None:
+    await store.add_user("A", ["11111"], firm="SIMFIRM")
+
+    with pytest.raises(StoreError, match=r"11111 \(user 'A'\)") as raised:
+        await store.add_user("B", ["22222", "11111"], firm="SIMFIRM")
+    assert "SIMFIRM" in str(raised.value)
+
+    # Nothing of the refused call was applied, not even the new user.
+    assert await store.users() == {"A": [Owner("A", "SIMFIRM", "11111")]}
+    # Another firm key is another account: allowed.
+    await store.add_user("B", ["11111"])
+    await store.add_user("C", ["11111"], firm="OTHERFIRM")
+    assert len(await store.registry()) == 3
+
+
+@pytest.mark.parametrize(("name", "account"), [("", "1"), (" A", "1"), ("A", ""), ("A", "1 ")])
+async def test_blank_or_padded_names_are_refused(
+    store: SqliteStore, name: str, account: str
+) -> None:
+    with pytest.raises(StoreError, match="blank or padded"):
+        await store.add_user(name, [account])
+
+
+async def test_remove_user_removes_its_accounts(store: SqliteStore) -> None:
+    await store.add_user("A", ["11111", "22222"])
+    await store.add_user("B", ["33333"])
+
+    assert await store.remove_user("A") is True
+    assert await store.remove_user("A") is False
+    assert await store.registry() == [Owner("B", None, "33333")]
+    # The accounts are free again.
+    await store.add_user("C", ["11111"])
+
+
+async def test_user_filter_honours_firm_specific_and_firm_less_entries(
+    store: SqliteStore,
+) -> None:
+    await store.add_user("A", ["11111"])  # 11111 at any firm ...
+    await store.add_user("B", ["11111"], firm="F2")  # ... except at F2, which is B's
+    await store.add_user("A", ["22222"], firm="F1")
+    fills = [
+        make_fill(1, firm="F1", account="11111"),
+        make_fill(2, firm="F2", account="11111"),
+        make_fill(3, firm="F3", account="11111"),
+        make_fill(4, firm="F1", account="22222"),
+        make_fill(5, firm="F2", account="22222"),
+    ]
+    await store.insert_fills(fills)
+
+    async def trade_ids(user: str, firm: str | None = None) -> list[str]:
+        return [f.exchange_trade_id async for f in store.fills(FillQuery(user=user, firm=firm))]
+
+    assert await trade_ids(user="A") == ["T1", "T3", "T4"]
+    assert await trade_ids(user="B") == ["T2"]
+    assert await trade_ids(user="nobody") == []
+    assert await trade_ids(user="A", firm="F1") == ["T1", "T4"]
+    owners = {f.exchange_trade_id: f.user async for f in store.fills(FillQuery())}
+    assert owners == {"T1": "A", "T2": "B", "T3": "A", "T4": "A", "T5": None}
+
+
+async def test_ownership_follows_registry_edits(store: SqliteStore) -> None:
+    await store.add_user("A", ["11111"])
+    await store.insert_fills([make_fill(1)])
+    await store.remove_user("A")
+    await store.add_user("B", ["11111"])
+
+    assert [f.user async for f in store.fills(FillQuery())] == ["B"]
+    assert [f.user async for f in store.fills(FillQuery(user="A"))] == []
+
+
+async def test_second_connection_sees_registry_edits(store: SqliteStore, db_path: Path) -> None:
+    """The daemon's store sees what the CLI (another connection) committed."""
+    await store.seed_registry([Owner("A", None, "11111")])
+    async with SqliteStore(db_path) as cli:
+        assert await cli.registry() == [Owner("A", None, "11111")]
+        await cli.add_user("B", ["33333"])
+        await cli.remove_user("A")
+
+    assert await store.registry() == [Owner("B", None, "33333")]

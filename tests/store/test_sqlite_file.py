@@ -1,0 +1,248 @@
+"""The SQLite file itself: permissions, pragmas, migrations, read-only use, store URLs.
+
+These open, close and reopen real files, sometimes from two connections at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError, migrations, open_store
+from fillcapture.store.migrations import Migration
+from tests.store.factories import make_fill
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+async def test_new_file_is_private(db_path: Path) -> None:
+    async with SqliteStore(db_path) as store:
+        await store.insert_fills([make_fill(1)])
+        assert mode(db_path.parent) == 0o750
+        assert mode(db_path) == 0o600
+        for suffix in ("-wal", "-shm"):
+            sidecar = db_path.with_name(db_path.name + suffix)
+            assert mode(sidecar) == 0o600, suffix
+
+
+async def test_connection_pragmas(store: SqliteStore) -> None:
+    assert store._conn is not None
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
+    for pragma, value in expected.items():
+        async with store._conn.execute(f"PRAGMA {pragma}") as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        assert row[0] == value, pragma
+
+
+async def test_reopen_keeps_data_and_schema(db_path: Path) -> None:
+    async with SqliteStore(db_path) as store:
+        await store.insert_fills([make_fill(1)])
+        await store.add_user("A", ["11111"])
+    async with SqliteStore(db_path) as store:
+        assert await store.count_fills() == 1
+        assert await store.registry() == [Owner("A", None, "11111")]
+    assert user_version(db_path) == migrations.LATEST
+
+
+async def test_two_processes_creating_one_file_at_once(db_path: Path) -> None:
+    first, second = SqliteStore(db_path), SqliteStore(db_path)
+    await asyncio.gather(first.__aenter__(), second.__aenter__())
+    try:
+        await first.insert_fills([make_fill(1)])
+        assert await second.count_fills() == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_pending_migration_is_applied_on_open(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SqliteStore(db_path):
+        pass
+    extra = Migration(
+        migrations.LATEST + 1,
+        "test: notes column",
+        ("ALTER TABLE fills ADD COLUMN note TEXT",),
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, extra))
+    monkeypatch.setattr(migrations, "LATEST", extra.version)
+
+    with pytest.raises(StoreError, match="open it read-write once"):
+        async with SqliteStore(db_path, readonly=True):
+            pass
+    async with SqliteStore(db_path):
+        pass
+    async with SqliteStore(db_path):  # applying twice would fail: duplicate column
+        pass
+
+    assert user_version(db_path) == extra.version
+
+
+async def test_failed_migration_leaves_the_old_version(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SqliteStore(db_path):
+        pass
+    broken = Migration(
+        migrations.LATEST + 1,
+        "test: broken",
+        ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"),
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
+    monkeypatch.setattr(migrations, "LATEST", broken.version)
+
+    with pytest.raises(StoreError, match="cannot prepare the schema"):
+        async with SqliteStore(db_path):
+            pass
+
+    assert user_version(db_path) == broken.version - 1
+    with sqlite3.connect(db_path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "half_done" not in tables
+
+
+async def test_store_newer_than_the_code_is_refused(db_path: Path) -> None:
+    async with SqliteStore(db_path):
+        pass
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {migrations.LATEST + 1}")
+
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="newer than this fillcapture"):
+            async with SqliteStore(db_path, readonly=readonly):
+                pass
+
+
+async def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE something (x)")
+
+    with pytest.raises(StoreError, match="not a fillcapture store"):
+        async with SqliteStore(other):
+            pass
+
+
+async def test_readonly_reads_and_refuses_writes(db_path: Path) -> None:
+    async with SqliteStore(db_path) as store:
+        await store.insert_fills([make_fill(1, price_text="1.08500")])
+        await store.add_user("A", ["11111"])
+
+    async with SqliteStore(db_path, readonly=True) as reader:
+        assert await reader.count_fills() == 1
+        assert [f.price async for f in reader.fills(FillQuery(user="A"))] == ["1.08500"]
+        assert await reader.users() == {"A": [Owner("A", None, "11111")]}
+        writes = [
+            reader.insert_fills([make_fill(2)]),
+            reader.resolve_sides([]),
+            reader.seed_registry([Owner("B", None, "2")]),
+            reader.add_user("B", ["22222"]),
+            reader.remove_user("A"),
+        ]
+        for write in writes:
+            with pytest.raises(StoreError, match="read-only"):
+                await write
+        assert await reader.count_fills() == 1
+
+
+async def test_readonly_never_creates_a_store(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "fills.db"
+    with pytest.raises(StoreError, match="no such store"):
+        async with SqliteStore(missing, readonly=True):
+            pass
+    assert not missing.parent.exists()
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(StoreError, match="no schema"):
+        async with SqliteStore(empty, readonly=True):
+            pass
+    assert empty.stat().st_size == 0
+
+
+async def test_readonly_sees_the_writers_commits(store: SqliteStore, db_path: Path) -> None:
+    async with SqliteStore(db_path, readonly=True) as reader:
+        await store.insert_fills([make_fill(1)])
+        assert await reader.count_fills() == 1
+
+
+async def test_closed_store_refuses_work(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    with pytest.raises(StoreError, match="not open"):
+        await store.count_fills()
+    async with store:
+        pass
+    await store.close()  # idempotent
+    with pytest.raises(StoreError, match="not open"):
+        await store.registry()
+
+
+async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with open_store("sqlite:///var/rel.db") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == Path("var/rel.db")
+    assert (tmp_path / "var" / "rel.db").is_file()
+
+    absolute = tmp_path / "abs.db"
+    async with open_store(f"sqlite:///{absolute}") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == absolute
+    reader = open_store(f"sqlite:///{absolute}", readonly=True)
+    assert isinstance(reader, SqliteStore)
+    assert reader.readonly
+
+    for bad in ("postgresql://db/fills", "sqlite:///", "fills.db"):
+        with pytest.raises(StoreError, match="store url"):
+            open_store(bad)
+
+
+async def test_writer_waits_out_another_processs_lock(store: SqliteStore, db_path: Path) -> None:
+    """busy_timeout: a write lock held elsewhere delays the store, it does not fail it."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO users (name, created_at) VALUES ('X', '2024-01-01')")
+    loop = asyncio.get_running_loop()
+    release = loop.call_later(0.3, lambda: other.execute("COMMIT"))
+    try:
+        started = loop.time()
+        await store.add_user("A", ["11111"])
+        assert loop.time() - started >= 0.25
+    finally:
+        release.cancel()
+        other.close()
+    assert set(await store.users()) == {"A", "X"}
+
+
+async def test_cli_process_edits_are_seen_by_the_open_store(
+    store: SqliteStore, db_path: Path
+) -> None:
+    await store.insert_fills([make_fill(1)])
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from fillcapture.store import SqliteStore\n"
+        "async def main():\n"
+        "    async with SqliteStore(Path(sys.argv[1])) as cli:\n"
+        "        await cli.add_user('A', ['11111'])\n"
+        "asyncio.run(main())\n"
+    )
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(db_path))
+    assert await process.wait() == 0
+
+    assert await store.registry() == [Owner("A", None, "11111")]
+    assert [f.user async for f in store.fills(FillQuery(user="A"))] == ["A"]
