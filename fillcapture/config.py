@@ -86,13 +86,14 @@ class T4Settings(_Section):
 
 class StoreSettings(_Section):
     """``url``: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
-    ``batch_size`` fills or ``batch_ms`` milliseconds, whichever first, make one
-    commit; ``queue_fills`` bounds what waits between the feed and the writer."""
+    ``batch_size`` caps the fills in one commit (group commit grows batches
+    with the load by itself); ``batch_ms`` optionally waits that long to grow a
+    small batch; ``queue_fills`` bounds what waits between feed and writer."""
 
     url: str = "sqlite:///var/fills.db"
-    batch_size: int = Field(2000, ge=1)
+    batch_size: int = Field(10_000, ge=1)
     batch_ms: float = Field(0.0, ge=0)
-    queue_fills: int = Field(20_000, ge=1)
+    queue_fills: int = Field(30_000, ge=1)
 
     @field_validator("url")
     @classmethod

@@ -6,8 +6,10 @@ One connection serves writes and short reads; each ``fills()`` stream gets its o
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +40,38 @@ PAGE_ROWS = 500
 # DO NOTHING rather than an upsert setting the side: the change count is then
 # exactly the number of new fills (see _fill_in_sides). Not OR IGNORE: that
 # would also skip rows breaking NOT NULL or CHECK, silently losing a fill.
-_INSERT = (
-    f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
-    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))}) "
-    "ON CONFLICT (firm, account_id, order_id, trade_key, leg_index) DO NOTHING"
-)
+_ROW = f"({', '.join('?' * len(INSERT_COLUMNS))})"
+_CONFLICT = "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
+
+ROWS_PER_STATEMENT = 1000
+"""Fills per multi-row INSERT (16,000 parameters; SQLite allows 32,766).
+
+One statement per 1,000 rows rather than executemany(): the sqlite3 module
+releases and retakes the GIL around every statement step, and while the event
+loop decodes frames each retake can wait up to a switch interval. Per row,
+that made the writer thread crawl; per 1,000 rows it does not matter."""
+
+# Chunk sizes: a batch is cut into these (largest first) so that only a dozen
+# distinct statements exist and each stays in the connection's statement cache.
+_CHUNKS = (ROWS_PER_STATEMENT, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def _chunks(total: int) -> Iterator[tuple[int, int]]:
+    """(start, size) pieces covering ``total`` rows, sizes from :data:`_CHUNKS`."""
+    start = 0
+    for size in _CHUNKS:
+        while total - start >= size:
+            yield start, size
+            start += size
+
+
+@functools.lru_cache(maxsize=len(_CHUNKS))
+def _insert_sql(rows: int) -> str:
+    return (
+        f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
+        f"VALUES {', '.join([_ROW] * rows)} {_CONFLICT}"
+    )
+
 
 _SIDE_OF_FILL = (
     "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "
@@ -157,9 +186,12 @@ class SqliteStore:
         if not fills:
             return 0
         rows = fill_rows(fills, utc_text(datetime.now(UTC)))
+        new = 0
         async with self._writing() as conn:
-            cursor = await conn.executemany(_INSERT, rows)
-            new = int(cursor.rowcount)
+            for start, size in _chunks(len(rows)):
+                params = list(itertools.chain.from_iterable(rows[start : start + size]))
+                cursor = await conn.execute(_insert_sql(size), params)
+                new += int(cursor.rowcount)
             if new < len(rows):
                 await _fill_in_sides(conn, fills)
             return new
