@@ -35,10 +35,6 @@ class InvalidFill(ValueError):
     """A fill message that decodes but makes no sense (empty id, bad price, ...)."""
 
 
-def timestamp(ts: Timestamp) -> datetime:
-    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
-
-
 def trade_date_of(raw: int, exchange_time: datetime) -> date:
     """T4's opaque int64 trade date: .NET ticks of midnight where it looks like
     ticks, else the CME rule applied to the exchange time (T4_API_V1 §9)."""
@@ -51,16 +47,6 @@ def trade_date_of(raw: int, exchange_time: datetime) -> date:
 def _ticks_date(raw: int) -> date:
     # A day's fills share one value: cached, the conversion costs a lookup.
     return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
-
-
-def parse_price(text: str) -> Decimal:
-    try:
-        price = Decimal(text)
-    except InvalidOperation:
-        raise InvalidFill(f"unparsable price {text!r}") from None
-    if not price.is_finite():
-        raise InvalidFill(f"non-finite price {text!r}")
-    return price
 
 
 class Decoder:
@@ -175,6 +161,7 @@ class Decoder:
         exchange_trade_id: str, sequence_order: int, leg_index: int | None, volume: int,
         price_text: str, when: Timestamp, raw_trade_date: int, historical: bool,
     ) -> None:
+        # The hot path of the adapter: helpers are inlined, Fill is positional.
         try:
             if not account_id or not order_id:
                 raise InvalidFill("fill without account_id or order unique_id")
@@ -182,8 +169,14 @@ class Decoder:
                 raise InvalidFill("fill without exchange_trade_id or sequence_order")
             if volume <= 0:
                 raise InvalidFill(f"non-positive volume {volume}")
-            price = parse_price(price_text)
-            exchange_time = timestamp(when)
+            try:
+                price = Decimal(price_text)
+            except InvalidOperation:
+                raise InvalidFill(f"unparsable price {price_text!r}") from None
+            if not price.is_finite():
+                raise InvalidFill(f"non-finite price {price_text!r}")
+            exchange_time = _EPOCH + timedelta(seconds=when.seconds,
+                                               microseconds=when.nanos // 1000)
         except InvalidFill as exc:
             self.metrics.inc("fills.invalid")
             log.warning("fill.invalid", reason=str(exc), order_id=order_id,
@@ -200,19 +193,7 @@ class Decoder:
         if side is None:
             self.sideless.add(order_id)
         fills.append(Fill(
-            firm=self.firm,
-            account_id=account_id,
-            account=account,
-            order_id=order_id,
-            exchange_trade_id=exchange_trade_id,
-            sequence_order=sequence_order,
-            leg_index=leg_index,
-            market_id=market_id,
-            side=side,
-            volume=volume,
-            price=price,
-            price_text=price_text,
-            exchange_time=exchange_time,
-            trade_date=trade_date_of(raw_trade_date, exchange_time),
-            historical=historical,
+            self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
+            leg_index, market_id, side, volume, price, price_text, exchange_time,
+            trade_date_of(raw_trade_date, exchange_time), historical,
         ))
