@@ -30,7 +30,7 @@ from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.model import Fill, Side
-from fillcapture.service import Daemon
+from fillcapture.service import Daemon, tune_gc
 from fillcapture.store import Owner, open_store
 
 ACCOUNTS = ["11111", "22222", "33333", "44444"]
@@ -66,6 +66,7 @@ async def capture(url: str, db: Path, expect: int, *, settle: float = 0.0,
         store=StoreSettings(url=f"sqlite:///{db}"),
     )
     metrics = Metrics()
+    tune_gc()  # as fillcapture.service.run does
     async with open_store(settings.store.url) as store:
         await store.seed_registry([Owner("U", None, a) for a in ACCOUNTS])
         daemon = Daemon(settings, store, metrics)

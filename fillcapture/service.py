@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import secrets
 import signal
 from collections.abc import AsyncIterator
@@ -178,8 +179,17 @@ async def embedded_sim(settings: Settings) -> AsyncIterator[Settings]:
         yield settings.model_copy(update={"t4": t4})
 
 
+def tune_gc() -> None:
+    """The capture path allocates a few objects per fill, almost none of them in
+    cycles; collecting every 700 allocations cost ~5% of snapshot throughput.
+    Freezing what start-up built keeps the long-lived objects out of every scan."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 async def run(settings: Settings) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
+    tune_gc()
     metrics = Metrics()
     loop = asyncio.get_running_loop()
     async with AsyncExitStack() as stack:
