@@ -156,3 +156,30 @@ def test_subscribe_message_round_trips() -> None:
     wire = service_pb2.ClientMessage(account_subscribe=request).SerializeToString()
     # Field 200, length-delimited: tag varint 0xC2 0x0C.
     assert wire[:2] == b"\xc2\x0c"
+
+
+def test_live_leg_fill_keeps_its_leg_index_and_the_order_side() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    _decode(decoder, _order(side=orderrouting_pb2.BUY_SELL_BUY))
+    message = service_pb2.ServerMessage()
+    leg = message.order_update_trade_leg
+    leg.unique_id = "o1"
+    leg.account_id = "acc-1"
+    leg.market_id = "XCME_Eq ES (H27)"
+    leg.leg_index = 2
+    leg.exchange_trade_id = "T1"
+    leg.volume = 1
+    leg.price.value = "6050.50"
+    leg.exchange_time.FromDatetime(WHEN)
+    (fill,), _ = _decode(decoder, message)
+    assert (fill.leg_index, fill.side, fill.market_id) == (2, Side.BUY, "XCME_Eq ES (H27)")
+    assert fill.key != _decode(decoder, _trade())[0][0].key  # the outright fill T1 differs
+
+
+def test_busted_trade_is_not_a_fill() -> None:
+    metrics = Metrics()
+    decoder = Decoder("SIMFIRM", metrics)
+    busted = _trade(change=orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED)
+    assert _decode(decoder, busted)[0] == []
+    assert metrics["busts.received"] == 1

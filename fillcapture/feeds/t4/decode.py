@@ -79,7 +79,8 @@ class Decoder:
         elif kind == "order_update":
             self._order(message.order_update, False, fills, sides)
         elif kind == "order_update_trade_leg":
-            self._trade_leg(message.order_update_trade_leg, fills)
+            leg = message.order_update_trade_leg
+            self._trade(leg, fills, leg_index=leg.leg_index)
         elif kind == "order_update_multi":
             self._multi(message.order_update_multi, fills, sides)
         elif kind == "account_snapshot":
@@ -108,7 +109,8 @@ class Decoder:
             elif which == "order_update_trade":
                 self._trade(item.order_update_trade, fills, historical)
             elif which == "order_update_trade_leg":
-                self._trade_leg(item.order_update_trade_leg, fills, historical)
+                leg = item.order_update_trade_leg
+                self._trade(leg, fills, historical, leg.leg_index)
 
     def _order(
         self, order: Any, historical: bool, fills: list[Fill], sides: list[OrderSide]
@@ -137,24 +139,20 @@ class Decoder:
                       leg.exchange_time if leg.HasField("exchange_time") else leg.time,
                       leg.trade_date, historical)
 
-    def _trade(self, trade: Any, fills: list[Fill], historical: bool = False) -> None:
+    def _trade(
+        self, trade: Any, fills: list[Fill], historical: bool = False,
+        leg_index: int | None = None,
+    ) -> None:
+        """One fill (OrderUpdateTrade) or spread leg fill (OrderUpdateTradeLeg):
+        the two messages name their common fields alike."""
         if trade.change == _BUSTED:
             self.metrics.inc("busts.received")
             return
         self._add(fills, trade.account_id, trade.unique_id, trade.market_id,
-                  trade.exchange_trade_id, trade.sequence_order, None, trade.volume,
+                  trade.exchange_trade_id, trade.sequence_order, leg_index, trade.volume,
                   trade.price.value,
                   trade.exchange_time if trade.HasField("exchange_time") else trade.time,
                   trade.trade_date, historical)
-
-    def _trade_leg(self, leg: Any, fills: list[Fill], historical: bool = False) -> None:
-        if leg.change == _BUSTED:
-            self.metrics.inc("busts.received")
-            return
-        self._add(fills, leg.account_id, leg.unique_id, leg.market_id, leg.exchange_trade_id,
-                  leg.sequence_order, leg.leg_index, leg.volume, leg.price.value,
-                  leg.exchange_time if leg.HasField("exchange_time") else leg.time,
-                  leg.trade_date, historical)
 
     def _add(
         self, fills: list[Fill], account_id: str, order_id: str, market_id: str,
