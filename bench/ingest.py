@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from fillcapture import logs
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
@@ -117,13 +120,50 @@ def decode_ceiling(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def insert_ceiling(db: Path, count: int, batch: int = 2000) -> float:
+def normalize_ceiling(frames: int) -> float:
+    """Decode and normalize alone: snapshot frames of 100 fills (34 orders)."""
+    message = service_pb2.ServerMessage()
+    snapshot = message.account_snapshot
+    snapshot.account_id = "acc-1"
+    multi = snapshot.messages.add().order_update_multi
+    multi.historical = True
+    rng = random.Random(2)
     now = datetime.now(UTC)
+    for n in range(100):
+        if n % 3 == 0:
+            order = multi.updates.add().order_update
+            order.unique_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            order.account_id = "acc-1"
+            order.market_id = "XCME_Eq ES (Z26)"
+            order.buy_sell = 1  # type: ignore[assignment]
+        trade = order.trades.add()
+        trade.sequence_order = n % 3 + 1
+        trade.exchange_trade_id = f"1-{n}"
+        trade.volume = 2
+        trade.price.value = "6012.25"
+        trade.exchange_time.FromDatetime(now)
+        trade.trade_date = 638_999_999_999_999_999
+    frame = message.SerializeToString()
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    parse = service_pb2.ServerMessage.FromString
+    started = time.perf_counter()
+    for _ in range(frames):
+        fills: list[Fill] = []
+        decoder.handle("account_snapshot", parse(frame), fills, [])
+    return frames * 100 / (time.perf_counter() - started)
+
+
+async def insert_ceiling(db: Path, count: int, batch: int = 10_000) -> float:
+    """Batched inserts alone, with random order GUIDs as T4 sends them."""
+    now = datetime.now(UTC)
+    rng = random.Random(1)
+    orders = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(count // 3 + 1)]
 
     def batch_at(offset: int) -> list[Fill]:
         return [
             Fill(firm="SIMFIRM", account_id=f"acc-{i % 4}", account=ACCOUNTS[i % 4],
-                 order_id=f"order-{i // 3}", exchange_trade_id=f"T{i}",
+                 order_id=orders[i // 3], exchange_trade_id=f"T{i}",
                  sequence_order=i % 3 + 1, leg_index=None, market_id="XCME_Eq ES (Z26)",
                  side=Side.BUY, volume=1, price=Decimal("6012.25"), price_text="6012.25",
                  exchange_time=now + timedelta(microseconds=i), trade_date=date.today())
@@ -174,9 +214,13 @@ async def main() -> None:
               f"({samples:,} fills, {metrics['store.commits']:,} commits; target p99 <= 10 ms)")
         print(f"(d) peak RSS of the daemon     {peak_rss_mb():>12,.1f} MB (target <= 150)")
         print("machine ceilings (same run):")
-        print(f"  protobuf decode only         {decode_ceiling(200_000):>12,.0f} frames/s")
+        print(f"  protobuf decode only         {decode_ceiling(200_000):>12,.0f} frames/s "
+              "(one-fill frames)")
+        print(f"  decode + normalize only      {normalize_ceiling(2000):>12,.0f} fills/s "
+              "(100-fill snapshot frames)")
         rate = await insert_ceiling(work / "ceiling.db", 200_000)
-        print(f"  SQLite batched insert only   {rate:>12,.0f} fills/s (batch 2000, FULL)")
+        print(f"  SQLite batched insert only   {rate:>12,.0f} fills/s "
+              "(batch 10,000, random order GUIDs, FULL)")
 
 
 
