@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from fillcapture.feeds.t4.decode import Decoder, trade_date_of
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.metrics import Metrics
@@ -183,3 +185,16 @@ def test_busted_trade_is_not_a_fill() -> None:
     busted = _trade(change=orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED)
     assert _decode(decoder, busted)[0] == []
     assert metrics["busts.received"] == 1
+
+
+def test_remembered_orders_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fillcapture.feeds.t4.decode as decode
+
+    monkeypatch.setattr(decode, "MAX_ORDERS", 3)
+    decoder = Decoder("SIMFIRM", Metrics())
+    for n in range(5):
+        _decode(decoder, _order(uid=f"o{n}"))
+    assert list(decoder.sides) == ["o2", "o3", "o4"]
+    for n in range(5):
+        _decode(decoder, _trade(uid=f"x{n}", trade_id=f"X{n}"))
+    assert list(decoder.sideless) == ["x2", "x3", "x4"]

@@ -31,6 +31,18 @@ _SIDES = {orp.BUY_SELL_BUY: Side.BUY, orp.BUY_SELL_SELL: Side.SELL}
 _BUSTED = orp.ORDER_CHANGE_TRADE_BUSTED
 
 
+MAX_ORDERS = 250_000
+"""Orders remembered for their side (about 45 MB at most; a day of a vendor's
+customers is far fewer). Beyond it the oldest are forgotten: a late fill of a forgotten
+order is stored without a side and gets it if the order is seen again."""
+
+
+def _bounded_put(table: dict[str, Any], key: str, value: Any) -> None:
+    table[key] = value
+    if len(table) > MAX_ORDERS:
+        del table[next(iter(table))]
+
+
 class InvalidFill(ValueError):
     """A fill message that decodes but makes no sense (empty id, bad price, ...)."""
 
@@ -60,9 +72,11 @@ class Decoder:
         self.firm = firm
         self.metrics = metrics
         self.accounts: dict[str, str] = {}
+        # Insertion-ordered, so the oldest orders go first once MAX_ORDERS is
+        # reached: a session may last weeks and T4 forgets each day anyway.
         self.sides: dict[str, Side | None] = {}
         # Orders whose fills were emitted before the order itself was seen.
-        self.sideless: set[str] = set()
+        self.sideless: dict[str, None] = {}
         self._unknown_accounts: set[str] = set()
 
     def learn_account(self, account_id: str, number: str) -> None:
@@ -123,10 +137,12 @@ class Decoder:
         if order.account_number:
             self.learn_account(order.account_id, order.account_number)
         side = _SIDES.get(order.buy_sell)
-        if side is not None or uid not in self.sides:
+        if uid not in self.sides:
+            _bounded_put(self.sides, uid, side)
+        elif side is not None:
             self.sides[uid] = side
         if side is not None and uid in self.sideless:
-            self.sideless.discard(uid)
+            del self.sideless[uid]
             sides.append(OrderSide(self.firm, order.account_id, uid, side))
         for trade in order.trades:
             self._add(fills, order.account_id, uid, order.market_id, trade.exchange_trade_id,
@@ -188,8 +204,8 @@ class Decoder:
                 self._unknown_accounts.add(account_id)
                 log.warning("fill.account_unknown", account_id=account_id)
         side = self.sides.get(order_id)
-        if side is None:
-            self.sideless.add(order_id)
+        if side is None and order_id not in self.sideless:
+            _bounded_put(self.sideless, order_id, None)
         fills.append(Fill(
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
             leg_index, market_id, side, volume, price, price_text, exchange_time,
