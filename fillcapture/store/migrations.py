@@ -34,8 +34,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             # a quarter of the insert rate with T4's random order ids.
             # leg_index -1 stands for "outright fill": NULLs are never equal
             # in a UNIQUE constraint, so NULL would let duplicates through.
-            # Times are ISO 8601 UTC text with a fixed width, so text order
-            # is time order; prices are exact decimal text, never REAL.
+            # Times are integer microseconds since the Unix epoch, UTC:
+            # a quarter of the bytes of ISO text in rows and indexes, and four
+            # times cheaper to produce per fill. Trade dates are 'YYYY-MM-DD'.
+            # Prices are exact decimal text, never REAL.
             """
             CREATE TABLE fills (
                 id                INTEGER PRIMARY KEY,
@@ -51,10 +53,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                 side              TEXT    NULL CHECK (side IN ('BUY', 'SELL')),
                 volume            INTEGER NOT NULL,
                 price             TEXT    NOT NULL,
-                exchange_time     TEXT    NOT NULL,
+                exchange_time     INTEGER NOT NULL,
                 trade_date        TEXT    NOT NULL,
-                busted_at         TEXT    NULL,
-                captured_at       TEXT    NOT NULL,
+                busted_at         INTEGER NULL,
+                captured_at       INTEGER NOT NULL,
                 historical        INTEGER NOT NULL DEFAULT 0,
                 UNIQUE (firm, order_id, trade_key, leg_index)
             )

@@ -29,6 +29,7 @@ from fillcapture.store.rows import (
     SELECT_COLUMNS,
     fill_rows,
     stored_fill,
+    utc_micros,
     utc_text,
 )
 
@@ -185,7 +186,7 @@ class SqliteStore:
         self._check_writable()
         if not fills:
             return 0
-        rows = fill_rows(fills, utc_text(datetime.now(UTC)))
+        rows = fill_rows(fills, utc_micros(datetime.now(UTC)))
         new = 0
         async with self._writing() as conn:
             for start, size in _chunks(len(rows)):
