@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from fillcapture.config import Settings
 from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
-from fillcapture.model import Connected, Disconnected, FillsReceived, OrderSide
+from fillcapture.model import Connected, Disconnected, Fill, FillsReceived, OrderSide
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.store import Owner, Store, open_store
 from fillcapture.writer import CaptureWriter
@@ -98,8 +98,7 @@ class Daemon:
         metrics = self.metrics
         async for event in feed.events():
             if isinstance(event, FillsReceived):
-                owner = self.ownership.owner
-                owned = tuple(f for f in event.fills if owner(f.firm, f.account) is not None)
+                owned = self._owned(event.fills)
                 dropped = len(event.fills) - len(owned)
                 if dropped:
                     metrics.inc("fills.dropped_unowned", dropped)
@@ -118,6 +117,15 @@ class Daemon:
                 self._warn_invisible()
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
+
+    def _owned(self, fills: tuple[Fill, ...]) -> tuple[Fill, ...]:
+        """The fills whose account has an owner. A frame's fills usually share
+        one account, so ownership is decided per distinct account, not per fill."""
+        owner = self.ownership.owner
+        verdict = {key: owner(*key) is not None for key in {(f.firm, f.account) for f in fills}}
+        if all(verdict.values()):
+            return fills
+        return tuple(f for f in fills if verdict[(f.firm, f.account)])
 
     def _warn_invisible(self) -> None:
         """Owned accounts the fill user cannot see lose their fills: say so loudly.
