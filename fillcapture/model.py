@@ -91,6 +91,15 @@ class Connected:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountsSeen:
+    """Accounts that became known during the session (from snapshots), beyond
+    those listed at login: in Risk Manager mode, the firm's accounts."""
+
+    firm: str
+    accounts: tuple[VisibleAccount, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
     """The session ended; the adapter will reconnect unless it is closing."""
 
@@ -116,4 +125,4 @@ class OrderSide:
     side: Side
 
 
-FeedEvent = Connected | Disconnected | FillsReceived | OrderSide
+FeedEvent = Connected | AccountsSeen | Disconnected | FillsReceived | OrderSide

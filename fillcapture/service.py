@@ -19,7 +19,14 @@ from pydantic import SecretStr
 from fillcapture.config import Settings
 from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
-from fillcapture.model import Connected, Disconnected, Fill, FillsReceived, OrderSide
+from fillcapture.model import (
+    AccountsSeen,
+    Connected,
+    Disconnected,
+    Fill,
+    FillsReceived,
+    OrderSide,
+)
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.store import Owner, Store, open_store
 from fillcapture.writer import CaptureWriter
@@ -30,6 +37,7 @@ EXIT_OK = 0
 EXIT_LOGIN_REFUSED = 3
 REGISTRY_POLL_SECONDS = 2.0
 PROGRESS_SECONDS = 60.0
+VISIBILITY_GRACE_SECONDS = 10.0
 
 
 class Daemon:
@@ -44,6 +52,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._firm: str | None = None
         self._visible: set[str] = set()
+        self._visibility_check: asyncio.TimerHandle | None = None
+        self.visibility_grace = VISIBILITY_GRACE_SECONDS
 
     async def load_registry(self) -> bool:
         """Re-read the registry; True if it changed."""
@@ -86,6 +96,8 @@ class Daemon:
             await writer.stop()
             await writer_task
         finally:
+            if self._visibility_check is not None:
+                self._visibility_check.cancel()
             for task in (*helpers, stopping, pump, writer_task):
                 task.cancel()
             await asyncio.gather(*helpers, stopping, pump, writer_task,
@@ -114,7 +126,9 @@ class Daemon:
                 self._visible = {account.account for account in event.accounts}
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
-                self._warn_invisible()
+                self._schedule_visibility_check(event.risk_manager)
+            elif isinstance(event, AccountsSeen):
+                self._visible.update(account.account for account in event.accounts)
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
 
@@ -127,13 +141,21 @@ class Daemon:
             return fills
         return tuple(f for f in fills if verdict[(f.firm, f.account)])
 
-    def _warn_invisible(self) -> None:
-        """Owned accounts the fill user cannot see lose their fills: say so loudly.
+    def _schedule_visibility_check(self, risk_manager: bool) -> None:
+        """Check at login which owned accounts the fill user cannot see. A Risk
+        Manager's firm accounts arrive as snapshots after the subscription, so
+        in that mode the check waits ``visibility_grace`` seconds for them."""
+        if self._visibility_check is not None:
+            self._visibility_check.cancel()
+        if not risk_manager:
+            self._warn_invisible()
+            return
+        self._visibility_check = asyncio.get_running_loop().call_later(
+            self.visibility_grace, self._warn_invisible)
 
-        In Risk Manager mode the login lists only the user's own accounts while
-        the subscription covers the firm, so there the check is skipped.
-        """
-        if self._firm is None or self.settings.t4.subscribe_all:
+    def _warn_invisible(self) -> None:
+        """Owned accounts the fill user cannot see lose their fills: say so loudly."""
+        if self._firm is None:
             return
         for account, user in sorted(self.ownership.accounts_of(self._firm).items()):
             if account not in self._visible:

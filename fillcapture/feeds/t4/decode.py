@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, OrderSide, Side
+from fillcapture.model import Fill, OrderSide, Side, VisibleAccount
 from fillcapture.schedule import trade_date as cme_trade_date
 
 log = structlog.get_logger(__name__)
@@ -84,10 +84,13 @@ class Decoder:
         # Orders whose fills were emitted before the order itself was seen.
         self.sideless: dict[str, None] = {}
         self._unknown_accounts: set[str] = set()
+        # Accounts learned since the session last collected them (AccountsSeen).
+        self.new_accounts: list[VisibleAccount] = []
 
     def learn_account(self, account_id: str, number: str) -> None:
-        if account_id and number:
+        if account_id and number and self.accounts.get(account_id) != number:
             self.accounts[account_id] = number
+            self.new_accounts.append(VisibleAccount(account_id, number))
 
     def handle(
         self, kind: str, message: service_pb2.ServerMessage, fills: list[Fill],

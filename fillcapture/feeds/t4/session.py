@@ -22,6 +22,7 @@ from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
+    AccountsSeen,
     Connected,
     Disconnected,
     FeedEvent,
@@ -187,6 +188,7 @@ class T4Feed:
         )
         for account in accounts:
             self._decoder.learn_account(account.account_id, account.account)
+        self._decoder.new_accounts.clear()  # reported by Connected itself
         self._visible = accounts
         log.info("feed.logged_in", firm=self._decoder.firm, username=response.username,
                  accounts=len(accounts), roles=list(response.roles))
@@ -261,6 +263,9 @@ class T4Feed:
             fills: list[Fill] = []
             sides: list[OrderSide] = []
             decoder.handle(kind, message, fills, sides)
+            if decoder.new_accounts:
+                yield AccountsSeen(decoder.firm, tuple(decoder.new_accounts))
+                decoder.new_accounts.clear()
             for side in sides:
                 yield side
             if fills:

@@ -1,0 +1,53 @@
+"""The daemon pipeline in-process against the simulator: visibility warnings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.feeds.t4.session import T4Feed
+from fillcapture.metrics import Metrics
+from fillcapture.service import Daemon
+from fillcapture.sim import SimConfig, SimServer
+from fillcapture.store import Owner, open_store
+
+
+async def _run_briefly(tmp_path: Path, sim_config: SimConfig, owners: list[Owner],
+                       seconds: float) -> list[dict[str, Any]]:
+    async with SimServer(sim_config) as sim, \
+            open_store(f"sqlite:///{tmp_path / 'fills.db'}") as store:
+        settings = Settings(
+            t4=T4Settings(url=sim.url, firm="SIMFIRM", username="WhenTechFillUser",
+                          password="sim-password", app_license="x", subscribe_all=True),
+            store=StoreSettings(url=f"sqlite:///{tmp_path / 'fills.db'}"),
+        )
+        await store.seed_registry(owners)
+        metrics = Metrics()
+        daemon = Daemon(settings, store, metrics)
+        daemon.visibility_grace = 0.5
+        await daemon.load_registry()
+        with capture_logs() as logs:
+            runner = asyncio.create_task(
+                daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
+            await asyncio.sleep(seconds)
+            daemon.stop()
+            await runner
+    return logs
+
+
+async def test_risk_manager_warns_only_for_accounts_the_firm_does_not_have(
+    tmp_path: Path,
+) -> None:
+    # The login lists only 11111; the firm's other accounts arrive as snapshots.
+    config = SimConfig(accounts=("11111", "33333", "55555"), visible=("11111",),
+                       fills_per_second=0)
+    owners = [Owner("A", None, "11111"), Owner("B", None, "33333"),
+              Owner("C", None, "66666")]
+    logs = await _run_briefly(tmp_path, config, owners, 1.5)
+    warned = [(e["user"], e["account"]) for e in logs
+              if e["event"] == "ownership.account_invisible"]
+    assert warned == [("C", "66666")]
