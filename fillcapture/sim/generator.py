@@ -65,6 +65,10 @@ class FillGenerator:
         self.book.roll(trade_date)
         self._open.clear()
 
+    def add_account(self, account: SimAccount) -> None:
+        """Trade ``account`` too from now on."""
+        self._accounts.append(account)
+
     def generate(self, count: int, listened: Container[str]) -> list[Frame]:
         """Make ``count`` fills; return the live frames for accounts in ``listened``
         (frames nobody would receive are not built)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import math
 from collections.abc import Callable
@@ -115,6 +116,27 @@ class SimServer:
         self._waiters.append((n, waiter))
         await waiter
 
+    def add_account(self, number: str) -> str:
+        """Open firm account ``number`` (as onboarding does) and return its account id.
+
+        The fill user sees it at its next login, the generator starts trading
+        it, and every session subscribed to all accounts gets its (empty)
+        snapshot and then its live fills. Raises ``ValueError`` if it exists.
+        """
+        config = self.config
+        if number in self._accounts:
+            raise ValueError(f"account {number} already exists")
+        visible = None if config.visible is None else (*config.visible, number)
+        self.config = dataclasses.replace(
+            config, accounts=(*config.accounts, number), visible=visible
+        )
+        account = SimAccount(number, config.account_id(number), f"Sim account {number}")
+        self._accounts[number] = account
+        self._generator.add_account(account)
+        self._router.add_account(self.config, number)
+        log.info("sim.account.added", account=number, account_id=account.account_id)
+        return account.account_id
+
     async def drop_connections(self) -> None:
         """Cut every client socket without a closing handshake, as a network failure would."""
         dropped = list(self._connections.items())
@@ -126,7 +148,7 @@ class SimServer:
     async def _handle(self, ws: ServerConnection) -> None:
         finished = self._connections[ws] = asyncio.Event()
         try:
-            await Session(ws, self.config, self._router, self._accounts).run()
+            await Session(ws, self._router, self._accounts).run()
         except Exception:
             log.exception("sim.session.failed")
         finally:

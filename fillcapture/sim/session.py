@@ -97,13 +97,18 @@ class Router:
     """Which sessions receive which account's live frames."""
 
     def __init__(self, config: SimConfig, book: Book, accounts: Mapping[str, SimAccount]) -> None:
-        self._config = config
+        # The firm as it is now: replaced (never mutated) when an account is added.
+        self.config = config
         self._book = book
         self._accounts = accounts
         self.listeners: dict[str, list[Session]] = {}
+        # Sessions that asked for all their accounts, and so get new ones too.
+        self._all_accounts: set[Session] = set()
         self._anyone = asyncio.Event()
 
-    def subscribe(self, session: Session, numbers: Sequence[str]) -> None:
+    def subscribe(
+        self, session: Session, numbers: Sequence[str], *, all_accounts: bool = False
+    ) -> None:
         """Queue each account's snapshot and start its live frames, atomically.
 
         There is no ``await`` here: a fill made before this call is in the
@@ -115,15 +120,24 @@ class Router:
             views = self._book.snapshot(number)
             session.outbox.push(
                 wire.snapshot_frames(
-                    self._config, self._accounts[number], views, self._config.snapshot_chunk
+                    self.config, self._accounts[number], views, self.config.snapshot_chunk
                 )
             )
             sessions = self.listeners.setdefault(number, [])
             if session not in sessions:
                 sessions.append(session)
             session.accounts.add(number)
+        if all_accounts:
+            self._all_accounts.add(session)
         if self.listeners:
             self._anyone.set()
+
+    def add_account(self, config: SimConfig, number: str) -> None:
+        """A new firm account: sessions subscribed to all accounts get its
+        snapshot (T4 sends one for every newly subscribed account) and its live frames."""
+        self.config = config
+        for session in list(self._all_accounts):
+            self.subscribe(session, [number])
 
     def unsubscribe(self, session: Session, numbers: Sequence[str]) -> None:
         for number in numbers:
@@ -133,6 +147,8 @@ class Router:
                 if not sessions:
                     del self.listeners[number]
             session.accounts.discard(number)
+        if not session.accounts:
+            self._all_accounts.discard(session)
         if not self.listeners:
             self._anyone.clear()
 
@@ -173,18 +189,21 @@ class Session:
     def __init__(
         self,
         ws: ServerConnection,
-        config: SimConfig,
         router: Router,
         accounts: Mapping[str, SimAccount],
     ) -> None:
         self._ws = ws
-        self._config = config
         self._router = router
         self._accounts = accounts
         self.session_id = str(uuid.uuid4())
         self.accounts: set[str] = set()
         self.outbox = Outbox()
         self._log = log.bind(session_id=self.session_id, peer=str(ws.remote_address))
+
+    @property
+    def _config(self) -> SimConfig:
+        # Through the router: accounts opened after this session began count too.
+        return self._router.config
 
     async def run(self) -> None:
         if not await self._login():
@@ -265,7 +284,7 @@ class Session:
             return
         success = bool(numbers) or not errors
         self.outbox.push(wire.subscribe_response(success, errors))
-        self._router.subscribe(self, numbers)
+        self._router.subscribe(self, numbers, all_accounts=request.subscribe_all_accounts)
         self._log.info("sim.session.subscribed", accounts=len(numbers), errors=len(errors))
 
     async def _send_loop(self) -> None:
