@@ -1,6 +1,7 @@
 """The ``fillcapture`` command line: the daemon, the simulator, and operator tools.
 
-Exit codes: 0 success, 1 failure, 2 configuration error, 3 T4 refused the login.
+Exit codes: 0 success, 1 failure, 2 configuration error or invalid input (nothing
+done), 3 T4 refused the login.
 """
 
 from __future__ import annotations
@@ -98,7 +99,43 @@ def _parser() -> argparse.ArgumentParser:
                      help="most fills per account_snapshot frame")
     sim.add_argument("--trade-date", type=date.fromisoformat, help="YYYY-MM-DD")
     sim.add_argument("--ledger", type=Path, help="write every generated fill here (JSON lines)")
+    sim.add_argument("--onboarding", action="store_true",
+                     help="also serve a simulated T4 Onboarding API; onboarded accounts join "
+                          "the simulated firm and trade")
+    sim.add_argument("--onboarding-port", type=int, default=8089,
+                     help="its loopback port (default 8089, what [onboarding] url expects; "
+                          "0 = free)")
+    sim.add_argument("--onboarding-key", default="sim-onboarding-key",
+                     help="the API key it accepts (default sim-onboarding-key)")
+    sim.add_argument("--onboarding-delay", type=float, default=0.0, metavar="SECONDS",
+                     help="test hook: act on the first --onboarding-slow requests, then "
+                          "answer this late")
+    sim.add_argument("--onboarding-slow", type=int, default=1, metavar="N",
+                     help="how many requests --onboarding-delay applies to (default 1)")
+    sim.add_argument("--onboarding-fail", type=int, default=0, metavar="N",
+                     help="test hook: answer the first N requests 500 without acting")
     sim.set_defaults(handler=_cmd_sim)
+
+    from fillcapture.onboarding.batch import CSV_HELP
+
+    onboard = commands.add_parser(
+        "onboard", help="create end users through T4's Onboarding API and register their "
+                        "accounts for capture",
+        description="Validate the whole input first (errors: exit 2, nothing sent), then POST "
+                    "each customer to [onboarding] url and register each created account "
+                    "under its WhenTech user. Exit 0 when every customer is created and "
+                    "registered, 1 otherwise.",
+        epilog=CSV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = onboard.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path, metavar="FILE.json",
+                        help="one onboarding request (User, Account, MarketData, Eula)")
+    source.add_argument("--csv", type=Path, metavar="FILE.csv", help="one customer per row")
+    onboard.add_argument("--as-user", metavar="NAME",
+                         help="WhenTech user to register the account under (FILE.json only; "
+                              "default the request's username)")
+    onboard.add_argument("--firm", help="register the account at this firm only "
+                                        "(default: any firm)")
+    onboard.set_defaults(handler=_cmd_onboard)
 
     record = commands.add_parser("record", help="record a T4 session's raw server frames")
     record.add_argument("--out", type=Path, required=True, help="recording file to write")
@@ -172,7 +209,16 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     def ready(server: SimServer) -> None:
         print(f"fillcapture sim listening on {server.url}", flush=True)
 
-    asyncio.run(_until_signalled(serve_forever(config, ready)))
+    if not args.onboarding:
+        asyncio.run(_until_signalled(serve_forever(config, ready)))
+        return 0
+
+    from fillcapture.onboarding.sim import Faults, serve_beside
+
+    faults = Faults(fail_first=args.onboarding_fail, delay=args.onboarding_delay,
+                    slow_first=args.onboarding_slow if args.onboarding_delay else 0)
+    asyncio.run(_until_signalled(serve_beside(
+        config, ready, args.onboarding_key, args.onboarding_port, faults)))
     return 0
 
 
@@ -207,6 +253,31 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
         return 3
     print(f"recording written to {args.out}")
     return 0
+
+
+def _cmd_onboard(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.onboarding.batch import InvalidInput, load_csv, load_json
+    from fillcapture.onboarding.command import onboard
+
+    if args.csv is not None and args.as_user:
+        print("fillcapture: --as-user: only with FILE.json; use the CSV's as_user column",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    key = settings.onboarding.api_key
+    try:
+        jobs = load_csv(args.csv) if args.csv else [load_json(args.file, args.as_user)]
+        if key is None or not key.get_secret_value():
+            print("fillcapture: configuration error: onboarding.api_key: required to call the "
+                  "Onboarding API (FILLCAPTURE_ONBOARDING__API_KEY or the credential file "
+                  "onboarding_api_key)", file=sys.stderr)
+            return EXIT_CONFIG
+        return asyncio.run(onboard(jobs, settings, args.firm, sys.stdout,
+                                   batch=args.csv is not None))
+    except InvalidInput as exc:
+        for error in exc.errors:
+            print(f"fillcapture: {error}", file=sys.stderr)
+        print(f"fillcapture: {len(exc.errors)} error(s); nothing was sent", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -138,6 +138,31 @@ class SimSettings(_Section):
     port: int = Field(0, ge=0, le=65535)
 
 
+class OnboardingSettings(_Section):
+    """T4's Onboarding API, called by ``fillcapture onboard``. ``url`` is the
+    endpoint CTS gives the vendor (the default is the simulated API of
+    ``fillcapture sim --onboarding``). ``api_key`` is the credential CTS issues
+    (secret); it is sent as ``Authorization: Bearer KEY``, or as the plain value
+    of ``api_key_header`` when that names another header (e.g. ``X-API-Key``).
+    ``timeout`` bounds each attempt in seconds; a timeout or a 5xx answer is
+    retried up to ``retries`` more times, waiting about ``backoff_base``
+    seconds, doubled at each retry."""
+
+    url: str = "http://127.0.0.1:8089/onboarding"
+    api_key: SecretStr | None = None
+    api_key_header: str = Field("Authorization", min_length=1)
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0)
+    backoff_base: float = Field(1.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
 class LogSettings(_Section):
     """``format``: ``auto`` is console on a terminal, JSON lines otherwise."""
 
@@ -160,6 +185,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()
+    onboarding: OnboardingSettings = OnboardingSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")
