@@ -182,10 +182,15 @@ def stored_rows(db: Path) -> list[tuple[Any, ...]]:
     if not db.exists():
         return []
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute(
-            "SELECT firm, account, order_id, exchange_trade_id, "
-            "CASE WHEN leg_index < 0 THEN NULL ELSE leg_index END, side, volume, price "
-            "FROM fills").fetchall()
+        try:
+            return conn.execute(
+                "SELECT firm, account, order_id, exchange_trade_id, "
+                "CASE WHEN leg_index < 0 THEN NULL ELSE leg_index END, side, volume, price "
+                "FROM fills").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the daemon has not created its schema yet
+                return []
+            raise
 
 
 def ledger_rows(ledger: list[LedgerFill], owned: set[str]) -> list[tuple[Any, ...]]:

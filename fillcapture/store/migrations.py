@@ -114,8 +114,6 @@ async def migrate(conn: aiosqlite.Connection, path: object) -> int:
     """
     version = await schema_version(conn)
     check_not_newer(version, path)
-    if version == 0 and await _has_tables(conn):
-        raise StoreError(f"{path}: an SQLite database, but not a fillcapture store")
     for migration in MIGRATIONS:
         if version >= migration.version:
             continue
@@ -124,6 +122,10 @@ async def migrate(conn: aiosqlite.Connection, path: object) -> int:
             check_not_newer(version, path)
             if version >= migration.version:
                 continue
+            # Under the write lock: read outside it, another process's first
+            # migration committing in between would look like a foreign file.
+            if version == 0 and await _has_tables(conn):
+                raise StoreError(f"{path}: an SQLite database, but not a fillcapture store")
             for statement in migration.statements:
                 await conn.execute(statement)
             # user_version lives in the database header, so it commits or

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -246,3 +247,23 @@ async def test_cli_process_edits_are_seen_by_the_open_store(
 
     assert await store.registry() == [Owner("A", None, "11111")]
     assert [f.user async for f in store.fills(FillQuery(user="A"))] == ["A"]
+
+
+def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Daemons of several firms may share one store and start together."""
+    db = tmp_path / "shared.db"
+    script = (
+        "import asyncio, sys\n"
+        "from fillcapture.store import SqliteStore\n"
+        "async def main():\n"
+        "    async with SqliteStore(sys.argv[1]) as store:\n"
+        "        await store.count_fills()\n"
+        "asyncio.run(main())\n"
+    )
+    for _ in range(5):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(db)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        errors = [p.communicate(timeout=30)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
