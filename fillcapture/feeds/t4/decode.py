@@ -43,10 +43,7 @@ def _bounded_put(table: dict[str, Any], key: str, value: Any) -> None:
         del table[next(iter(table))]
 
 
-def _when(trade: Any) -> Timestamp:
-    """The exchange's time of a fill, else T4's (an unset exchange time is 0)."""
-    exchange_time: Timestamp = trade.exchange_time
-    return exchange_time if exchange_time.seconds else trade.time
+_new_tuple = tuple.__new__
 
 
 class InvalidFill(ValueError):
@@ -153,16 +150,11 @@ class Decoder:
         if side is not None and uid in self.sideless:
             del self.sideless[uid]
             sides.append(OrderSide(self.firm, order.account_id, uid, side))
+        account_id, market_id = order.account_id, order.market_id
         for trade in order.trades:
-            self._add(fills, order.account_id, uid, order.market_id, trade.exchange_trade_id,
-                      trade.sequence_order, None, trade.volume, trade.price.value,
-                      _when(trade),
-                      trade.trade_date, historical)
+            self._add(fills, account_id, uid, market_id, trade, None, historical)
         for leg in order.trade_legs:
-            self._add(fills, order.account_id, uid, order.market_id, leg.exchange_trade_id,
-                      leg.sequence_order, leg.leg_index, leg.volume, leg.price.value,
-                      _when(leg),
-                      leg.trade_date, historical)
+            self._add(fills, account_id, uid, market_id, leg, leg.leg_index, historical)
 
     def _trade(
         self, trade: Any, fills: list[Fill], historical: bool = False,
@@ -173,18 +165,23 @@ class Decoder:
         if trade.change == _BUSTED:
             self.metrics.inc("busts.received")
             return
-        self._add(fills, trade.account_id, trade.unique_id, trade.market_id,
-                  trade.exchange_trade_id, trade.sequence_order, leg_index, trade.volume,
-                  trade.price.value,
-                  _when(trade),
-                  trade.trade_date, historical)
+        self._add(fills, trade.account_id, trade.unique_id, trade.market_id, trade, leg_index,
+                  historical)
 
     def _add(
-        self, fills: list[Fill], account_id: str, order_id: str, market_id: str,
-        exchange_trade_id: str, sequence_order: int, leg_index: int | None, volume: int,
-        price_text: str, when: Timestamp, raw_trade_date: int, historical: bool,
+        self, fills: list[Fill], account_id: str, order_id: str, market_id: str, trade: Any,
+        leg_index: int | None, historical: bool,
     ) -> None:
-        # The hot path of the adapter: helpers are inlined, Fill is positional.
+        """Normalize one fill message: an order's Trade or TradeLeg, or a live
+        OrderUpdateTrade(Leg); all four name the fill's fields alike."""
+        # The hot path of the adapter: helpers are inlined, Fill is built directly.
+        exchange_trade_id: str = trade.exchange_trade_id
+        sequence_order: int = trade.sequence_order
+        volume: int = trade.volume
+        price_text: str = trade.price.value
+        when: Timestamp = trade.exchange_time
+        if not when.seconds:  # unset: T4's own time of the fill instead
+            when = trade.time
         try:
             if not account_id or not order_id:
                 raise InvalidFill("fill without account_id or order unique_id")
@@ -215,8 +212,9 @@ class Decoder:
         side = self.sides.get(order_id)
         if side is None and order_id not in self.sideless:
             _bounded_put(self.sideless, order_id, None)
-        fills.append(Fill(
+        # tuple.__new__ directly skips the named tuple's Python-level __new__.
+        fills.append(_new_tuple(Fill, (
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
             leg_index, market_id, side, volume, price, price_text, exchange_time,
-            trade_date_of(raw_trade_date, exchange_time), historical,
-        ))
+            trade_date_of(trade.trade_date, exchange_time), historical,
+        )))
