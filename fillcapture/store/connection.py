@@ -5,8 +5,10 @@ A new file is private (0600); every connection gets WAL, ``synchronous=FULL`` an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,10 +77,7 @@ async def _configure(conn: aiosqlite.Connection, path: Path, *, readonly: bool) 
         if readonly:
             await conn.execute("PRAGMA query_only = ON")
             return
-        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            row = await cursor.fetchone()
-        if row is None or str(row[0]).lower() != "wal":
-            raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
+        await _switch_to_wal(conn, path)
         # FULL: in WAL mode NORMAL may lose the last commits on power loss,
         # and a fill counts as captured once its commit returns.
         await conn.execute("PRAGMA synchronous = FULL")
@@ -90,6 +89,24 @@ async def _configure(conn: aiosqlite.Connection, path: Path, *, readonly: bool) 
         await conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES:d}")
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open: {exc}") from exc
+
+
+async def _switch_to_wal(conn: aiosqlite.Connection, path: Path) -> None:
+    """WAL mode, which persists in the file once set. On a new file opened by
+    several processes at once, SQLite may answer SQLITE_BUSY at once instead of
+    calling the busy handler (to avoid a deadlock), so retry for the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+                row = await cursor.fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+    if row is None or str(row[0]).lower() != "wal":
+        raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
 
 
 @asynccontextmanager

@@ -260,7 +260,7 @@ def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -
         "        await store.count_fills()\n"
         "asyncio.run(main())\n"
     )
-    for _ in range(5):
+    for _ in range(8):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         procs = [subprocess.Popen([sys.executable, "-c", script, str(db)],
