@@ -91,9 +91,9 @@ class StoreSettings(_Section):
     small batch; ``queue_fills`` bounds what waits between feed and writer."""
 
     url: str = "sqlite:///var/fills.db"
-    batch_size: int = Field(10_000, ge=1)
+    batch_size: int = Field(40_000, ge=1)
     batch_ms: float = Field(0.0, ge=0)
-    queue_fills: int = Field(30_000, ge=1)
+    queue_fills: int = Field(50_000, ge=1)
 
     @field_validator("url")
     @classmethod

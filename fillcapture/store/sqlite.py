@@ -186,14 +186,16 @@ class SqliteStore:
         self._check_writable()
         if not fills:
             return 0
-        rows = fill_rows(fills, utc_micros(datetime.now(UTC)))
+        captured_at = utc_micros(datetime.now(UTC))
         new = 0
         async with self._writing() as conn:
-            for start, size in _chunks(len(rows)):
-                params = list(itertools.chain.from_iterable(rows[start : start + size]))
-                cursor = await conn.execute(_insert_sql(size), params)
+            # Rows are built one statement at a time: a batch can be tens of
+            # thousands of fills, and only one statement's rows need to exist.
+            for start, size in _chunks(len(fills)):
+                rows = fill_rows(fills[start : start + size], captured_at)
+                cursor = await conn.execute(_insert_sql(size), list(itertools.chain(*rows)))
                 new += int(cursor.rowcount)
-            if new < len(rows):
+            if new < len(fills):
                 await _fill_in_sides(conn, fills)
             return new
 
