@@ -154,7 +154,7 @@ def normalize_ceiling(frames: int) -> float:
     return frames * 100 / (time.perf_counter() - started)
 
 
-async def insert_ceiling(db: Path, count: int, batch: int = 10_000) -> float:
+async def insert_ceiling(db: Path, count: int, batch: int) -> float:
     """Batched inserts alone, with random order GUIDs as T4 sends them."""
     now = datetime.now(UTC)
     rng = random.Random(1)
@@ -218,9 +218,10 @@ async def main() -> None:
               "(one-fill frames)")
         print(f"  decode + normalize only      {normalize_ceiling(2000):>12,.0f} fills/s "
               "(100-fill snapshot frames)")
-        rate = await insert_ceiling(work / "ceiling.db", 200_000)
+        batch = StoreSettings().batch_size
+        rate = await insert_ceiling(work / "ceiling.db", 200_000, batch)
         print(f"  SQLite batched insert only   {rate:>12,.0f} fills/s "
-              "(batch 10,000, random order GUIDs, FULL)")
+              f"(batch {batch:,} as the daemon's, random order GUIDs, FULL)")
 
 
 
