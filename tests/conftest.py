@@ -174,9 +174,6 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
     })
 
 
-StoredKey = tuple[str, str, str, str, int | None]
-
-
 def stored_rows(db: Path) -> list[tuple[Any, ...]]:
     """(firm, account, order_id, exchange_trade_id, leg_index, side, volume, price)."""
     if not db.exists():

@@ -38,8 +38,10 @@ class ReplayServer:
         self._server: Server | None = None
 
     @classmethod
-    def from_file(cls, path: Path, **kwargs: object) -> ReplayServer:
-        return cls(list(read_recording(path)), **kwargs)  # type: ignore[arg-type]
+    def from_file(
+        cls, path: Path, *, pace: Literal["original", "max"] = "max", port: int = 0,
+    ) -> ReplayServer:
+        return cls(list(read_recording(path)), pace=pace, port=port)
 
     @property
     def url(self) -> str:
