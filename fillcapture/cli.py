@@ -228,9 +228,8 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.feeds.recording import RecordingWriter
     from fillcapture.feeds.t4.session import T4Feed
     from fillcapture.metrics import Metrics
-    from fillcapture.ownership import Entry, Ownership
 
-    ownership = Ownership(Entry(o.user, o.firm, o.account) for o in service.owners_from(settings))
+    ownership = service.ownership_of(service.owners_from(settings))
 
     async def record() -> None:
         async with contextlib.AsyncExitStack() as stack:

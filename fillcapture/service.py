@@ -10,7 +10,7 @@ import contextlib
 import gc
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
@@ -57,8 +57,7 @@ class Daemon:
 
     async def load_registry(self) -> bool:
         """Re-read the registry; True if it changed."""
-        rows = await self.store.registry()
-        fresh = Ownership(Entry(row.user, row.firm, row.account) for row in rows)
+        fresh = ownership_of(await self.store.registry())
         if fresh == self.ownership:
             return False
         self.ownership = fresh
@@ -180,6 +179,11 @@ class Daemon:
                      duplicates=counters["fills.duplicate"],
                      dropped_unowned=counters["fills.dropped_unowned"],
                      p99_ms=round(self.metrics.latency.percentile(0.99), 3))
+
+
+def ownership_of(owners: Iterable[Owner]) -> Ownership:
+    """The filter's snapshot of registry rows."""
+    return Ownership(Entry(owner.user, owner.firm, owner.account) for owner in owners)
 
 
 def owners_from(settings: Settings) -> list[Owner]:

@@ -197,17 +197,8 @@ class T4Feed:
 
     async def _await_login(self, ws: ClientConnection) -> Any:
         while True:
-            frame = await ws.recv()
-            if not isinstance(frame, bytes):
-                continue
-            if self.frame_tap is not None:
-                self.frame_tap(frame, time.time_ns())
-            try:
-                message = service_pb2.ServerMessage.FromString(frame)
-            except DecodeError:
-                self._malformed(frame)
-                continue
-            if message.WhichOneof("payload") == "login_response":
+            message = self._parse(await ws.recv())
+            if message is not None and message.WhichOneof("payload") == "login_response":
                 return message.login_response
 
     async def _subscribe(self, ws: ClientConnection) -> None:
@@ -236,23 +227,15 @@ class T4Feed:
     async def _frames(self, ws: ClientConnection) -> AsyncIterator[FeedEvent]:
         decoder = self._decoder
         assert decoder is not None
-        parse = service_pb2.ServerMessage.FromString
+        parse = self._parse
         monotonic = time.monotonic
-        tap = self.frame_tap
         while True:
             self._waiting_since = monotonic()
             frame = await ws.recv()
             received_ns = time.monotonic_ns()
             self._waiting_since = None
-            if not isinstance(frame, bytes):
-                self._malformed(frame.encode())
-                continue
-            if tap is not None:
-                tap(frame, time.time_ns())
-            try:
-                message = parse(frame)
-            except DecodeError:
-                self._malformed(frame)
+            message = parse(frame)
+            if message is None:
                 continue
             kind = message.WhichOneof("payload")
             if kind is None:
@@ -278,6 +261,20 @@ class T4Feed:
                 log.info("feed.subscribed", errors=list(response.errors))
             else:
                 log.error("feed.subscribe_failed", errors=list(response.errors))
+
+    def _parse(self, frame: str | bytes) -> service_pb2.ServerMessage | None:
+        """One server frame decoded, or None (counted and logged) if it is not a
+        binary protobuf ServerMessage. The recording tap sees every binary frame."""
+        if not isinstance(frame, bytes):
+            self._malformed(frame.encode())
+            return None
+        if self.frame_tap is not None:
+            self.frame_tap(frame, time.time_ns())
+        try:
+            return service_pb2.ServerMessage.FromString(frame)
+        except DecodeError:
+            self._malformed(frame)
+            return None
 
     def _malformed(self, frame: bytes) -> None:
         self.metrics.inc("frames.malformed")
