@@ -142,6 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     record.set_defaults(handler=_cmd_record)
 
+    replay = commands.add_parser(
+        "replay", help="push a recording through the t4 adapter into the store",
+        description="Serve a recording (fillcapture record) on loopback and capture it "
+        "with the real t4 adapter and pipeline into the configured store, with the "
+        "configured owners. A recording of several sessions is replayed as several: "
+        "the adapter reconnects between them.")
+    replay.add_argument("file", type=Path, help="recording file")
+    replay.add_argument("--pace", choices=("original", "max"), default="max",
+                        help="original: the recorded gaps between frames; max: as fast "
+                        "as the pipeline takes them (default)")
+    replay.set_defaults(handler=_cmd_replay)
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate and print the configuration")
@@ -166,6 +177,8 @@ def _parser() -> argparse.ArgumentParser:
     fills.add_argument("--since", type=date.fromisoformat, help="first trade date, YYYY-MM-DD")
     fills.add_argument("--until", type=date.fromisoformat, help="last trade date, YYYY-MM-DD")
     fills.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    fills.add_argument("--include-busted", action="store_true",
+                       help="show busted fills too (the busted column says which)")
     fills.set_defaults(handler=_cmd_fills)
     return parser
 
@@ -254,6 +267,19 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.feeds.recording import RecordingError
+    from fillcapture.feeds.replay import replay
+
+    try:
+        summary = asyncio.run(replay(settings, args.file, args.pace))
+    except (OSError, RecordingError) as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
 def _cmd_onboard(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.onboarding.batch import InvalidInput, load_csv, load_json
     from fillcapture.onboarding.command import onboard
@@ -335,7 +361,8 @@ def _cmd_users_remove(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.store import FillQuery, open_store
 
-    query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until)
+    query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until,
+                      include_busted=args.include_busted)
 
     async def dump() -> None:
         if not settings.store.path.exists():

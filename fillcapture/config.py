@@ -71,6 +71,7 @@ class T4Settings(_Section):
     reconnect_base: float = Field(1.0, gt=0)
     reconnect_cap: float = Field(30.0, gt=0)
     connect_timeout: float = Field(15.0, gt=0)
+    elsewhere_delay: float = Field(300.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -69,6 +69,19 @@ class Fill(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Bust:
+    """T4 busted (cancelled) ``fill`` at ``busted_at``.
+
+    The bust message carries the busted fill's own fields, so ``fill`` is
+    complete: a bust whose fill was never seen (it came and went while the
+    daemon was away) still stores that fill, marked busted.
+    """
+
+    fill: Fill
+    busted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class VisibleAccount:
     """An account the fill user can see, as T4 lists it at login."""
 
@@ -116,6 +129,13 @@ class FillsReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class BustsReceived:
+    """Busts decoded from one frame."""
+
+    busts: tuple[Bust, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSide:
     """The side of an order whose fills were stored before the order was seen."""
 
@@ -125,4 +145,4 @@ class OrderSide:
     side: Side
 
 
-FeedEvent = Connected | AccountsSeen | Disconnected | FillsReceived | OrderSide
+FeedEvent = Connected | AccountsSeen | Disconnected | FillsReceived | BustsReceived | OrderSide

@@ -21,6 +21,7 @@ from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     AccountsSeen,
+    BustsReceived,
     Connected,
     Disconnected,
     Fill,
@@ -118,6 +119,13 @@ class Daemon:
                     await writer.put(
                         event if not dropped else FillsReceived(owned, event.received_ns)
                     )
+            elif isinstance(event, BustsReceived):
+                owner = self.ownership.owner
+                busts = tuple(
+                    b for b in event.busts if owner(b.fill.firm, b.fill.account) is not None
+                )
+                if busts:
+                    await writer.put(BustsReceived(busts))
             elif isinstance(event, OrderSide):
                 await writer.put(event)
             elif isinstance(event, Connected):

@@ -14,7 +14,7 @@ from typing import Protocol
 import structlog
 
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, FillsReceived, OrderSide
+from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived, OrderSide
 
 log = structlog.get_logger(__name__)
 
@@ -26,12 +26,14 @@ class FillSink(Protocol):
 
     async def resolve_sides(self, items: list[OrderSide]) -> int: ...
 
+    async def insert_busts(self, busts: list[Bust]) -> tuple[int, int]: ...
+
 
 class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Item = FillsReceived | OrderSide | _Stop
+Item = FillsReceived | BustsReceived | OrderSide | _Stop
 
 
 class CaptureWriter:
@@ -63,7 +65,7 @@ class CaptureWriter:
         """Fills handed over and not yet committed."""
         return self._queued
 
-    async def put(self, item: FillsReceived | OrderSide) -> None:
+    async def put(self, item: FillsReceived | BustsReceived | OrderSide) -> None:
         """Hand over one frame's fills; waits while the queue is full."""
         while self._queued >= self.queue_fills:
             self._room.clear()
@@ -97,11 +99,14 @@ class CaptureWriter:
     async def _commit(self, batch: list[Item]) -> None:
         fills: list[Fill] = []
         sides: list[OrderSide] = []
+        busts: list[Bust] = []
         for item in batch:
             if isinstance(item, FillsReceived):
                 fills.extend(item.fills)
             elif isinstance(item, OrderSide):
                 sides.append(item)
+            elif isinstance(item, BustsReceived):
+                busts.extend(item.busts)
         if fills:
             new = await self.store.insert_fills(fills)
             done_ns = time.monotonic_ns()
@@ -113,6 +118,14 @@ class CaptureWriter:
                 if isinstance(item, FillsReceived):
                     metrics.latency.record(done_ns - item.received_ns, len(item.fills))
             log.debug("fill.captured", new=new, duplicate=len(fills) - new)
+        if busts:
+            # After the fills: a bust and its fill in one batch end the same
+            # either way, but this way the fill counts as captured, not recovered.
+            new_fills, new_busts = await self.store.insert_busts(busts)
+            self.metrics.inc("fills.captured", new_fills)
+            self.metrics.inc("busts.recorded", new_busts)
+            if new_busts:
+                log.info("bust.recorded", count=new_busts, fills_from_busts=new_fills)
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
@@ -121,4 +134,6 @@ class CaptureWriter:
 def _size(item: Item) -> int:
     if isinstance(item, FillsReceived):
         return len(item.fills)
+    if isinstance(item, BustsReceived):
+        return len(item.busts)
     return 1 if isinstance(item, OrderSide) else 0

@@ -1,51 +1,89 @@
-"""Serve a recorded T4 session over WebSocket, so the real t4 adapter replays it.
+"""Replay a recorded T4 session through the real t4 adapter and the daemon's pipeline.
 
-The recording's login response answers any login; after the client subscribes,
-the remaining frames follow, as fast as the client reads or at original pace.
+:class:`ReplayServer` serves a recording over loopback WebSocket. A recording
+holds one segment per session the recorder had: each begins with that
+session's login response. The first client session gets the first segment, the
+next one the second, and so on; a segment that is not the last ends with the
+server closing the socket, so the adapter reconnects, logs in and gets the
+next session's snapshot exactly as it did live. Once all are served, later
+sessions get the last segment again.
+
+:func:`replay` is ``fillcapture replay``: recording → adapter → ownership
+filter → writer → the configured store, and a summary of what happened.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 import structlog
+from pydantic import SecretStr
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
+from fillcapture.config import Settings
+from fillcapture.feeds.base import FeedAdapter
 from fillcapture.feeds.recording import RecordedFrame, RecordingError, read_recording
 from fillcapture.feeds.t4.proto import service_pb2
+from fillcapture.model import Disconnected, FeedEvent
 
 log = structlog.get_logger(__name__)
 
+Pace = Literal["original", "max"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One recorded session: its login response and every frame after it."""
+
+    login: bytes
+    body: Sequence[RecordedFrame]
+
 
 class ReplayServer:
-    """A loopback WebSocket server playing one recording to every session."""
+    """A loopback WebSocket server playing a recording's sessions in turn.
+
+    ``pace="original"`` keeps the recorded gaps between frames; ``"max"``
+    sends as fast as the client reads. With ``close_when_done`` the last
+    segment also ends by closing the socket (``fillcapture replay`` stops on it).
+    """
 
     def __init__(
-        self, frames: Sequence[RecordedFrame], *, pace: Literal["original", "max"] = "max",
-        host: str = "127.0.0.1", port: int = 0,
+        self, frames: Sequence[RecordedFrame], *, pace: Pace = "max",
+        host: str = "127.0.0.1", port: int = 0, close_when_done: bool = False,
     ) -> None:
-        self.login, self.body = _split_login(frames)
+        self.segments = split_sessions(frames)
         self.pace = pace
         self.host = host
         self.port = port
+        self.close_when_done = close_when_done
         self.sessions = 0
-        self.finished = 0
+        self.finished = 0  # segments sent to the end
+        self.complete = asyncio.Event()  # every segment sent once
         self._server: Server | None = None
 
     @classmethod
     def from_file(
-        cls, path: Path, *, pace: Literal["original", "max"] = "max", port: int = 0,
+        cls, path: Path, *, pace: Pace = "max", port: int = 0, close_when_done: bool = False,
     ) -> ReplayServer:
-        return cls(list(read_recording(path)), pace=pace, port=port)
+        return cls(list(read_recording(path)), pace=pace, port=port,
+                   close_when_done=close_when_done)
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/v1"
+
+    @property
+    def frames(self) -> int:
+        """Frames in the recording, login responses included."""
+        return sum(1 + len(segment.body) for segment in self.segments)
 
     async def __aenter__(self) -> ReplayServer:
         self._server = await serve(self._session, self.host, self.port, compression=None,
@@ -64,21 +102,29 @@ class ReplayServer:
     async def drop_connections(self) -> None:
         if self._server is not None:
             for connection in list(self._server.connections):
-                await connection.close(code=1001, reason="replay drop")
+                await connection.close(code=CloseCode.GOING_AWAY, reason="replay drop")
 
     async def _session(self, ws: ServerConnection) -> None:
+        index = min(self.sessions, len(self.segments) - 1)
         self.sessions += 1
+        segment = self.segments[index]
+        last = index == len(self.segments) - 1
         try:
             await self._await_kind(ws, "login_request")
-            await ws.send(self.login)
+            await ws.send(segment.login)
             await self._await_kind(ws, "account_subscribe")
             previous: int | None = None
-            for record in self.body:
+            for record in segment.body:
                 if self.pace == "original" and previous is not None:
                     await asyncio.sleep(max(0.0, (record.received_ns - previous) / 1e9))
                 previous = record.received_ns
                 await ws.send(record.frame)
             self.finished += 1
+            if last:
+                self.complete.set()
+            if not last or self.close_when_done:
+                # As the recorded session ended: the adapter reconnects.
+                await ws.close(CloseCode.GOING_AWAY, "recorded session ended")
             await ws.wait_closed()
         except ConnectionClosed:
             pass
@@ -93,13 +139,110 @@ class ReplayServer:
         raise ConnectionClosed(None, None)
 
 
-def _split_login(frames: Sequence[RecordedFrame]) -> tuple[bytes, list[RecordedFrame]]:
-    """The recording's login response, and every frame after it."""
-    for index, record in enumerate(frames):
-        try:
-            message = service_pb2.ServerMessage.FromString(record.frame)
-        except Exception:  # noqa: S112 - a malformed frame is replayed as recorded
-            continue
-        if message.WhichOneof("payload") == "login_response":
-            return record.frame, list(frames[index + 1 :])
-    raise RecordingError("the recording holds no login response")
+def split_sessions(frames: Sequence[RecordedFrame]) -> list[Segment]:
+    """The recording cut before each login response; frames before the first are dropped."""
+    segments: list[Segment] = []
+    login: bytes | None = None
+    body: list[RecordedFrame] = []
+    for record in frames:
+        if _is_login_response(record.frame):
+            if login is not None:
+                segments.append(Segment(login, body))
+            login, body = record.frame, []
+        elif login is not None:
+            body.append(record)
+    if login is None:
+        raise RecordingError("the recording holds no login response")
+    segments.append(Segment(login, body))
+    return segments
+
+
+def _is_login_response(frame: bytes) -> bool:
+    try:
+        message = service_pb2.ServerMessage.FromString(frame)
+    except Exception:
+        return False
+    return bool(message.WhichOneof("payload") == "login_response")
+
+
+class _UntilReplayed:
+    """A feed that ends once the replay is complete and its last session closed:
+    every frame was read by then, so every fill has been handed to the writer."""
+
+    def __init__(self, feed: FeedAdapter, server: ReplayServer) -> None:
+        self._feed = feed
+        self._server = server
+
+    async def events(self) -> AsyncIterator[FeedEvent]:
+        async for event in self._feed.events():
+            yield event
+            if isinstance(event, Disconnected) and self._server.complete.is_set():
+                return
+
+    async def registry_changed(self) -> None:
+        await self._feed.registry_changed()
+
+    async def close(self) -> None:
+        await self._feed.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    frames: int
+    sessions: int
+    fills: int  # decoded, owned or not
+    captured: int
+    duplicates: int
+    dropped_unowned: int
+    busts: int
+    malformed: int
+    seconds: float
+
+    def __str__(self) -> str:
+        rate = self.fills / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"replayed {self.frames} frames in {self.sessions} session(s): "
+            f"{self.fills} fills ({self.captured} new, {self.duplicates} duplicate, "
+            f"{self.dropped_unowned} unowned), {self.busts} busts recorded, "
+            f"{self.malformed} malformed frames skipped; "
+            f"{self.seconds:.2f} s, {rate:,.0f} fills/s"
+        )
+
+
+async def replay(
+    settings: Settings, path: Path, pace: Pace = "max",
+    on_ready: Callable[[ReplayServer], None] | None = None,
+) -> ReplaySummary:
+    """Push a recording through the t4 adapter and the pipeline into the configured store."""
+    from fillcapture.feeds.t4.session import T4Feed
+    from fillcapture.metrics import Metrics
+    from fillcapture.service import Daemon, owners_from
+    from fillcapture.store import open_store
+
+    metrics = Metrics()
+    server = ReplayServer.from_file(path, pace=pace, close_when_done=True)
+    async with server, open_store(settings.store.url) as store:
+        await store.seed_registry(owners_from(settings))
+        # The replay server takes any login; these only make the adapter valid.
+        t4 = settings.t4.model_copy(update={
+            "url": server.url, "api_key": SecretStr("replay"),
+            "reconnect_base": 0.01, "reconnect_cap": 0.05,
+        })
+        effective = settings.model_copy(update={"t4": t4})
+        daemon = Daemon(effective, store, metrics)
+        await daemon.load_registry()
+        if on_ready is not None:
+            on_ready(server)
+        started = time.perf_counter()
+        feed = T4Feed(t4, lambda: daemon.ownership, metrics)
+        await daemon.run(_UntilReplayed(feed, server))
+        seconds = time.perf_counter() - started
+    counters = metrics.counters
+    return ReplaySummary(
+        frames=server.frames, sessions=server.sessions,
+        fills=counters["fills.captured"] + counters["fills.duplicate"]
+        + counters["fills.dropped_unowned"],
+        captured=counters["fills.captured"], duplicates=counters["fills.duplicate"],
+        dropped_unowned=counters["fills.dropped_unowned"], busts=counters["busts.recorded"],
+        malformed=counters["frames.malformed"], seconds=seconds,
+    )

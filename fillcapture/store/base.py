@@ -11,7 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from fillcapture.model import Fill, OrderSide, Side
+from fillcapture.model import Bust, Fill, OrderSide, Side
 
 
 class StoreError(Exception):
@@ -37,6 +37,7 @@ class FillQuery:
 
     ``user``: fills whose (firm, account) that user owns now, per the registry.
     ``since`` / ``until``: inclusive bounds on the trade date.
+    ``include_busted``: busted fills too (marked ``busted``), else only live ones.
     """
 
     user: str | None = None
@@ -44,6 +45,7 @@ class FillQuery:
     since: date | None = None
     until: date | None = None
     firm: str | None = None
+    include_busted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,16 @@ class Store(Protocol):
 
     async def resolve_sides(self, items: Sequence[OrderSide]) -> int:
         """Set the side of every side-less fill of each order; return rows changed."""
+        ...
+
+    async def insert_busts(self, busts: Sequence[Bust]) -> tuple[int, int]:
+        """Record ``busts`` in one transaction: each busted fill is stored if it
+        was not yet and marked busted, and each bust is its own record. Returns
+        (new fills, new busts); a bust seen before changes nothing."""
+        ...
+
+    async def count_busts(self) -> int:
+        """How many busts are recorded."""
         ...
 
     async def sideless_orders(self) -> set[tuple[str, str, str]]:

@@ -87,6 +87,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX user_accounts_user ON user_accounts (user_name)",
         ),
     ),
+    Migration(
+        2,
+        "busts",
+        (
+            # A bust is its own record; the busted fill stays, with
+            # fills.busted_at set. Keyed like the fill it busts: a bust
+            # delivered twice (snapshot, replay) is one record.
+            """
+            CREATE TABLE busts (
+                id          INTEGER PRIMARY KEY,
+                firm        TEXT    NOT NULL,
+                account_id  TEXT    NOT NULL,
+                account     TEXT    NOT NULL,
+                order_id    TEXT    NOT NULL,
+                trade_key   TEXT    NOT NULL,
+                leg_index   INTEGER NOT NULL DEFAULT -1,
+                busted_at   INTEGER NOT NULL,
+                captured_at INTEGER NOT NULL,
+                UNIQUE (firm, order_id, trade_key, leg_index)
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -19,7 +19,7 @@ from typing import Any, Self
 import aiosqlite
 import structlog
 
-from fillcapture.model import Fill, OrderSide
+from fillcapture.model import Bust, Fill, OrderSide
 from fillcapture.store import migrations
 from fillcapture.store.base import FillQuery, Owner, StoredFill, StoreError
 from fillcapture.store.connection import connect, transaction
@@ -77,6 +77,17 @@ def _insert_sql(rows: int) -> str:
 _SIDE_OF_FILL = (
     "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "
     "AND trade_key = ? AND leg_index = ? AND side IS NULL"
+)
+
+_MARK_BUSTED = (
+    "UPDATE fills SET busted_at = ? WHERE firm = ? AND order_id = ? AND trade_key = ? "
+    "AND leg_index = ? AND busted_at IS NULL"
+)
+
+_INSERT_BUST = (
+    "INSERT INTO busts (firm, account_id, account, order_id, trade_key, leg_index, busted_at, "
+    "captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
 )
 
 _RESOLVE_SIDE = (
@@ -186,18 +197,39 @@ class SqliteStore:
         self._check_writable()
         if not fills:
             return 0
-        captured_at = utc_micros(datetime.now(UTC))
-        new = 0
         async with self._writing() as conn:
-            # Rows are built one statement at a time: a batch can be tens of
-            # thousands of fills, and only one statement's rows need to exist.
-            for start, size in _chunks(len(fills)):
-                rows = fill_rows(fills[start : start + size], captured_at)
-                cursor = await conn.execute(_insert_sql(size), list(itertools.chain(*rows)))
-                new += int(cursor.rowcount)
-            if new < len(fills):
-                await _fill_in_sides(conn, fills)
-            return new
+            return await _insert(conn, fills, utc_micros(datetime.now(UTC)))
+
+    async def insert_busts(self, busts: Sequence[Bust]) -> tuple[int, int]:
+        """Record busts: store each busted fill if new, mark it busted (the
+        first bust time stays), and keep the bust as its own record.
+
+        Returns (new fills, new busts). The fill comes from the bust message,
+        so a fill busted while the daemon was away is still stored, busted.
+        """
+        self._check_writable()
+        if not busts:
+            return 0, 0
+        captured_at = utc_micros(datetime.now(UTC))
+        rows = [
+            (
+                bust.fill.firm, bust.fill.account_id, bust.fill.account, bust.fill.order_id,
+                bust.fill.trade_key,
+                OUTRIGHT if bust.fill.leg_index is None else bust.fill.leg_index,
+                utc_micros(bust.busted_at), captured_at,
+            )
+            for bust in busts
+        ]
+        async with self._writing() as conn:
+            new_fills = await _insert(conn, [bust.fill for bust in busts], captured_at)
+            await conn.executemany(_MARK_BUSTED, [(r[6], r[0], r[3], r[4], r[5]) for r in rows])
+            cursor = await conn.executemany(_INSERT_BUST, rows)
+            return new_fills, int(cursor.rowcount)
+
+    async def count_busts(self) -> int:
+        """How many busts are recorded."""
+        async with self._reading() as conn:
+            return await _scalar(conn, "SELECT count(*) FROM busts")
 
     async def resolve_sides(self, items: Sequence[OrderSide]) -> int:
         """Set the side of each order's side-less fills; return rows changed."""
@@ -349,6 +381,21 @@ class SqliteStore:
             return await _scalar(conn, "SELECT count(*) FROM fills")
 
 
+async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
+    """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
+    return how many were new."""
+    new = 0
+    # Rows are built one statement at a time: a batch can be tens of
+    # thousands of fills, and only one statement's rows need to exist.
+    for start, size in _chunks(len(fills)):
+        rows = fill_rows(fills[start : start + size], captured_at)
+        cursor = await conn.execute(_insert_sql(size), list(itertools.chain(*rows)))
+        new += int(cursor.rowcount)
+    if new < len(fills):
+        await _fill_in_sides(conn, fills)
+    return new
+
+
 async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill]) -> None:
     """Give stored side-less fills the side a duplicate of theirs now carries.
 
@@ -399,6 +446,8 @@ def _select(query: FillQuery) -> tuple[str, dict[str, Any]]:
     if query.until is not None:
         where.append("f.trade_date <= :until")
         params["until"] = query.until.isoformat()
+    if not query.include_busted:
+        where.append("f.busted_at IS NULL")
     columns = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
     sql = f"SELECT {_OWNER}, {columns} FROM fills f"  # noqa: S608 - fixed text, values bound
     if where:

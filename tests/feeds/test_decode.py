@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from fillcapture.feeds.t4.decode import Decoder, trade_date_of
+from fillcapture.feeds.t4.decode import Decoder, InvalidMessage, trade_date_of
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, OrderSide, Side
+from fillcapture.model import Bust, Fill, OrderSide, Side
 
 TICKS_PER_DAY = 864_000_000_000
 WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
@@ -50,14 +50,21 @@ def _order(uid: str = "o1", side: int = orderrouting_pb2.BUY_SELL_SELL
     return message
 
 
-def _decode(decoder: Decoder, message: service_pb2.ServerMessage
-            ) -> tuple[list[Fill], list[OrderSide]]:
+def _decode_all(decoder: Decoder, message: service_pb2.ServerMessage
+                ) -> tuple[list[Fill], list[OrderSide], list[Bust]]:
     fills: list[Fill] = []
     sides: list[OrderSide] = []
+    busts: list[Bust] = []
     kind = message.WhichOneof("payload")
     assert kind is not None
     decoder.handle(kind, service_pb2.ServerMessage.FromString(message.SerializeToString()),
-                   fills, sides)
+                   fills, sides, busts)
+    return fills, sides, busts
+
+
+def _decode(decoder: Decoder, message: service_pb2.ServerMessage
+            ) -> tuple[list[Fill], list[OrderSide]]:
+    fills, sides, _ = _decode_all(decoder, message)
     return fills, sides
 
 
@@ -87,15 +94,40 @@ def test_fill_before_its_order_is_sideless_then_resolved() -> None:
     assert _decode(decoder, _order(side=orderrouting_pb2.BUY_SELL_BUY))[1] == []
 
 
-def test_nonsense_fills_are_counted_and_skipped() -> None:
-    metrics = Metrics()
-    decoder = Decoder("SIMFIRM", metrics)
+@pytest.mark.parametrize("message", [
+    _trade(price="abc"), _trade(price="NaN"), _trade(price="1e5"), _trade(price="1_000"),
+    _trade(price=" 1.5"), _trade(price="\u0661\u0662"), _trade(price=""), _trade(volume=0),
+    _trade(volume=-3), _trade(uid=""), _trade(trade_id="", sequence_order=0),
+    _trade(account_id=""),
+], ids=lambda m: str(m).replace("\n", " ")[:60])
+def test_nonsense_fills_are_refused(message: service_pb2.ServerMessage) -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
     decoder.learn_account("acc-1", "11111")
-    bad = [_trade(price="abc"), _trade(price="NaN"), _trade(volume=0), _trade(volume=-3),
-           _trade(uid=""), _trade(trade_id="", sequence_order=0)]
-    for message in bad:
-        assert _decode(decoder, message)[0] == []
-    assert metrics["fills.invalid"] == len(bad)
+    with pytest.raises(InvalidMessage):
+        _decode(decoder, message)
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 4_200_000_000, 2**62])
+def test_fill_times_out_of_range_are_refused(seconds: int) -> None:
+    message = _trade()
+    message.order_update_trade.exchange_time.seconds = seconds
+    message.order_update_trade.time.seconds = seconds
+    with pytest.raises(InvalidMessage, match="out of range"):
+        _decode(Decoder("SIMFIRM", Metrics()), message)
+
+
+def test_one_nonsense_fill_refuses_its_whole_snapshot_frame() -> None:
+    message = service_pb2.ServerMessage()
+    multi = message.account_snapshot.messages.add().order_update_multi
+    order = multi.updates.add().order_update
+    order.unique_id = "o9"
+    order.account_id = "acc-9"
+    for n, volume in ((1, 1), (2, -1)):
+        trade = order.trades.add(sequence_order=n, exchange_trade_id=f"X{n}", volume=volume)
+        trade.price.value = "70.41"
+        trade.exchange_time.FromDatetime(WHEN)
+    with pytest.raises(InvalidMessage, match="volume -1"):
+        _decode(Decoder("SIMFIRM", Metrics()), message)
 
 
 def test_trade_key_falls_back_to_sequence_order() -> None:
@@ -179,12 +211,31 @@ def test_live_leg_fill_keeps_its_leg_index_and_the_order_side() -> None:
     assert fill.key != _decode(decoder, _trade())[0][0].key  # the outright fill T1 differs
 
 
-def test_busted_trade_is_not_a_fill() -> None:
-    metrics = Metrics()
-    decoder = Decoder("SIMFIRM", metrics)
+def test_a_bust_carries_the_busted_fill_and_its_own_time() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    _decode(decoder, _order())
+    (fill,), _ = _decode(decoder, _trade())
+    bust_time = datetime(2026, 11, 23, 16, 0, 0, 250000, tzinfo=UTC)
     busted = _trade(change=orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED)
-    assert _decode(decoder, busted)[0] == []
-    assert metrics["busts.received"] == 1
+    busted.order_update_trade.time.FromDatetime(bust_time)
+    fills, _, busts = _decode_all(decoder, busted)
+    assert fills == []
+    assert busts == [Bust(fill, bust_time)]
+
+
+def test_a_bust_of_a_leg_fill_names_the_leg() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    message = service_pb2.ServerMessage()
+    leg = message.order_update_trade_leg
+    leg.unique_id, leg.account_id, leg.leg_index = "o1", "acc-1", 1
+    leg.exchange_trade_id, leg.volume = "T1", 1
+    leg.price.value = "-0.25"
+    leg.exchange_time.FromDatetime(WHEN)
+    leg.change = orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED
+    _, _, (bust,) = _decode_all(decoder, message)
+    assert bust.fill.key.leg_index == 1
+    assert bust.fill.side is None  # its order not seen yet: resolved later like any fill
 
 
 def test_remembered_orders_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

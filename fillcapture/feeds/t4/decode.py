@@ -6,8 +6,9 @@ Keeps the day's orders by ``unique_id`` because a fill's side lives on its order
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, OrderSide, Side, VisibleAccount
+from fillcapture.model import Bust, Fill, OrderSide, Side, VisibleAccount
 from fillcapture.schedule import trade_date as cme_trade_date
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,9 @@ _TICKS_MIN = (date(1900, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
 _TICKS_MAX = (date(2200, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
 _SIDES = {orp.BUY_SELL_BUY: Side.BUY, orp.BUY_SELL_SELL: Side.SELL}
 _BUSTED = orp.ORDER_CHANGE_TRADE_BUSTED
+# Fill times outside these (seconds since the epoch) are nonsense, not history.
+_EARLIEST = int((datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
+_LATEST = int((datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
 
 
 MAX_ORDERS = 250_000
@@ -46,8 +50,25 @@ def _bounded_put(table: dict[str, Any], key: str, value: Any) -> None:
 _new_tuple = tuple.__new__
 
 
-class InvalidFill(ValueError):
-    """A fill message that decodes but makes no sense (empty id, bad price, ...)."""
+class InvalidMessage(ValueError):
+    """A message that decodes but makes no sense (empty id, bad price, ...).
+
+    The whole frame carrying it is skipped: a frame with one nonsensical fill
+    is not trusted for the others either.
+    """
+
+
+_PRICE_TEXT = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
+
+
+@functools.lru_cache(maxsize=8192)
+def _price(text: str) -> Decimal:
+    """The exact decimal of T4's price text: plain digits with an optional
+    fraction, nothing ``Decimal()`` would also take (exponents, NaN,
+    underscores, other scripts' digits). Cached: a market's prices repeat."""
+    if _PRICE_TEXT.fullmatch(text) is None:
+        raise InvalidMessage(f"unparsable price {text[:40]!r}")
+    return Decimal(text)
 
 
 def trade_date_of(raw: int, exchange_time: datetime) -> date:
@@ -67,8 +88,11 @@ def _ticks_date(raw: int) -> date:
 class Decoder:
     """Stateful per-firm normalizer: account numbers by id, order sides by id.
 
-    ``handle`` takes one decoded ``ServerMessage`` payload and returns the fills
-    and late order sides it carries. Control messages are the session's job.
+    ``handle`` takes one decoded ``ServerMessage`` payload and appends the
+    fills, busts and late order sides it carries; control messages are the
+    session's job. It raises :class:`InvalidMessage` for nonsense, and then
+    the caller discards everything appended for that frame (and gives
+    :meth:`unresolve` the sides it discards).
     """
 
     def __init__(self, firm: str, metrics: Metrics) -> None:
@@ -89,57 +113,64 @@ class Decoder:
             self.accounts[account_id] = number
             self.new_accounts.append(VisibleAccount(account_id, number))
 
+    def unresolve(self, sides: list[OrderSide]) -> None:
+        """Sides resolved by a frame that was then discarded: still unresolved."""
+        for item in sides:
+            _bounded_put(self.sideless, item.order_id, None)
+
     def handle(
         self, kind: str, message: service_pb2.ServerMessage, fills: list[Fill],
-        sides: list[OrderSide],
+        sides: list[OrderSide], busts: list[Bust],
     ) -> None:
-        """Append to ``fills`` and ``sides`` whatever the ``kind`` payload carries."""
+        """Append to ``fills``, ``sides`` and ``busts`` what the ``kind`` payload carries."""
         if kind == "order_update_trade":
-            self._trade(message.order_update_trade, fills)
+            self._trade(message.order_update_trade, fills, busts)
         elif kind == "order_update":
             self._order(message.order_update, False, fills, sides)
         elif kind == "order_update_trade_leg":
             leg = message.order_update_trade_leg
-            self._trade(leg, fills, leg_index=leg.leg_index)
+            self._trade(leg, fills, busts, leg_index=leg.leg_index)
         elif kind == "order_update_multi":
-            self._multi(message.order_update_multi, fills, sides)
+            self._multi(message.order_update_multi, fills, sides, busts)
         elif kind == "account_snapshot":
-            self._snapshot(message.account_snapshot, fills, sides)
+            self._snapshot(message.account_snapshot, fills, sides, busts)
         elif kind == "account_details":
             details = message.account_details
             self.learn_account(details.account_id, details.account)
 
     # --- payloads -------------------------------------------------------
 
-    def _snapshot(self, snap: Any, fills: list[Fill], sides: list[OrderSide]) -> None:
+    def _snapshot(
+        self, snap: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
+    ) -> None:
         for item in snap.messages:
             which = item.WhichOneof("payload")
             if which == "account_details":
                 details = item.account_details
                 self.learn_account(details.account_id, details.account)
             elif which == "order_update_multi":
-                self._multi(item.order_update_multi, fills, sides)
+                self._multi(item.order_update_multi, fills, sides, busts)
 
-    def _multi(self, multi: Any, fills: list[Fill], sides: list[OrderSide]) -> None:
+    def _multi(
+        self, multi: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
+    ) -> None:
         historical = multi.historical
         for item in multi.updates:
             which = item.WhichOneof("payload")
             if which == "order_update":
                 self._order(item.order_update, historical, fills, sides)
             elif which == "order_update_trade":
-                self._trade(item.order_update_trade, fills, historical)
+                self._trade(item.order_update_trade, fills, busts, historical)
             elif which == "order_update_trade_leg":
                 leg = item.order_update_trade_leg
-                self._trade(leg, fills, historical, leg.leg_index)
+                self._trade(leg, fills, busts, historical, leg.leg_index)
 
     def _order(
         self, order: Any, historical: bool, fills: list[Fill], sides: list[OrderSide]
     ) -> None:
         uid = order.unique_id
         if not uid:
-            self.metrics.inc("fills.invalid")
-            log.warning("order.invalid", reason="order without unique_id")
-            return
+            raise InvalidMessage("order without unique_id")
         if order.account_number:
             self.learn_account(order.account_id, order.account_number)
         side = _SIDES.get(order.buy_sell)
@@ -157,13 +188,22 @@ class Decoder:
             self._add(fills, account_id, uid, market_id, leg, leg.leg_index, historical)
 
     def _trade(
-        self, trade: Any, fills: list[Fill], historical: bool = False,
+        self, trade: Any, fills: list[Fill], busts: list[Bust], historical: bool = False,
         leg_index: int | None = None,
     ) -> None:
         """One fill (OrderUpdateTrade) or spread leg fill (OrderUpdateTradeLeg):
-        the two messages name their common fields alike."""
+        the two messages name their common fields alike. With change BUSTED it
+        is a bust, carrying the busted fill's fields and the bust ``time``."""
         if trade.change == _BUSTED:
-            self.metrics.inc("busts.received")
+            found: list[Fill] = []
+            self._add(found, trade.account_id, trade.unique_id, trade.market_id, trade,
+                      leg_index, historical)
+            stamp = trade.time
+            busted_at = (
+                _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
+                if _EARLIEST <= stamp.seconds < _LATEST else datetime.now(UTC)
+            )
+            busts.append(Bust(found[0], busted_at))
             return
         self._add(fills, trade.account_id, trade.unique_id, trade.market_id, trade, leg_index,
                   historical)
@@ -182,31 +222,27 @@ class Decoder:
         when: Timestamp = trade.exchange_time
         if not when.seconds:  # unset: T4's own time of the fill instead
             when = trade.time
-        try:
-            if not account_id or not order_id:
-                raise InvalidFill("fill without account_id or order unique_id")
-            if not exchange_trade_id and sequence_order <= 0:
-                raise InvalidFill("fill without exchange_trade_id or sequence_order")
-            if volume <= 0:
-                raise InvalidFill(f"non-positive volume {volume}")
-            try:
-                price = Decimal(price_text)
-            except InvalidOperation:
-                raise InvalidFill(f"unparsable price {price_text!r}") from None
-            if not price.is_finite():
-                raise InvalidFill(f"non-finite price {price_text!r}")
-            # timedelta(days, seconds, microseconds), positional: 30% cheaper.
-            exchange_time = _EPOCH + timedelta(0, when.seconds, when.nanos // 1000)
-        except InvalidFill as exc:
-            self.metrics.inc("fills.invalid")
-            log.warning("fill.invalid", reason=str(exc), order_id=order_id,
-                        account_id=account_id)
-            return
+        if not account_id or not order_id:
+            raise InvalidMessage("fill without account_id or order unique_id")
+        if not exchange_trade_id and sequence_order <= 0:
+            raise InvalidMessage("fill without exchange_trade_id or sequence_order")
+        if volume <= 0:
+            raise InvalidMessage(f"non-positive volume {volume}")
+        if leg_index is not None and leg_index < 0:
+            raise InvalidMessage(f"negative leg_index {leg_index}")
+        price = _price(price_text)
+        seconds = when.seconds
+        if not _EARLIEST <= seconds < _LATEST:
+            raise InvalidMessage(f"fill time {seconds} s since the epoch is out of range")
+        # timedelta(days, seconds, microseconds), positional: 30% cheaper.
+        exchange_time = _EPOCH + timedelta(0, seconds, when.nanos // 1000)
         account = self.accounts.get(account_id)
         if account is None:
             # Without its number the account cannot be matched to an owner.
             account = ""
             if account_id not in self._unknown_accounts:
+                if len(self._unknown_accounts) >= MAX_ORDERS:
+                    self._unknown_accounts.clear()
                 self._unknown_accounts.add(account_id)
                 log.warning("fill.account_unknown", account_id=account_id)
         side = self.sides.get(order_id)

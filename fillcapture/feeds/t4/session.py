@@ -18,11 +18,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fillcapture.config import T4Settings
 from fillcapture.feeds.base import LoginRefused
-from fillcapture.feeds.t4.decode import Decoder
+from fillcapture.feeds.t4.decode import Decoder, InvalidMessage
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     AccountsSeen,
+    Bust,
+    BustsReceived,
     Connected,
     Disconnected,
     FeedEvent,
@@ -63,6 +65,10 @@ class _Retry(Exception):
         self.delay = delay
 
 
+def _bytes(frame: str | bytes) -> bytes:
+    return frame if isinstance(frame, bytes) else frame.encode()
+
+
 def login_result_name(result: int) -> str:
     try:
         return auth_pb2.LoginResult.Name(result)
@@ -75,13 +81,11 @@ class T4Feed:
 
     def __init__(
         self, settings: T4Settings, ownership: Callable[[], Ownership], metrics: Metrics,
-        *, elsewhere_delay: float = 120.0,
-        frame_tap: Callable[[bytes, int], None] | None = None,
+        *, frame_tap: Callable[[bytes, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.ownership = ownership
         self.metrics = metrics
-        self.elsewhere_delay = elsewhere_delay
         # Sees every raw server frame with its receive time (wall clock, ns): recording.
         self.frame_tap = frame_tap
         self._closing = False
@@ -177,9 +181,12 @@ class T4Feed:
             if result in NON_RETRYABLE:
                 raise LoginRefused(name, response.error_message)
             if result == auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE:
-                log.warning("feed.logged_in_elsewhere", username=s.username or "(api key)",
-                            retry_in=self.elsewhere_delay)
-                raise _Retry(name, self.elsewhere_delay)
+                # Another process holds this user's session: fighting for it
+                # would knock that one off in turn. Loud, counted, and slow.
+                log.error("feed.logged_in_elsewhere", username=s.username or "(api key)",
+                          retry_in=s.elsewhere_delay,
+                          count=self.metrics[f"feed.login_refused.{name}"])
+                raise _Retry(name, s.elsewhere_delay)
             raise _Retry(f"{name}: {response.error_message}")
         self._decoder = Decoder(response.firm or s.firm, self.metrics)
         accounts = tuple(
@@ -225,34 +232,60 @@ class T4Feed:
         await ws.send(service_pb2.ClientMessage(account_subscribe=request).SerializeToString())
 
     async def _frames(self, ws: ClientConnection) -> AsyncIterator[FeedEvent]:
-        decoder = self._decoder
-        assert decoder is not None
-        parse = self._parse
+        frame_events = self.frame_events
         monotonic = time.monotonic
         while True:
             self._waiting_since = monotonic()
             frame = await ws.recv()
             received_ns = time.monotonic_ns()
             self._waiting_since = None
-            message = parse(frame)
-            if message is None:
-                continue
-            kind = message.WhichOneof("payload")
-            if kind is None:
-                continue
-            if kind in _CONTROL:
-                self._control(kind, message)
-                continue
-            fills: list[Fill] = []
-            sides: list[OrderSide] = []
-            decoder.handle(kind, message, fills, sides)
-            if decoder.new_accounts:
-                yield AccountsSeen(decoder.firm, tuple(decoder.new_accounts))
-                decoder.new_accounts.clear()
-            for side in sides:
-                yield side
-            if fills:
-                yield FillsReceived(tuple(fills), received_ns)
+            for event in frame_events(frame, received_ns):
+                yield event
+
+    def frame_events(self, frame: str | bytes, received_ns: int) -> list[FeedEvent]:
+        """What one server frame after login means to the pipeline, in order.
+
+        Control frames, undecodable frames and frames carrying nonsense give
+        ``[]`` (the last two logged and counted as ``frames.malformed``); no
+        exception escapes, so no frame can end the session.
+        """
+        decoder = self._decoder
+        assert decoder is not None
+        message = self._parse(frame)
+        if message is None:
+            return []
+        kind = message.WhichOneof("payload")
+        if kind is None:
+            return []
+        if kind in _CONTROL:
+            self._control(kind, message)
+            return []
+        fills: list[Fill] = []
+        sides: list[OrderSide] = []
+        busts: list[Bust] = []
+        try:
+            decoder.handle(kind, message, fills, sides, busts)
+        except InvalidMessage as exc:
+            decoder.unresolve(sides)
+            self._malformed(_bytes(frame), str(exc))
+            return []
+        except Exception as exc:  # a decoder bug costs one frame, never the session
+            decoder.unresolve(sides)
+            log.exception("frame.decoder_failed")
+            self.metrics.inc("frames.decoder_failed")
+            self._malformed(_bytes(frame), f"decoder failed: {type(exc).__name__}")
+            return []
+        events: list[FeedEvent] = []
+        if decoder.new_accounts:
+            events.append(AccountsSeen(decoder.firm, tuple(decoder.new_accounts)))
+            decoder.new_accounts.clear()
+        events.extend(sides)
+        if fills:
+            events.append(FillsReceived(tuple(fills), received_ns))
+        if busts:
+            self.metrics.inc("busts.received", len(busts))
+            events.append(BustsReceived(tuple(busts)))
+        return events
 
     def _control(self, kind: str, message: service_pb2.ServerMessage) -> None:
         if kind == "account_subscribe_response":
@@ -266,19 +299,22 @@ class T4Feed:
         """One server frame decoded, or None (counted and logged) if it is not a
         binary protobuf ServerMessage. The recording tap sees every binary frame."""
         if not isinstance(frame, bytes):
-            self._malformed(frame.encode())
+            self._malformed(frame.encode(), "text frame")
             return None
         if self.frame_tap is not None:
             self.frame_tap(frame, time.time_ns())
         try:
             return service_pb2.ServerMessage.FromString(frame)
-        except DecodeError:
-            self._malformed(frame)
+        except DecodeError as exc:
+            self._malformed(frame, f"undecodable: {exc}")
             return None
 
-    def _malformed(self, frame: bytes) -> None:
+    def _malformed(self, frame: bytes, reason: str) -> None:
+        """Count and log a skipped frame by size and a short hex prefix (never whole:
+        a frame may be large, and the prefix is enough to find it in a recording)."""
         self.metrics.inc("frames.malformed")
-        log.warning("frame.malformed", size=len(frame), prefix=frame[:16].hex())
+        log.warning("frame.malformed", reason=reason, size=len(frame),
+                    prefix=frame[:16].hex())
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         """Send heartbeats; declare the connection dead after a silent spell."""

@@ -1,0 +1,171 @@
+"""Property tests: whatever arrives on the socket, no exception escapes the t4
+adapter's frame handling and nothing invalid comes out of it or into the store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fillcapture.config import T4Settings
+from fillcapture.feeds.t4.decode import Decoder
+from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
+from fillcapture.feeds.t4.session import T4Feed
+from fillcapture.metrics import Metrics
+from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived
+from fillcapture.ownership import Ownership
+from fillcapture.store import FillQuery, SqliteStore
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+INT32 = st.integers(-(2**31), 2**31 - 1)
+INT64 = st.integers(-(2**63), 2**63 - 1)
+ODD_TEXT = st.one_of(
+    st.just(""), st.text(max_size=12), st.sampled_from(["acc-1", "o1", "T1", "11111"]),
+)
+ODD_PRICE = st.one_of(
+    st.text(max_size=10),
+    st.sampled_from(["6012.25", "-0.05", "0", "1e5", "NaN", "Infinity", "1_0", " 1", "1.",
+                     ".5", "+1", "\u0661", "99999999999999999999.5"]),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)
+SECONDS = st.one_of(INT64, st.integers(946_684_800, 4_102_444_799))
+CHANGES = st.one_of(st.sampled_from([orderrouting_pb2.ORDER_CHANGE_TRADE,
+                                     orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED]), INT32)
+
+
+def _feed() -> tuple[T4Feed, Metrics]:
+    metrics = Metrics()
+    feed = T4Feed(T4Settings(url="ws://127.0.0.1:9/v1", api_key="x"), Ownership, metrics)
+    feed._decoder = Decoder("FIRM", metrics)
+    feed._decoder.learn_account("acc-1", "11111")
+    return feed, metrics
+
+
+def _fill_fields(draw: st.DrawFn, target: Any, *, with_ids: bool) -> None:
+    if with_ids:
+        target.unique_id = draw(ODD_TEXT)
+        target.account_id = draw(ODD_TEXT)
+        target.market_id = draw(ODD_TEXT)
+        target.change = draw(CHANGES)
+    target.exchange_trade_id = draw(ODD_TEXT)
+    target.sequence_order = draw(INT32)
+    target.volume = draw(INT32)
+    target.price.value = draw(ODD_PRICE)
+    target.trade_date = draw(INT64)
+    target.exchange_time.seconds = draw(SECONDS)
+    target.exchange_time.nanos = draw(INT32)
+    target.time.seconds = draw(SECONDS)
+
+
+@st.composite
+def odd_messages(draw: st.DrawFn) -> bytes:
+    """Well-formed ServerMessages whose fill-bearing fields hold odd values."""
+    message = service_pb2.ServerMessage()
+    kind = draw(st.sampled_from(["trade", "leg", "order", "snapshot", "multi"]))
+    if kind == "trade":
+        _fill_fields(draw, message.order_update_trade, with_ids=True)
+    elif kind == "leg":
+        leg = message.order_update_trade_leg
+        _fill_fields(draw, leg, with_ids=True)
+        leg.leg_index = draw(INT32)
+    else:
+        if kind == "snapshot":
+            snapshot = message.account_snapshot
+            details = snapshot.messages.add().account_details
+            details.account_id, details.account = draw(ODD_TEXT), draw(ODD_TEXT)
+            multi = snapshot.messages.add().order_update_multi
+        else:
+            multi = message.order_update_multi
+        multi.historical = draw(st.booleans())
+        for _ in range(draw(st.integers(0, 3))):
+            order = multi.updates.add().order_update
+            order.unique_id = draw(ODD_TEXT)
+            order.account_id = draw(ODD_TEXT)
+            order.account_number = draw(ODD_TEXT)
+            order.buy_sell = draw(INT32)
+            for _ in range(draw(st.integers(0, 3))):
+                _fill_fields(draw, order.trades.add(), with_ids=False)
+            for _ in range(draw(st.integers(0, 2))):
+                leg = order.trade_legs.add()
+                _fill_fields(draw, leg, with_ids=False)
+                leg.leg_index = draw(INT32)
+        if draw(st.booleans()):
+            _fill_fields(draw, multi.updates.add().order_update_trade, with_ids=True)
+    return message.SerializeToString()
+
+
+def _assert_valid(fill: Fill) -> None:
+    assert fill.firm == "FIRM"
+    assert fill.account_id and fill.order_id and fill.trade_key
+    assert fill.volume > 0
+    assert fill.leg_index is None or fill.leg_index >= 0
+    assert fill.price.is_finite() and fill.price == Decimal(fill.price_text)
+    assert EARLIEST <= fill.exchange_time < LATEST
+    assert isinstance(fill.trade_date, date)
+
+
+def _outcome(feed: T4Feed, frame: bytes) -> list[Fill]:
+    fills: list[Fill] = []
+    for event in feed.frame_events(frame, 0):
+        if isinstance(event, FillsReceived):
+            fills.extend(event.fills)
+        elif isinstance(event, BustsReceived):
+            fills.extend(bust.fill for bust in event.busts)
+    return fills
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_never_raise_and_yield_only_valid_fills(frame: bytes) -> None:
+    feed, metrics = _feed()
+    for fill in _outcome(feed, frame):
+        _assert_valid(fill)
+    assert metrics["frames.decoder_failed"] == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(odd_messages())
+def test_odd_messages_are_refused_whole_or_yield_only_valid_fills(frame: bytes) -> None:
+    feed, metrics = _feed()
+    fills = _outcome(feed, frame)
+    for fill in fills:
+        _assert_valid(fill)
+    assert metrics["frames.decoder_failed"] == 0
+    # A frame is refused whole or not at all: a count, never a partial frame.
+    assert not (fills and metrics["frames.malformed"])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(odd_messages(), min_size=1, max_size=8))
+def test_what_odd_frames_store_reads_back_valid(tmp_path: Path, frames: list[bytes]) -> None:
+    feed, _ = _feed()
+    fills: list[Fill] = []
+    busts: list[Bust] = []
+    for frame in frames:
+        for event in feed.frame_events(frame, 0):
+            if isinstance(event, FillsReceived):
+                fills.extend(event.fills)
+            elif isinstance(event, BustsReceived):
+                busts.extend(event.busts)
+
+    async def store_and_read() -> list[Any]:
+        path = tmp_path / f"odd-{id(frames)}.db"
+        path.unlink(missing_ok=True)
+        async with SqliteStore(path) as store:
+            await store.insert_fills(fills)
+            await store.insert_busts(busts)
+            return [fill async for fill in store.fills(FillQuery())]
+
+    stored = asyncio.run(store_and_read())
+    assert len(stored) == len({f.key for f in fills} | {b.fill.key for b in busts})
+    for row in stored:
+        assert row.volume > 0 and row.order_id and row.account_id
+        assert Decimal(row.price).is_finite()
+        assert EARLIEST <= row.exchange_time < LATEST
