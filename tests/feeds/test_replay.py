@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from fillcapture.config import Settings, StoreSettings, T4Settings
-from fillcapture.feeds.recording import read_recording
+from fillcapture.feeds.recording import RecordingWriter, read_recording
 from fillcapture.feeds.replay import ReplayServer
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.service import Daemon
 from fillcapture.sim import read_ledger
 from fillcapture.store import Owner, open_store
-from tests.conftest import FIXTURES, ledger_rows, stored_rows
+from tests.conftest import FIXTURES, clean_env, ledger_rows, stored_rows, write_config
 
 OWNED = {"11111", "22222", "33333", "44444"}
 
@@ -64,3 +66,47 @@ async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> Non
     assert first == len(expected)
     assert sorted(stored, key=repr) == sorted(expected, key=repr)
     assert metrics["fills.dropped_unowned"] == 2 * sum(1 for f in ledger if f.account == "55555")
+
+
+def _two_session_recording(path: Path) -> Path:
+    """normal_day recorded twice in one file, as a recorder that reconnected would."""
+    frames = list(read_recording(FIXTURES / "normal_day.t4rec"))
+    with path.open("wb") as handle:
+        writer = RecordingWriter(handle)
+        for record in [*frames, *frames]:
+            writer.write(record.frame, record.received_ns)
+    return path
+
+
+def test_replay_command_captures_a_recording_of_two_sessions(tmp_path: Path) -> None:
+    recording = _two_session_recording(tmp_path / "two.t4rec")
+    db = tmp_path / "fills.db"
+    config = write_config(tmp_path / "replay.toml", {
+        "store": {"url": f"sqlite:///{db}"},
+        "users": [{"name": "A", "accounts": ["11111", "22222"]},
+                  {"name": "B", "accounts": ["33333", "44444"]}],
+        "log": {"format": "json", "level": "warning"},
+    })
+    expected = ledger_rows(read_ledger(FIXTURES / "normal_day.ledger.jsonl"), OWNED)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "fillcapture", "--config", str(config), "replay",
+         str(recording)], capture_output=True, text=True, timeout=60, env=clean_env(),
+        cwd=tmp_path, check=False)
+
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The second session is a reconnect: its login and snapshot again, all duplicates.
+    assert "in 2 session(s)" in done.stdout
+    assert f"({len(expected)} new, {len(expected)} duplicate" in done.stdout
+    assert sorted(stored_rows(db), key=repr) == sorted(expected, key=repr)
+
+
+def test_replay_of_a_file_that_is_no_recording_exits_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.t4rec"
+    bogus.write_bytes(b"not a recording")
+    done = subprocess.run(
+        [sys.executable, "-m", "fillcapture", "replay", str(bogus)], capture_output=True,
+        text=True, timeout=60, env=clean_env(), cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    assert "not a fillcapture T4 recording" in done.stderr

@@ -94,6 +94,8 @@ class T4Feed:
         self._visible: tuple[VisibleAccount, ...] = ()
         self._subscribed: set[str] = set()
         self._waiting_since: float | None = None
+        # time.monotonic() when the current (or last) connection attempt began.
+        self.attempt_started = 0.0
 
     # --- FeedAdapter ------------------------------------------------------
 
@@ -143,6 +145,7 @@ class T4Feed:
 
     async def _session(self) -> AsyncIterator[FeedEvent]:
         settings = self.settings
+        self.attempt_started = time.monotonic()
         log.info("feed.connecting", url=settings.url)
         async with connect(
             settings.url, open_timeout=settings.connect_timeout, ping_interval=None,
