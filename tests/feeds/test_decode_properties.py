@@ -102,10 +102,13 @@ def odd_messages(draw: st.DrawFn) -> bytes:
 
 def _assert_valid(fill: Fill) -> None:
     assert fill.firm == "FIRM"
-    assert fill.account_id and fill.order_id and fill.trade_key
+    assert fill.account_id
+    assert fill.order_id
+    assert fill.trade_key
     assert fill.volume > 0
     assert fill.leg_index is None or fill.leg_index >= 0
-    assert fill.price.is_finite() and fill.price == Decimal(fill.price_text)
+    assert fill.price.is_finite()
+    assert fill.price == Decimal(fill.price_text)
     assert EARLIEST <= fill.exchange_time < LATEST
     assert isinstance(fill.trade_date, date)
 
@@ -166,6 +169,8 @@ def test_what_odd_frames_store_reads_back_valid(tmp_path: Path, frames: list[byt
     stored = asyncio.run(store_and_read())
     assert len(stored) == len({f.key for f in fills} | {b.fill.key for b in busts})
     for row in stored:
-        assert row.volume > 0 and row.order_id and row.account_id
+        assert row.volume > 0
+        assert row.order_id
+        assert row.account_id
         assert Decimal(row.price).is_finite()
         assert EARLIEST <= row.exchange_time < LATEST
