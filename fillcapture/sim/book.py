@@ -81,16 +81,21 @@ class SimAccount:
 
 
 class Order:
-    """One order of the day: its fixed terms and the fills it has had so far.
+    """One order of the day: its fixed terms, the fills it has had so far and their busts.
 
-    ``fills`` only ever grows, so a prefix length is a consistent view of the
-    order at an earlier moment (what a snapshot keeps)."""
+    ``fills`` holds every ledger fill as made (a spread fill is ``legs``
+    consecutive leg fills) with ``fill_micros`` beside it; ``busts`` holds
+    ``(index into fills, bust time)`` in bust order. Both only ever grow, so
+    two prefix lengths are a consistent view of the order at an earlier moment
+    (what a snapshot keeps)."""
 
     __slots__ = (
         "account",
+        "busts",
         "fill_micros",
         "filled",
         "fills",
+        "legs",
         "market",
         "planned",
         "side",
@@ -110,23 +115,26 @@ class Order:
         planned: list[int],
         submit_micros: int,
         trade_date: datetime.date,
+        legs: int = 1,
     ) -> None:
         self.unique_id = unique_id
         self.account = account
         self.market = market
         self.side = side  # BuySell on the wire: 1 buy, -1 sell
-        self.planned = planned  # volume of each fill still to come, in order
+        self.planned = planned  # volume of each fill, in order (a spread fill: of each leg)
+        self.legs = legs  # 1 for an outright order, 2 for a two-leg spread
         self.volume = sum(planned)
         self.submit_micros = submit_micros
         self.trade_date = trade_date
         self.trade_date_ticks = dotnet_ticks(trade_date)
         self.fills: list[LedgerFill] = []
         self.fill_micros: list[int] = []
-        self.filled = 0
+        self.busts: list[tuple[int, int]] = []
+        self.filled = 0  # volume filled; a spread fill counts once, not per leg
 
 
-OrderView = tuple[Order, int]
-"""An order as it stood when a snapshot was taken: the order and its fill count then."""
+OrderView = tuple[Order, int, int]
+"""An order as it stood when a snapshot was taken: the order, its fill count and bust count then."""
 
 
 class Book:
@@ -144,7 +152,10 @@ class Book:
 
     def snapshot(self, account_number: str) -> list[OrderView]:
         """The account's book at this instant; O(orders), no copying of fills."""
-        return [(order, len(order.fills)) for order in self._orders.get(account_number, ())]
+        return [
+            (order, len(order.fills), len(order.busts))
+            for order in self._orders.get(account_number, ())
+        ]
 
     def roll(self, trade_date: datetime.date) -> None:
         """Start a new trade day: T4 forgets the old day's orders."""

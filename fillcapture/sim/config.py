@@ -1,4 +1,5 @@
-"""What a simulated T4 backend serves: its firm, accounts, fill user and pace.
+"""What a simulated T4 backend serves: its firm, accounts, fill user and pace,
+and the misbehaviour it is told to show (busts, spreads, faults).
 
 One frozen dataclass, checked once at construction so the server never meets a bad value.
 """
@@ -10,15 +11,42 @@ import math
 import pathlib
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fillcapture.feeds.t4.proto import auth_pb2
+
+if TYPE_CHECKING:
+    from fillcapture.config import SimSettings
 
 # A fixed namespace makes every id a pure function of the names it stands for,
 # so two runs (and a test computing ids on its own) agree on them.
 _ID_NAMESPACE = uuid.UUID("5b0f6f2e-3c1d-5a47-9e21-7d1c4a0b8e63")
+_LOGIN_RESULT_PREFIX = "LOGIN_RESULT_"
 
 
 def sim_id(*parts: str) -> str:
     """A stable GUID string for a firm, user or account, e.g. ``sim_id(firm, "11111")``."""
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
+def login_result(value: str | int) -> int:
+    """The ``LoginResult`` number named by ``value``: ``6``, ``"6"``,
+    ``"LOGGED_IN_ELSEWHERE"`` or ``"LOGIN_RESULT_LOGGED_IN_ELSEWHERE"``.
+    Raises ``ValueError`` for anything that is not a login result."""
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        name = text.upper()
+        if not name.startswith(_LOGIN_RESULT_PREFIX):
+            name = _LOGIN_RESULT_PREFIX + name
+        try:
+            return int(auth_pb2.LoginResult.Value(name))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a T4 LoginResult") from None
+    if number not in auth_pb2.LoginResult.values():
+        raise ValueError(f"{value!r} is not a T4 LoginResult")
+    return number
 
 
 @dataclass(frozen=True)
@@ -34,10 +62,35 @@ class SimConfig:
     ``fills_per_second`` is the firm-wide live rate (0: none; ``math.inf``: as
     fast as subscribed clients read; with nobody subscribed, nothing is made).
     ``max_fills`` caps live fills (after the ``preload_fills`` put in today's
-    book before serving). ``snapshot_chunk`` caps fills per ``account_snapshot``
+    book before serving); a spread fill counts once, though the ledger holds
+    one entry per leg. ``snapshot_chunk`` caps fills per ``account_snapshot``
     frame. ``trade_date`` fixes the trade date; ``None`` follows the wall clock
     with the CME rule and clears the book at each roll. ``ledger_path``
-    receives every generated fill as one JSON line. ``port = 0`` picks a free port.
+    receives every generated fill and bust as one JSON line. ``port = 0`` picks a free port.
+
+    Content (drawn from the seeded generator, so a seed still fixes the run):
+    ``spread_fraction`` of new orders are two-leg spreads, whose every fill is
+    one leg fill per leg; after each fill, with probability ``bust_fraction``,
+    one earlier fill of the day that is not yet busted is busted.
+
+    Faults (each drawn from its own random stream, so they never change the
+    fills a seed makes), all off by default:
+
+    - ``drop_every`` / ``drop_random``: abort every client socket, without a
+      closing handshake, every that many seconds / at exponentially distributed
+      intervals of that mean.
+    - ``duplicate_fraction``: a live frame is sent twice.
+    - ``reorder_window``: live frames are shuffled within windows of up to that
+      many frames per session; a window is sent within 20 ms even if not full.
+    - ``fill_before_order_fraction``: a new order's announcing ``order_update``
+      comes after its first fill.
+    - ``malformed_fraction``: a junk frame (undecodable, a text frame, or
+      protobuf of the wrong shape; never a valid fill) precedes a live frame.
+    - ``refuse_login``: a correct login is answered with this ``LoginResult``
+      and closed, the first ``refuse_logins`` times (``None``: always).
+    - ``stall_after`` / ``stall_seconds``: that long after its login a session
+      goes silent (no heartbeats, no fills) for that long (``math.inf``: for
+      good) without closing; what it missed is sent when it resumes.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -57,6 +110,27 @@ class SimConfig:
     ledger_path: pathlib.Path | None = None
     host: str = "127.0.0.1"
     port: int = 0
+    spread_fraction: float = 0.0
+    bust_fraction: float = 0.0
+    drop_every: float | None = None
+    drop_random: float | None = None
+    duplicate_fraction: float = 0.0
+    reorder_window: int = 0
+    fill_before_order_fraction: float = 0.0
+    malformed_fraction: float = 0.0
+    refuse_login: int | None = None
+    refuse_logins: int | None = None
+    stall_after: float | None = None
+    stall_seconds: float = math.inf
+
+    @classmethod
+    def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
+        """The simulator a ``[sim]`` section describes (its keys are field names
+        here); ``overrides`` are fields that win over it, e.g. command-line
+        flags. Raises ``ValueError`` naming a field whose value is wrong."""
+        fields: dict[str, Any] = settings.model_dump()
+        fields["accounts"] = tuple(settings.accounts)
+        return cls(**(fields | overrides))
 
     def __post_init__(self) -> None:
         if not self.accounts:
@@ -79,6 +153,38 @@ class SimConfig:
             raise ValueError("heartbeat_interval: must be > 0")
         if not 0 <= self.port <= 65535:
             raise ValueError("port: must be 0..65535")
+        self._check_faults()
+
+    def _check_faults(self) -> None:
+        for name in (
+            "spread_fraction",
+            "bust_fraction",
+            "duplicate_fraction",
+            "fill_before_order_fraction",
+            "malformed_fraction",
+        ):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}: must be a fraction from 0 to 1")
+        for name in ("drop_every", "drop_random"):
+            seconds = getattr(self, name)
+            if seconds is not None and not 0 < seconds < math.inf:
+                raise ValueError(f"{name}: must be a number of seconds > 0")
+        if self.reorder_window < 0:
+            raise ValueError("reorder_window: must be >= 0")
+        if self.refuse_login is not None and (
+            self.refuse_login not in auth_pb2.LoginResult.values()
+            or self.refuse_login == auth_pb2.LOGIN_RESULT_SUCCESS
+        ):
+            raise ValueError("refuse_login: must be a LoginResult other than SUCCESS")
+        if self.refuse_logins is not None:
+            if self.refuse_login is None:
+                raise ValueError("refuse_logins: needs refuse_login")
+            if self.refuse_logins < 1:
+                raise ValueError("refuse_logins: must be >= 1 (None: every login)")
+        if self.stall_after is not None and not 0 <= self.stall_after < math.inf:
+            raise ValueError("stall_after: must be a number of seconds >= 0")
+        if not self.stall_seconds > 0:  # also refuses NaN
+            raise ValueError("stall_seconds: must be > 0 (math.inf: for good)")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

@@ -1,17 +1,20 @@
-"""The seeded fill generator: orders for random firm accounts, filled in 1 to 5 parts.
+"""The seeded fill generator: orders for random firm accounts, filled in 1 to 5 parts,
+some of them two-leg spreads, and now and then a bust of an earlier fill.
 
-Every fill is recorded in the book and the ledger the moment it is made, listened to or not.
+Every fill and bust is recorded in the book and the ledger the moment it is made,
+listened to or not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable, Container, Sequence
 from random import Random
 
 from fillcapture.sim import wire
-from fillcapture.sim.book import MARKETS, Book, Order, SimAccount
+from fillcapture.sim.book import MARKETS, Book, Market, Order, SimAccount
 from fillcapture.sim.config import SimConfig
 from fillcapture.sim.ledger import LedgerFill
 
@@ -19,6 +22,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MAX_OPEN_ORDERS = 6  # enough working orders at once that their fills interleave
 _NEW_ORDER_CHANCE = 0.35
 _MAX_FILLS_PER_ORDER = 5
+_MAX_LEG_SPREAD = 4  # ticks between a spread fill's two leg prices, at most
 # Version 4 and the RFC 4122 variant, as uuid.UUID(int=..., version=4) sets them.
 _GUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _GUID_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -38,7 +42,11 @@ Frame = tuple[str, bytes]
 
 class FillGenerator:
     """Makes fills on demand. ``random.Random(seed)`` drives everything but the
-    clock, so two runs with one seed produce the same orders, prices and ids."""
+    clock, so two runs with one seed produce the same orders, prices and ids.
+
+    Which fills are busted comes from a stream of its own, so busts never
+    change the fills a seed makes; so does which new orders are announced only
+    after their first fill (``fill_before_order_fraction``, a fault)."""
 
     def __init__(
         self,
@@ -54,16 +62,29 @@ class FillGenerator:
         self._prices = {market.market_id: market.start_ticks for market in MARKETS}
         self._open: list[Order] = []
         self._trade_frames = wire.TradeFrames()
+        self._leg_frames = wire.TradeLegFrames()
         self._trade_id_prefix = f"{config.seed}-"
         self._firm = config.firm
+        self._spread_fraction = config.spread_fraction
+        self._bust_fraction = config.bust_fraction
+        self._bust_rng = Random(f"{config.seed}/busts")
+        self._late_fraction = config.fill_before_order_fraction
+        self._late_rng = Random(f"{config.seed}/late-orders")
+        # The plain path, tuned for 100k fills/s, knows nothing of the rest.
+        self._plain = not (self._bust_fraction or self._spread_fraction or self._late_fraction)
+        # Today's fills not yet busted, as (order, index into its fills, index into the ledger).
+        self._bustable: list[tuple[Order, int, int]] = []
         self.book = Book(trade_date)
         self.ledger: list[LedgerFill] = []
+        self.busts: list[LedgerFill] = []  # busted fills, in bust order
 
     def roll(self, trade_date: datetime.date) -> None:
         """A new trade day: the book empties and working orders are forgotten,
-        as they are at T4 (day orders expire at the roll)."""
+        as they are at T4 (day orders expire at the roll); the old day's fills
+        can no longer be busted."""
         self.book.roll(trade_date)
         self._open.clear()
+        self._bustable.clear()
 
     def add_account(self, account: SimAccount) -> None:
         """Trade ``account`` too from now on."""
@@ -73,10 +94,35 @@ class FillGenerator:
         """Make ``count`` fills; return the live frames for accounts in ``listened``
         (frames nobody would receive are not built)."""
         frames: list[Frame] = []
+        if self._plain:
+            for _ in range(count):
+                order = self._next_order(frames, listened)
+                self._fill(order, frames, listened)
+            return frames
         for _ in range(count):
-            order = self._next_order(frames, listened)
-            self._fill(order, frames, listened)
+            self._step(frames, listened)
         return frames
+
+    def _step(self, frames: list[Frame], listened: Container[str]) -> None:
+        """One fill (or spread fill) with everything the plain path leaves out."""
+        mark = len(frames)
+        order = self._next_order(frames, listened)
+        announced = len(frames) > mark
+        first_index, first_ledger = len(order.fills), len(self.ledger)
+        if order.legs == 1:
+            self._fill(order, frames, listened)
+        else:
+            self._fill_spread(order, frames, listened)
+        if announced and self._late_fraction and self._late_rng.random() < self._late_fraction:
+            frames.append(frames.pop(mark))  # the order's announcement after its first fill
+        if self._bust_fraction:
+            if self._bust_rng.random() < self._bust_fraction:
+                self._bust(frames, listened)
+            # Only now bustable: a bust is always of an earlier fill.
+            self._bustable.extend(
+                (order, index, first_ledger + index - first_index)
+                for index in range(first_index, len(order.fills))
+            )
 
     def _next_order(self, frames: list[Frame], listened: Container[str]) -> Order:
         open_orders = self._open
@@ -100,6 +146,8 @@ class FillGenerator:
         # Mostly small clips, now and then a larger one.
         planned = [1 + int(random() * random() * 10) for _ in range(parts)]
         unique_id = _guid(rng.getrandbits(128))
+        # Drawn only when spreads are on, so without them a seed makes what it always made.
+        spread = self._spread_fraction and random() < self._spread_fraction
         order = Order(
             unique_id,
             account,
@@ -108,18 +156,23 @@ class FillGenerator:
             planned,
             self._clock_ns() // 1000,
             self.book.trade_date,
+            legs=2 if spread else 1,
         )
         self.book.add(order)
         self._open.append(order)
         return order
 
-    def _fill(self, order: Order, frames: list[Frame], listened: Container[str]) -> None:
-        random = self._rng.random
-        market = order.market
-        ticks = self._prices[market.market_id] + int(random() * 5) - 2
+    def _walk(self, market: Market) -> int:
+        """The market's next price in ticks: a random walk of up to 2 ticks a fill."""
+        ticks = self._prices[market.market_id] + int(self._rng.random() * 5) - 2
         if ticks * 2 < market.start_ticks:  # keep the walk well away from zero
             ticks += 2
         self._prices[market.market_id] = ticks
+        return ticks
+
+    def _fill(self, order: Order, frames: list[Frame], listened: Container[str]) -> None:
+        market = order.market
+        ticks = self._walk(market)
         sequence = len(order.fills) + 1
         volume = order.planned[sequence - 1]
         micros = self._clock_ns() // 1000
@@ -147,3 +200,61 @@ class FillGenerator:
             self._open.remove(order)
         if account.number in listened:
             frames.append((account.number, self._trade_frames.build(order)))
+
+    def _fill_spread(self, order: Order, frames: list[Frame], listened: Container[str]) -> None:
+        """One fill of a two-leg spread: a leg fill per leg, one volume, one
+        exchange trade id and sequence, each leg at its own price."""
+        market = order.market
+        ticks = self._walk(market)
+        leg_ticks = (ticks, ticks + 1 + int(self._rng.random() * _MAX_LEG_SPREAD))
+        sequence = len(order.fills) // order.legs + 1
+        volume = order.planned[sequence - 1]
+        micros = self._clock_ns() // 1000
+        account = order.account
+        exchange_trade_id = f"{self._trade_id_prefix}{len(self.ledger) + 1}"
+        first = len(order.fills)
+        for leg_index, leg_price in enumerate(leg_ticks):
+            fill = LedgerFill(
+                firm=self._firm,
+                account_id=account.account_id,
+                account=account.number,
+                order_id=order.unique_id,
+                exchange_trade_id=exchange_trade_id,
+                sequence_order=sequence,
+                leg_index=leg_index,
+                market_id=market.market_id,
+                side="BUY" if order.side > 0 else "SELL",
+                volume=volume,
+                price=market.price_text(leg_price),
+                exchange_time=_EPOCH + datetime.timedelta(microseconds=micros),
+                trade_date=order.trade_date,
+            )
+            order.fills.append(fill)
+            order.fill_micros.append(micros)
+            self.ledger.append(fill)
+        order.filled += volume
+        if sequence == len(order.planned):
+            self._open.remove(order)
+        if account.number in listened:
+            for index in range(first, len(order.fills)):
+                frames.append((account.number, self._leg_frames.build(order, index)))
+
+    def _bust(self, frames: list[Frame], listened: Container[str]) -> None:
+        """Bust one random fill of today not yet busted: the ledger entry is
+        replaced, the order keeps the fill and records the bust."""
+        bustable = self._bustable
+        if not bustable:
+            return
+        pick = int(self._bust_rng.random() * len(bustable))
+        bustable[pick], bustable[-1] = bustable[-1], bustable[pick]
+        order, index, ledger_index = bustable.pop()
+        micros = self._clock_ns() // 1000
+        order.busts.append((index, micros))
+        busted = dataclasses.replace(
+            self.ledger[ledger_index],
+            busted_at=_EPOCH + datetime.timedelta(microseconds=micros),
+        )
+        self.ledger[ledger_index] = busted
+        self.busts.append(busted)
+        if order.account.number in listened:
+            frames.append((order.account.number, wire.bust(order, index, micros)))

@@ -1,17 +1,34 @@
-"""The simulator's ground truth: every fill it generated, in order.
+"""The simulator's ground truth: every fill it generated, in order, and which were busted.
 
 Kept in memory and, optionally, as a JSON-lines file a test may read while the server runs.
+
+The file is append-only, so a reader never sees a line change. Each line is one
+JSON object, either
+
+- a fill, exactly :meth:`LedgerFill.to_json` as it was made (``busted_at`` null;
+  files from before busts existed leave the key out), or
+- a bust, ``{"kind": "bust", "firm", "account_id", "order_id",
+  "exchange_trade_id", "sequence_order", "leg_index", "busted_at"}``, naming an
+  earlier fill line by those fields and giving the bust time (UTC, microseconds).
+
+:func:`read_ledger` applies the bust lines to the fills they name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 _UTC = datetime.UTC
+
+FillKey = tuple[str, str, str, str, int, int | None]
+"""What a bust line names a fill by: firm, account id, order id, exchange trade id,
+sequence order and leg index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +37,9 @@ class LedgerFill:
 
     ``price`` is the decimal text sent; ``exchange_time`` is UTC with
     microsecond precision (the wire's Timestamp round-trips it exactly);
-    ``leg_index`` is ``None`` for an outright fill.
+    ``leg_index`` is ``None`` for an outright fill, else the spread leg (the
+    legs of one spread fill share ``exchange_trade_id`` and ``sequence_order``);
+    ``busted_at`` is when the fill was busted, ``None`` while it stands.
     """
 
     firm: str
@@ -36,9 +55,22 @@ class LedgerFill:
     price: str
     exchange_time: datetime.datetime
     trade_date: datetime.date
+    busted_at: datetime.datetime | None = None
+
+    @property
+    def key(self) -> FillKey:
+        return (
+            self.firm,
+            self.account_id,
+            self.order_id,
+            self.exchange_trade_id,
+            self.sequence_order,
+            self.leg_index,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data; times as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, dates as ``YYYY-MM-DD``."""
+        busted_at = self.busted_at
         return {
             "firm": self.firm,
             "account_id": self.account_id,
@@ -53,15 +85,14 @@ class LedgerFill:
             "price": self.price,
             "exchange_time": format_utc(self.exchange_time),
             "trade_date": self.trade_date.isoformat(),
+            "busted_at": None if busted_at is None else format_utc(busted_at),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LedgerFill:
-        """The inverse of :meth:`to_json`."""
+        """The inverse of :meth:`to_json`; ``busted_at`` may be missing."""
         leg_index = data.get("leg_index")
-        exchange_time = datetime.datetime.fromisoformat(data["exchange_time"])
-        if exchange_time.tzinfo is None:
-            raise ValueError("exchange_time: a timezone is required")
+        busted_at = data.get("busted_at")
         return cls(
             firm=str(data["firm"]),
             account_id=str(data["account_id"]),
@@ -74,8 +105,9 @@ class LedgerFill:
             side=str(data["side"]),
             volume=int(data["volume"]),
             price=str(data["price"]),
-            exchange_time=exchange_time.astimezone(_UTC),
+            exchange_time=parse_utc(data["exchange_time"], "exchange_time"),
             trade_date=datetime.date.fromisoformat(data["trade_date"]),
+            busted_at=None if busted_at is None else parse_utc(busted_at, "busted_at"),
         )
 
 
@@ -85,35 +117,92 @@ def format_utc(moment: datetime.datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
+def parse_utc(text: str, field: str) -> datetime.datetime:
+    """The inverse of :func:`format_utc`; any explicit offset is accepted."""
+    moment = datetime.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{field}: a timezone is required")
+    return moment.astimezone(_UTC)
+
+
+def bust_json(fill: LedgerFill) -> dict[str, Any]:
+    """The bust line of a busted fill."""
+    if fill.busted_at is None:
+        raise ValueError("bust_json: the fill is not busted")
+    return {
+        "kind": "bust",
+        "firm": fill.firm,
+        "account_id": fill.account_id,
+        "order_id": fill.order_id,
+        "exchange_trade_id": fill.exchange_trade_id,
+        "sequence_order": fill.sequence_order,
+        "leg_index": fill.leg_index,
+        "busted_at": format_utc(fill.busted_at),
+    }
+
+
 def read_ledger(path: Path) -> list[LedgerFill]:
-    """The fills in a ledger file, in generation order.
+    """The fills in a ledger file, in generation order, with their busts applied.
 
     A last line without its newline is a write still under way and is skipped,
-    so the file can be read while the simulator appends to it.
+    so the file can be read while the simulator appends to it. A bust line
+    naming no earlier fill is an error (``ValueError``): the file is not one
+    the simulator wrote.
     """
     fills: list[LedgerFill] = []
+    where: dict[FillKey, int] = {}
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             if not line.endswith("\n"):
                 break
-            if line.strip():
-                fills.append(LedgerFill.from_json(json.loads(line)))
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            if data.get("kind") != "bust":
+                fill = LedgerFill.from_json(data)
+                where[fill.key] = len(fills)
+                fills.append(fill)
+                continue
+            leg_index = data["leg_index"]
+            key: FillKey = (
+                str(data["firm"]),
+                str(data["account_id"]),
+                str(data["order_id"]),
+                str(data["exchange_trade_id"]),
+                int(data["sequence_order"]),
+                None if leg_index is None else int(leg_index),
+            )
+            index = where.get(key)
+            if index is None:
+                raise ValueError(f"{path}: a bust of a fill not in the ledger: {key}")
+            busted_at = parse_utc(data["busted_at"], "busted_at")
+            fills[index] = dataclasses.replace(fills[index], busted_at=busted_at)
     return fills
 
 
 class LedgerWriter:
-    """Appends fills to a JSON-lines file; :meth:`flush` makes them visible to readers."""
+    """Appends fills and busts to a JSON-lines file; :meth:`flush` makes them visible to readers."""
 
     def __init__(self, path: Path) -> None:
         self._handle: IO[str] = path.open("a", encoding="utf-8")
 
-    def write(self, fills: list[LedgerFill]) -> None:
-        if fills:
-            # One write per tick: a reader sees whole ticks, never half a line
-            # unless it races the kernel, which read_ledger tolerates.
-            self._handle.write(
-                "".join(json.dumps(fill.to_json(), separators=(",", ":")) + "\n" for fill in fills)
-            )
+    def write(self, fills: Sequence[LedgerFill], busts: Sequence[LedgerFill] = ()) -> None:
+        """Append ``fills`` as made, then a bust line for each of ``busts``.
+
+        A fill busted in the same tick it was made is still written as made:
+        fill lines never carry a bust, so each fact has exactly one line.
+        """
+        if not fills and not busts:
+            return
+        lines = []
+        for fill in fills:
+            data = fill.to_json()
+            data["busted_at"] = None
+            lines.append(json.dumps(data, separators=(",", ":")))
+        lines.extend(json.dumps(bust_json(fill), separators=(",", ":")) for fill in busts)
+        # One write per tick: a reader sees whole ticks, never half a line
+        # unless it races the kernel, which read_ledger tolerates.
+        self._handle.write("\n".join(lines) + "\n")
 
     def flush(self) -> None:
         self._handle.flush()

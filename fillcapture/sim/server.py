@@ -1,5 +1,6 @@
 """The simulated T4 server: a WebSocket endpoint speaking T4 API v1 plus the
-paced fill generator that feeds its sessions and its ledger."""
+paced fill generator that feeds its sessions and its ledger, and the timed
+faults (dropped sockets) that concern every session at once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import contextlib
 import dataclasses
 import datetime
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import structlog
@@ -16,6 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from fillcapture.sim.book import SimAccount, cme_trade_date
 from fillcapture.sim.config import SimConfig
+from fillcapture.sim.faults import Faults
 from fillcapture.sim.generator import FillGenerator
 from fillcapture.sim.ledger import LedgerFill, LedgerWriter
 from fillcapture.sim.session import Router, Session
@@ -30,7 +33,12 @@ _MAX_CATCH_UP = 0.5  # seconds of fills made up after a stall, so a stall is not
 
 class SimServer:
     """A running simulator: ``async with SimServer(config) as sim`` binds the
-    socket, preloads the book and starts live fills; leaving stops them."""
+    socket, preloads the book and starts live fills; leaving stops them.
+
+    ``ledger`` is every fill made, in order, a busted one replaced by its busted
+    copy; ``busts`` the busted fills in bust order. ``login_attempts`` counts
+    logins by ``LoginResult`` name; ``stats`` counts the faults shown.
+    """
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
@@ -42,13 +50,17 @@ class SimServer:
         trade_date = config.trade_date or cme_trade_date(_utc_now())
         self._generator = FillGenerator(config, list(self._accounts.values()), trade_date)
         self.ledger: list[LedgerFill] = self._generator.ledger
-        self._router = Router(config, self._generator.book, self._accounts)
+        self.busts: list[LedgerFill] = self._generator.busts
+        self._faults = Faults(config)
+        self.login_attempts: Counter[str] = self._faults.login_attempts
+        self.stats: Counter[str] = self._faults.stats
+        self._router = Router(config, self._generator.book, self._accounts, self._faults)
         # Each open socket and an event set once its session has been cleaned up.
         self._connections: dict[ServerConnection, asyncio.Event] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._writer: LedgerWriter | None = None
         self._server: Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def url(self) -> str:
@@ -78,7 +90,9 @@ class SimServer:
                 self._writer.close()
             raise
         self.port = self._server.sockets[0].getsockname()[1]
-        self._task = asyncio.create_task(self._run(), name="sim-generator")
+        self._tasks.append(asyncio.create_task(self._run(), name="sim-generator"))
+        for intervals in self._faults.drop_intervals():
+            self._tasks.append(asyncio.create_task(self._drops(intervals), name="sim-drops"))
         trade_date = self._generator.book.trade_date.isoformat()
         log.info("sim.server.started", url=self.url, trade_date=trade_date)
         return self
@@ -89,10 +103,10 @@ class SimServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._server is not None:
             self._server.close()
             try:
@@ -106,7 +120,13 @@ class SimServer:
                 await self._server.wait_closed()
         if self._writer is not None:
             self._writer.close()
-        log.info("sim.server.stopped", fills=len(self.ledger))
+        log.info(
+            "sim.server.stopped",
+            fills=len(self.ledger),
+            busts=len(self.busts),
+            logins=dict(self.login_attempts),
+            **self.stats,
+        )
 
     async def wait_generated(self, n: int) -> None:
         """Return once at least ``n`` fills (preloaded ones included) exist."""
@@ -142,13 +162,21 @@ class SimServer:
         dropped = list(self._connections.items())
         for ws, _ in dropped:
             ws.transport.abort()
+        self.stats["dropped_connections"] += len(dropped)
         for _, finished in dropped:
             await finished.wait()
+
+    async def _drops(self, intervals: Iterator[float]) -> None:
+        """Drop every connection after each of ``intervals`` seconds, a fault."""
+        for seconds in intervals:
+            await asyncio.sleep(seconds)
+            log.info("sim.connections.dropping", connections=len(self._connections))
+            await self.drop_connections()
 
     async def _handle(self, ws: ServerConnection) -> None:
         finished = self._connections[ws] = asyncio.Event()
         try:
-            await Session(ws, self._router, self._accounts).run()
+            await Session(ws, self._router, self._accounts, self._faults).run()
         except Exception:
             log.exception("sim.session.failed")
         finally:
@@ -193,11 +221,11 @@ class SimServer:
     def _generate(self, count: int) -> None:
         """Make fills, queue their frames, write the ledger and wake waiters — all
         without an ``await``, so subscriptions see each fill exactly once."""
-        start = len(self.ledger)
+        start, busts = len(self.ledger), len(self.busts)
         frames = self._generator.generate(count, self._router.listeners)
         self._router.route(frames)
         if self._writer is not None:
-            self._writer.write(self.ledger[start:])
+            self._writer.write(self.ledger[start:], self.busts[busts:])
             self._writer.flush()
         if self._waiters:
             total = len(self.ledger)

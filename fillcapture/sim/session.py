@@ -1,9 +1,11 @@
 """One client's T4 session on the simulator: login, subscriptions, heartbeats and
-the bounded outbound queue that carries snapshots and live frames in order."""
+the bounded outbound queue that carries snapshots and live frames in order,
+with the faults a session can show (refused login, stall, frames mangled on the way)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections import deque
@@ -20,6 +22,7 @@ from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.sim import wire
 from fillcapture.sim.book import Book, SimAccount
 from fillcapture.sim.config import SimConfig
+from fillcapture.sim.faults import Faults
 
 log = structlog.get_logger(__name__)
 
@@ -28,8 +31,9 @@ SEND_BATCH = 512  # frames per socket write when the client keeps up
 SNAPSHOT_BATCH = 8  # snapshot frames are ~9 kB each
 LOGIN_TIMEOUT = 30.0
 
-OutItem = bytes | Iterator[bytes]
-"""A serialized frame, or a lazily built run of them (an account snapshot)."""
+OutItem = bytes | str | Iterator[bytes]
+"""A serialized frame, a text frame (junk, as a fault), or a lazily built run of
+binary frames (an account snapshot)."""
 
 
 class Outbox:
@@ -96,11 +100,18 @@ class Outbox:
 class Router:
     """Which sessions receive which account's live frames."""
 
-    def __init__(self, config: SimConfig, book: Book, accounts: Mapping[str, SimAccount]) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        book: Book,
+        accounts: Mapping[str, SimAccount],
+        faults: Faults,
+    ) -> None:
         # The firm as it is now: replaced (never mutated) when an account is added.
         self.config = config
         self._book = book
         self._accounts = accounts
+        self._faults = faults
         self.listeners: dict[str, list[Session]] = {}
         # Sessions that asked for all their accounts, and so get new ones too.
         self._all_accounts: set[Session] = set()
@@ -116,6 +127,7 @@ class Router:
         is both or neither. An account already subscribed gets a fresh snapshot
         (a reconcile); its live frames were queued before it, so none is lost.
         """
+        session.flush_live()  # live frames held back for reordering go before the snapshot
         for number in numbers:
             views = self._book.snapshot(number)
             session.outbox.push(
@@ -155,6 +167,12 @@ class Router:
     def route(self, frames: Sequence[tuple[str, bytes]]) -> None:
         """Hand each live frame (one shared bytes object) to its account's sessions."""
         listeners = self.listeners
+        if self._faults.on_live:
+            deliver = self._faults.deliver
+            for number, frame in frames:
+                for session in listeners.get(number, ()):
+                    deliver(frame, session.push_live)
+            return
         for number, frame in frames:
             for session in listeners.get(number, ()):
                 session.outbox.push(frame)
@@ -191,13 +209,20 @@ class Session:
         ws: ServerConnection,
         router: Router,
         accounts: Mapping[str, SimAccount],
+        faults: Faults,
     ) -> None:
         self._ws = ws
         self._router = router
         self._accounts = accounts
+        self._faults = faults
         self.session_id = str(uuid.uuid4())
         self.accounts: set[str] = set()
         self.outbox = Outbox()
+        self._window = faults.reorder_window(self.outbox.push)
+        # Where live frames go: straight onto the outbox unless they are reordered first.
+        self.push_live = self.outbox.push if self._window is None else self._window.push
+        self._sending = asyncio.Event()  # cleared while the session stalls
+        self._sending.set()
         self._log = log.bind(session_id=self.session_id, peer=str(ws.remote_address))
 
     @property
@@ -205,14 +230,23 @@ class Session:
         # Through the router: accounts opened after this session began count too.
         return self._router.config
 
+    def flush_live(self) -> None:
+        """Queue the live frames a reorder window holds, now."""
+        if self._window is not None:
+            self._window.flush()
+
     async def run(self) -> None:
         if not await self._login():
             return
         tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._heartbeats())]
+        if self._config.stall_after is not None:
+            tasks.append(asyncio.create_task(self._stall(self._config.stall_after)))
         try:
             await self._read_loop()
         finally:
             self._router.unsubscribe(self, list(self.accounts))
+            if self._window is not None:
+                self._window.close()
             self.outbox.close()
             for task in tasks:
                 task.cancel()
@@ -235,9 +269,15 @@ class Session:
             return False
         request = message.login_request
         result, error = check_login(self._config, request)
+        if result == auth_pb2.LOGIN_RESULT_SUCCESS:
+            refused = self._faults.refusal()
+            if refused is not None:
+                result, error = refused, _refusal_message(refused)
+        name = auth_pb2.LoginResult.Name(result)
+        self._faults.login_attempts[name] += 1
         try:
             if result != auth_pb2.LOGIN_RESULT_SUCCESS:
-                self._log.info("sim.session.login_failed", username=request.username, result=result)
+                self._log.info("sim.session.login_failed", username=request.username, result=name)
                 await ws.send(wire.login_failed(result, error))
                 await ws.close(CloseCode.NORMAL_CLOSURE, "login failed")
                 return False
@@ -288,7 +328,6 @@ class Session:
         self._log.info("sim.session.subscribed", accounts=len(numbers), errors=len(errors))
 
     async def _send_loop(self) -> None:
-        ws = self._ws
         outbox = self.outbox
         try:
             while True:
@@ -297,24 +336,51 @@ class Session:
                     if isinstance(item, bytes):
                         batch.append(item)
                         continue
+                    if isinstance(item, str):  # a junk text frame, as a fault
+                        if batch:
+                            await self._send(batch)
+                            batch = []
+                        await self._sending.wait()
+                        await self._ws.send(item)
+                        continue
                     for frame in item:  # a snapshot, built frame by frame as it goes out
                         batch.append(frame)
                         if len(batch) >= SNAPSHOT_BATCH:
-                            await send_frames(ws, batch)
+                            await self._send(batch)
                             batch = []
                 if batch:
-                    await send_frames(ws, batch)
+                    await self._send(batch)
         except ConnectionClosed:
             pass
         except Exception:
             # A bug here must end this session only, never the server or generator.
             self._log.exception("sim.session.send_failed")
-            await ws.close(CloseCode.INTERNAL_ERROR, "simulator error")
+            await self._ws.close(CloseCode.INTERNAL_ERROR, "simulator error")
+
+    async def _send(self, batch: list[bytes]) -> None:
+        if not self._sending.is_set():
+            await self._sending.wait()  # stalled: hold everything, in order, until it ends
+        await send_frames(self._ws, batch)
 
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._config.heartbeat_interval)
-            self.outbox.push(wire.heartbeat(time.time_ns() // 1_000_000))
+            if self._sending.is_set():  # a stalled server sends no heartbeats, not even late
+                self.outbox.push(wire.heartbeat(time.time_ns() // 1_000_000))
+
+    async def _stall(self, after: float) -> None:
+        """Go silent ``after`` seconds into the session, without closing it, for
+        ``stall_seconds``; what is queued meanwhile is sent when it ends."""
+        await asyncio.sleep(after)
+        seconds = self._config.stall_seconds
+        self._sending.clear()
+        self._faults.stats["stalled_sessions"] += 1
+        self._log.info("sim.session.stalled", seconds=seconds)
+        if math.isinf(seconds):
+            return
+        await asyncio.sleep(seconds)
+        self._sending.set()
+        self._log.info("sim.session.resumed")
 
 
 async def send_frames(ws: ServerConnection, frames: list[bytes]) -> None:
@@ -335,6 +401,12 @@ async def send_frames(ws: ServerConnection, frames: list[bytes]) -> None:
         protocol.send_binary(frame)
     ws.transport.write(b"".join(protocol.data_to_send()))
     await ws.drain()
+
+
+def _refusal_message(result: int) -> str:
+    """``error_message`` for a refused login, e.g. "Logged in elsewhere."."""
+    words = auth_pb2.LoginResult.Name(result).removeprefix("LOGIN_RESULT_").replace("_", " ")
+    return f"{words.capitalize()}."
 
 
 def _decode(data: str | bytes) -> service_pb2.ClientMessage | None:

@@ -1,5 +1,14 @@
 """Protobuf frames the simulator sends: login, subscription, heartbeat, orders,
-fills and account snapshots, each returned as the serialized ``ServerMessage``."""
+fills, leg fills, busts and account snapshots, each returned as the serialized ``ServerMessage``.
+
+A bust is an ``order_update_trade`` (an outright fill) or ``order_update_trade_leg``
+(a leg fill) with ``change = ORDER_CHANGE_TRADE_BUSTED`` naming the busted
+fill: its order, account, market, ``exchange_trade_id``, ``sequence_order``,
+``leg_index``, ``volume``, ``price`` and ``trade_date`` as in the fill, its
+``exchange_time`` the fill's, ``time`` the bust's and ``status`` the order's.
+A snapshot keeps a busted fill among its order's trades and adds the same
+message right after that order's ``order_update``.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +31,7 @@ FINISHED = _or.ORDER_STATUS_FINISHED
 SUBMITTED = _or.ORDER_CHANGE_SUBMISSION_SUCCESS
 TRADE = _or.ORDER_CHANGE_TRADE
 TRADE_COMPLETED = _or.ORDER_CHANGE_TRADE_COMPLETED
+TRADE_BUSTED = _or.ORDER_CHANGE_TRADE_BUSTED
 
 
 def set_time(stamp: Timestamp, micros: int) -> None:
@@ -70,7 +80,8 @@ def subscribe_response(success: bool, errors: Sequence[str]) -> bytes:
 
 def _order_state(update: _or.OrderUpdate, order: Order, fill_count: int) -> None:
     """Full state of ``order`` as it stood after its first ``fill_count`` fills."""
-    filled = sum(fill.volume for fill in order.fills[:fill_count])
+    # The legs of a spread fill have one volume and are never split by a view.
+    filled = sum(fill.volume for fill in order.fills[:fill_count]) // order.legs
     finished = filled == order.volume
     update.unique_id = order.unique_id
     update.account_id = order.account.account_id
@@ -134,29 +145,99 @@ class TradeFrames:
         return self._message.SerializeToString()
 
 
+class TradeLegFrames:
+    """Builds live ``order_update_trade_leg`` frames from one reused message, as
+    :class:`TradeFrames` does for outright fills."""
+
+    def __init__(self) -> None:
+        self._message = service_pb2.ServerMessage()
+        self._leg = self._message.order_update_trade_leg
+
+    def build(self, order: Order, index: int) -> bytes:
+        """The frame for leg fill ``order.fills[index]`` of a spread fill already recorded."""
+        fill = order.fills[index]
+        working = order.volume - order.filled
+        leg = self._leg
+        leg.unique_id = order.unique_id
+        leg.account_id = fill.account_id
+        leg.market_id = fill.market_id
+        set_time(leg.time, order.fill_micros[index])
+        set_time(leg.exchange_time, order.fill_micros[index])
+        leg.change = TRADE if working else TRADE_COMPLETED
+        leg.status = WORKING if working else FINISHED
+        leg.leg_index = index % order.legs
+        leg.volume = fill.volume
+        leg.price.value = fill.price
+        leg.residual_volume = working
+        leg.exchange_trade_id = fill.exchange_trade_id
+        leg.trade_date = order.trade_date_ticks
+        leg.sequence_order = fill.sequence_order
+        return self._message.SerializeToString()
+
+
+def _set_bust(
+    part: _or.OrderUpdateTrade | _or.OrderUpdateTradeLeg,
+    order: Order,
+    index: int,
+    bust_micros: int,
+    status: _or.OrderStatus,
+) -> None:
+    """The bust of ``order.fills[index]`` into an empty trade or trade-leg message."""
+    fill = order.fills[index]
+    part.unique_id = order.unique_id
+    part.account_id = fill.account_id
+    part.market_id = fill.market_id
+    set_time(part.time, bust_micros)
+    set_time(part.exchange_time, order.fill_micros[index])
+    part.change = TRADE_BUSTED
+    part.status = status
+    part.volume = fill.volume
+    part.price.value = fill.price
+    part.exchange_trade_id = fill.exchange_trade_id
+    part.trade_date = order.trade_date_ticks
+    part.sequence_order = fill.sequence_order
+    if isinstance(part, _or.OrderUpdateTradeLeg):
+        part.leg_index = index % order.legs
+
+
+def bust(order: Order, index: int, bust_micros: int) -> bytes:
+    """The live frame busting ``order.fills[index]``, sent when the bust is made."""
+    message = service_pb2.ServerMessage()
+    part = message.order_update_trade if order.legs == 1 else message.order_update_trade_leg
+    status = FINISHED if order.filled == order.volume else WORKING
+    _set_bust(part, order, index, bust_micros, status)
+    return message.SerializeToString()
+
+
+_Piece = tuple[Order, int, int, int, int]
+"""Part of an order in one snapshot frame: the order, its fill and bust counts
+in the view, and the range of fills this frame carries."""
+
+
 def snapshot_frames(
     config: SimConfig, account: SimAccount, views: Sequence[OrderView], chunk: int
 ) -> Iterator[bytes]:
     """The ``account_snapshot`` frames of one account's book, built lazily.
 
     Orders stay whole in a frame unless one alone has more than ``chunk``
-    fills; then its trades are spread over frames, each repeating its state.
+    fills (leg fills count one each); then its trades are spread over frames,
+    each repeating its state, and a bust goes with the frame holding its fill.
     The first frame starts with ``account_details``; an empty book gets just that.
     """
-    pieces: list[tuple[Order, int, int, int]] = []  # order, fill count, first, end
+    pieces: list[_Piece] = []
     count = 0
     first = True
-    for order, fill_count in views:
+    for order, fill_count, bust_count in views:
         if pieces and count + fill_count > chunk:
             yield _snapshot_frame(config, account, pieces, first)
             pieces, count, first = [], 0, False
         start = 0
         while fill_count - start > chunk:
-            piece = (order, fill_count, start, start + chunk)
+            piece = (order, fill_count, bust_count, start, start + chunk)
             yield _snapshot_frame(config, account, [piece], first)
             start += chunk
             first = False
-        pieces.append((order, fill_count, start, fill_count))
+        pieces.append((order, fill_count, bust_count, start, fill_count))
         count += fill_count - start
     if pieces or first:
         yield _snapshot_frame(config, account, pieces, first)
@@ -165,7 +246,7 @@ def snapshot_frames(
 def _snapshot_frame(
     config: SimConfig,
     account: SimAccount,
-    pieces: Sequence[tuple[Order, int, int, int]],
+    pieces: Sequence[_Piece],
     with_details: bool,
 ) -> bytes:
     message = service_pb2.ServerMessage()
@@ -180,7 +261,7 @@ def _snapshot_frame(
         details.firm = config.firm
         details.firm_id = config.firm_id
     blocks: dict[str, _or.OrderUpdateMulti] = {}
-    for order, fill_count, start, end in pieces:
+    for order, fill_count, bust_count, start, end in pieces:
         market_id = order.market.market_id
         block = blocks.get(market_id)
         if block is None:
@@ -190,8 +271,53 @@ def _snapshot_frame(
             block.historical = True
         update = block.updates.add().order_update
         _order_state(update, order, fill_count)
-        _add_trades(update, order, start, end)
+        if order.legs == 1:
+            _add_trades(update, order, start, end)
+        else:
+            _add_trade_legs(update, order, start, end)
+        if bust_count:
+            _add_busts(block, order, bust_count, start, end, update.status)
     return message.SerializeToString()
+
+
+def _add_busts(
+    block: _or.OrderUpdateMulti,
+    order: Order,
+    bust_count: int,
+    start: int,
+    end: int,
+    status: _or.OrderStatus,
+) -> None:
+    """The view's busts of fills ``start:end``, as the messages a live bust would be."""
+    for index, bust_micros in order.busts[:bust_count]:
+        if start <= index < end:
+            entry = block.updates.add()
+            part = entry.order_update_trade if order.legs == 1 else entry.order_update_trade_leg
+            _set_bust(part, order, index, bust_micros, status)
+
+
+def _add_trade_legs(update: _or.OrderUpdate, order: Order, start: int, end: int) -> None:
+    fills = order.fills
+    stamps = order.fill_micros
+    # A spread fill's volume is filled once, at its first leg.
+    filled = sum(fill.volume for fill in fills[:start] if fill.leg_index == 0)
+    trade_date = order.trade_date_ticks
+    add = update.trade_legs.add
+    for index in range(start, end):
+        fill = fills[index]
+        if fill.leg_index == 0:
+            filled += fill.volume
+        leg = add(
+            sequence_order=fill.sequence_order,
+            leg_index=index % order.legs,
+            volume=fill.volume,
+            residual_volume=order.volume - filled,
+            exchange_trade_id=fill.exchange_trade_id,
+            trade_date=trade_date,
+        )
+        leg.price.value = fill.price
+        set_time(leg.time, stamps[index])
+        set_time(leg.exchange_time, stamps[index])
 
 
 def _add_trades(update: _or.OrderUpdate, order: Order, start: int, end: int) -> None:
