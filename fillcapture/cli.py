@@ -114,6 +114,33 @@ def _parser() -> argparse.ArgumentParser:
                      help="how many requests --onboarding-delay applies to (default 1)")
     sim.add_argument("--onboarding-fail", type=int, default=0, metavar="N",
                      help="test hook: answer the first N requests 500 without acting")
+    hostile = sim.add_argument_group(
+        "busts, spreads and faults", "all off unless given here or in [sim]")
+    hostile.add_argument("--spread", type=float, metavar="F",
+                         help="fraction of orders that are two-leg spreads")
+    hostile.add_argument("--bust", type=float, metavar="F",
+                         help="chance that a fill busts an earlier fill of the day")
+    hostile.add_argument("--drop-every", type=float, metavar="S",
+                         help="abort every client socket every S seconds")
+    hostile.add_argument("--drop-random", type=float, metavar="S",
+                         help="abort every client socket at random, S seconds apart on average")
+    hostile.add_argument("--duplicate", type=float, metavar="F",
+                         help="fraction of live frames sent twice")
+    hostile.add_argument("--reorder", type=int, metavar="N",
+                         help="shuffle live frames within windows of N")
+    hostile.add_argument("--fill-before-order", type=float, metavar="F",
+                         help="fraction of new orders announced after their first fill")
+    hostile.add_argument("--malformed", type=float, metavar="F",
+                         help="fraction of live frames preceded by a junk frame")
+    hostile.add_argument("--refuse-login", metavar="RESULT",
+                         help="refuse correct logins with this LoginResult, by name "
+                              "(LOGGED_IN_ELSEWHERE) or number (6)")
+    hostile.add_argument("--refuse-logins", type=int, metavar="N",
+                         help="refuse only the first N logins (default: all)")
+    hostile.add_argument("--stall-after", type=float, metavar="S",
+                         help="a session goes silent S seconds after its login")
+    hostile.add_argument("--stall-seconds", type=float, metavar="S",
+                         help="for S seconds ('inf': for good; the default)")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -194,30 +221,49 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.sim import SimConfig, SimServer, serve_forever
+    from fillcapture.sim.config import login_result
 
-    sim = settings.sim
-    rate = sim.fills_per_second
-    if args.rate is not None:
-        rate = math.inf if args.rate == "max" else float(args.rate)
-    accounts = tuple(_split(args.accounts)) if args.accounts else tuple(sim.accounts)
-    config = SimConfig(
-        accounts=accounts,
-        visible=tuple(_split(args.visible)) if args.visible else None,
-        risk_manager=not args.no_risk_manager,
-        firm=args.firm or sim.firm,
-        username=args.username or sim.username,
-        password=args.password,
-        api_key=args.api_key,
-        seed=sim.seed if args.seed is None else args.seed,
-        fills_per_second=rate,
-        max_fills=args.max_fills,
-        preload_fills=args.preload,
-        snapshot_chunk=args.snapshot_chunk,
-        trade_date=args.trade_date,
-        ledger_path=args.ledger,
-        host=args.host,
-        port=sim.port if args.port is None else args.port,
-    )
+    # Flags that override a [sim] setting where given.
+    flags: dict[str, Any] = {
+        "accounts": tuple(_split(args.accounts)) if args.accounts else None,
+        "firm": args.firm or None,
+        "username": args.username or None,
+        "seed": args.seed,
+        "port": args.port,
+        "spread_fraction": args.spread,
+        "bust_fraction": args.bust,
+        "drop_every": args.drop_every,
+        "drop_random": args.drop_random,
+        "duplicate_fraction": args.duplicate,
+        "reorder_window": args.reorder,
+        "fill_before_order_fraction": args.fill_before_order,
+        "malformed_fraction": args.malformed,
+        "refuse_logins": args.refuse_logins,
+        "stall_after": args.stall_after,
+        "stall_seconds": args.stall_seconds,
+    }
+    try:
+        if args.rate is not None:
+            flags["fills_per_second"] = math.inf if args.rate == "max" else float(args.rate)
+        if args.refuse_login is not None:
+            flags["refuse_login"] = login_result(args.refuse_login)
+        config = SimConfig.from_settings(
+            settings.sim,
+            **{name: value for name, value in flags.items() if value is not None},
+            visible=tuple(_split(args.visible)) if args.visible else None,
+            risk_manager=not args.no_risk_manager,
+            password=args.password,
+            api_key=args.api_key,
+            max_fills=args.max_fills,
+            preload_fills=args.preload,
+            snapshot_chunk=args.snapshot_chunk,
+            trade_date=args.trade_date,
+            ledger_path=args.ledger,
+            host=args.host,
+        )
+    except ValueError as exc:
+        print(f"fillcapture: sim: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     def ready(server: SimServer) -> None:
         print(f"fillcapture sim listening on {server.url}", flush=True)

@@ -206,11 +206,7 @@ async def embedded_sim(settings: Settings) -> AsyncIterator[Settings]:
 
     sim = settings.sim
     password = secrets.token_urlsafe(16)
-    config = SimConfig(
-        accounts=tuple(sim.accounts), firm=sim.firm, username=sim.username,
-        password=password, api_key=secrets.token_urlsafe(16), seed=sim.seed,
-        fills_per_second=sim.fills_per_second, port=sim.port,
-    )
+    config = SimConfig.from_settings(sim, password=password, api_key=secrets.token_urlsafe(16))
     async with SimServer(config) as server:
         log.info("sim.started", url=server.url, accounts=len(sim.accounts),
                  fills_per_second=sim.fills_per_second)
