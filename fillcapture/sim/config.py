@@ -90,7 +90,8 @@ class SimConfig:
       and closed, the first ``refuse_logins`` times (``None``: always).
     - ``stall_after`` / ``stall_seconds``: that long after its login a session
       goes silent (no heartbeats, no fills) for that long (``math.inf``: for
-      good) without closing; what it missed is sent when it resumes.
+      good) without closing; what it missed is queued and sent when it
+      resumes (a full queue holds the generator back, as a slow reader does).
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
