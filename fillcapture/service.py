@@ -104,7 +104,10 @@ class Daemon:
                                  return_exceptions=True)
         log.info("daemon.stopped", captured=self.metrics["fills.captured"],
                  dropped_unowned=self.metrics["fills.dropped_unowned"],
-                 duplicates=self.metrics["fills.duplicate"])
+                 duplicates=self.metrics["fills.duplicate"],
+                 busts=self.metrics["busts.recorded"],
+                 malformed=self.metrics["frames.malformed"],
+                 reconnects=self.metrics["feed.disconnects"])
 
     async def _pump(self, feed: FeedAdapter, writer: CaptureWriter) -> None:
         metrics = self.metrics

@@ -174,25 +174,31 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
     })
 
 
-def stored_rows(db: Path) -> list[tuple[Any, ...]]:
-    """(firm, account, order_id, exchange_trade_id, leg_index, side, volume, price)."""
+def stored_rows(db: Path, *, busted: bool = False) -> list[tuple[Any, ...]]:
+    """(firm, account, order_id, exchange_trade_id, leg_index, side, volume, price),
+    and whether the fill is busted if ``busted``."""
     if not db.exists():
         return []
+    flag = ", busted_at IS NOT NULL" if busted else ""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         try:
-            return conn.execute(
-                "SELECT firm, account, order_id, exchange_trade_id, "
-                "CASE WHEN leg_index < 0 THEN NULL ELSE leg_index END, side, volume, price "
-                "FROM fills").fetchall()
+            rows = conn.execute(
+                "SELECT firm, account, order_id, exchange_trade_id, "  # noqa: S608 - constant
+                "CASE WHEN leg_index < 0 THEN NULL ELSE leg_index END, side, volume, price"
+                f"{flag} FROM fills").fetchall()
+            return [(*row[:8], bool(row[8])) for row in rows] if busted else rows
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # the daemon has not created its schema yet
                 return []
             raise
 
 
-def ledger_rows(ledger: list[LedgerFill], owned: set[str]) -> list[tuple[Any, ...]]:
+def ledger_rows(ledger: list[LedgerFill], owned: set[str], *, busted: bool = False
+                ) -> list[tuple[Any, ...]]:
+    """The ``stored_rows`` the owned part of a simulator ledger should leave."""
     return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index, f.side,
-             f.volume, f.price) for f in ledger if f.account in owned]
+             f.volume, f.price, *((f.busted_at is not None,) if busted else ()))
+            for f in ledger if f.account in owned]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -1,0 +1,90 @@
+"""A hostile trading session, end to end: the store must end equal to the owned ledger.
+
+One simulator process trades six accounts (two unowned) with every fault it
+has switched on: random socket drops, duplicated and reordered frames, busts,
+spread legs, fills before their orders, junk frames. The daemon runs in Risk
+Manager mode and is SIGKILLed twice mid-stream. At the end, the stored rows
+(identity, side, volume, price, bust flag) must equal the simulator's ledger
+of owned fills exactly, with no extra row.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import Proc, SimProc, daemon_config, ledger_rows, stored_rows, wait_until
+
+OWNED = {"11111", "22222", "33333", "44444"}
+ACCOUNTS = "11111,22222,33333,44444,55555,66666"
+FILLS = 21_000
+
+
+def _last_event(proc: Proc, name: str) -> dict[str, object]:
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    matching = [event for event in events if event.get("event") == name]
+    assert matching, f"{name} not logged by {proc.name}"
+    return matching[-1]
+
+
+def _generated(sim: SimProc) -> int:
+    return len(sim.ledger())
+
+
+def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
+    tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+) -> None:
+    sim = start_sim(
+        "--accounts", ACCOUNTS, "--rate", "1500", "--max-fills", str(FILLS), "--seed", "23",
+        "--trade-date", "2026-11-23", "--drop-random", "2.5", "--duplicate", "0.03",
+        "--reorder", "8", "--bust", "0.01", "--spread", "0.1", "--fill-before-order", "0.05",
+        "--malformed", "0.01",
+    )
+    config = daemon_config(tmp_path, sim)
+    db = tmp_path / "fills.db"
+
+    kills = []
+    for n, share in enumerate((0.3, 0.65), start=1):
+        daemon = start_daemon(config, name=f"daemon{n}")
+        wait_until(lambda s=share: _generated(sim) >= s * FILLS, 60, f"{share:.0%} generated")
+        daemon.popen.kill()  # SIGKILL: no drain, no goodbye
+        assert daemon.wait() == -signal.SIGKILL
+        kills.append(len(stored_rows(db)))
+        time.sleep(1.0)  # the market goes on while the daemon is down
+    last = start_daemon(config, name="daemon3")
+    sim.wait_for("sim.generator.done", 90, stream="stderr")
+
+    ledger = sim.ledger()
+    expected = sorted(ledger_rows(ledger, OWNED, busted=True), key=repr)
+    wait_until(lambda: sorted(stored_rows(db, busted=True), key=repr) == expected, 90,
+               "the store to equal the owned ledger")
+    time.sleep(1.0)  # anything extra would land now
+    stored = stored_rows(db, busted=True)
+    last.signal(signal.SIGTERM)
+    assert last.wait() == 0
+
+    sim.stop()
+    keys = Counter(row[:5] for row in stored)
+    stats = _last_event(sim, "sim.server.stopped")
+    stopped = _last_event(last, "daemon.stopped")
+    owned = [fill for fill in ledger if fill.account in OWNED]
+    print(
+        f"ledger={len(ledger)} accounts={len({f.account for f in ledger})} owned={len(owned)} "
+        f"unowned={len(ledger) - len(owned)} owned_busted={sum(1 for f in owned if f.busted_at)} "
+        f"owned_legs={sum(1 for f in owned if f.leg_index is not None)} stored={len(stored)} "
+        f"stored_at_kills={kills} duplicate_keys={sum(c - 1 for c in keys.values())} "
+        f"last_daemon={ {k: v for k, v in stopped.items() if k not in ('event', 'level')} } "
+        f"sim={ {k: v for k, v in stats.items() if k not in ('event', 'level')} }"
+    )
+    assert len(kills) == 2
+    assert kills[0] < kills[1] < len(owned)
+    assert max(keys.values()) == 1
+    assert sum(1 for f in owned if f.busted_at) > 0
+    assert sum(1 for f in owned if f.leg_index is not None) > 0
+    assert len({f.account for f in ledger} - OWNED) >= 2
+    assert sorted(stored, key=repr) == expected
+    assert int(str(stopped["malformed"])) > 0
