@@ -150,7 +150,7 @@ def normalize_ceiling(frames: int) -> float:
     started = time.perf_counter()
     for _ in range(frames):
         fills: list[Fill] = []
-        decoder.handle("account_snapshot", parse(frame), fills, [])
+        decoder.handle("account_snapshot", parse(frame), fills, [], [])
     return frames * 100 / (time.perf_counter() - started)
 
 

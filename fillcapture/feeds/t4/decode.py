@@ -201,7 +201,8 @@ class Decoder:
             stamp = trade.time
             busted_at = (
                 _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
-                if _EARLIEST <= stamp.seconds < _LATEST else datetime.now(UTC)
+                if _EARLIEST <= stamp.seconds < _LATEST and 0 <= stamp.nanos < 1_000_000_000
+                else datetime.now(UTC)
             )
             busts.append(Bust(found[0], busted_at))
             return
@@ -232,10 +233,13 @@ class Decoder:
             raise InvalidMessage(f"negative leg_index {leg_index}")
         price = _price(price_text)
         seconds = when.seconds
+        nanos = when.nanos
         if not _EARLIEST <= seconds < _LATEST:
             raise InvalidMessage(f"fill time {seconds} s since the epoch is out of range")
+        if not 0 <= nanos < 1_000_000_000:
+            raise InvalidMessage(f"fill time nanos {nanos} out of range")
         # timedelta(days, seconds, microseconds), positional: 30% cheaper.
-        exchange_time = _EPOCH + timedelta(0, seconds, when.nanos // 1000)
+        exchange_time = _EPOCH + timedelta(0, seconds, nanos // 1000)
         account = self.accounts.get(account_id)
         if account is None:
             # Without its number the account cannot be matched to an owner.
