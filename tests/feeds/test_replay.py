@@ -8,9 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from fillcapture.config import Settings, StoreSettings, T4Settings
+import pytest
+
+from fillcapture.config import Settings, StoreSettings, T4Settings, UserSettings
 from fillcapture.feeds.recording import RecordingWriter, read_recording
-from fillcapture.feeds.replay import ReplayServer
+from fillcapture.feeds.replay import ReplayServer, replay
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.service import Daemon
@@ -110,3 +112,30 @@ def test_replay_of_a_file_that_is_no_recording_exits_2(tmp_path: Path) -> None:
         text=True, timeout=60, env=clean_env(), cwd=tmp_path, check=False)
     assert done.returncode == 2
     assert "not a fillcapture T4 recording" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["normal_day", "busts", "spread_legs", "reconnect"])
+async def test_each_recorded_fixture_replays_to_its_owned_ledger(tmp_path: Path, name: str) -> None:
+    ledger = read_ledger(FIXTURES / f"{name}.ledger.jsonl")
+    db = tmp_path / "fills.db"
+    settings = Settings(
+        store=StoreSettings(url=f"sqlite:///{db}"),
+        users=[UserSettings(name="A", accounts=["11111", "22222"]),
+               UserSettings(name="B", accounts=["33333", "44444"])],
+    )
+
+    summary = await replay(settings, FIXTURES / f"{name}.t4rec")
+
+    stored = stored_rows(db, busted=True)
+    owned = [fill for fill in ledger if fill.account in OWNED]
+    print(f"{name}: {summary}; ledger={len(ledger)} owned={len(owned)} "
+          f"busted={sum(1 for f in owned if f.busted_at)} "
+          f"legs={sum(1 for f in owned if f.leg_index is not None)} stored={len(stored)}")
+    assert sorted(stored, key=repr) == sorted(ledger_rows(ledger, OWNED, busted=True), key=repr)
+    if name == "busts":
+        assert summary.busts == sum(1 for f in owned if f.busted_at) > 0
+    if name == "spread_legs":
+        assert {f.leg_index for f in owned} == {None, 0, 1}
+    if name == "reconnect":
+        assert summary.sessions >= 3
+        assert summary.malformed > 0
