@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from fillcapture.model import Fill, Side
+from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
 from tests.conftest import Proc, clean_env, stored_rows, wait_until, write_config
 
@@ -83,6 +83,22 @@ def test_fills_filters_by_user_account_and_trade_date(tmp_path: Path) -> None:
     table = _cli(config, "fills", "--user", "A").stdout
     assert "1.08500" in table
     assert "70.41" not in table
+
+
+def test_busted_fills_show_only_with_include_busted(tmp_path: Path) -> None:
+    config = _store(tmp_path)
+
+    async def bust() -> None:
+        async with SqliteStore(tmp_path / "fills.db") as store:
+            await store.insert_busts([Bust(FILLS[1], datetime(2026, 11, 23, 15, 0, tzinfo=UTC))])
+
+    asyncio.run(bust())
+    shown = list(csv.DictReader(io.StringIO(_cli(config, "fills", "--format", "csv").stdout)))
+    assert [r["order_id"] for r in shown] == ["o1", "o3"]
+    every = list(csv.DictReader(io.StringIO(
+        _cli(config, "fills", "--include-busted", "--format", "csv").stdout)))
+    assert [(r["order_id"], r["busted"]) for r in every] == [
+        ("o1", "false"), ("o2", "true"), ("o3", "false")]
 
 
 def test_users_add_list_remove(tmp_path: Path) -> None:
