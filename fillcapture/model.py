@@ -113,6 +113,13 @@ class AccountsSeen:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscribed:
+    """T4 accepted a subscription: fills flow from here (snapshot first)."""
+
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
     """The session ended; the adapter will reconnect unless it is closing."""
 
@@ -145,4 +152,7 @@ class OrderSide:
     side: Side
 
 
-FeedEvent = Connected | AccountsSeen | Disconnected | FillsReceived | BustsReceived | OrderSide
+FeedEvent = (
+    Connected | Subscribed | AccountsSeen | Disconnected | FillsReceived | BustsReceived
+    | OrderSide
+)

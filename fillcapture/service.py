@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import secrets
 import signal
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
 from pydantic import SecretStr
@@ -27,6 +31,7 @@ from fillcapture.model import (
     Fill,
     FillsReceived,
     OrderSide,
+    Subscribed,
 )
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.store import Owner, Store, open_store
@@ -41,13 +46,40 @@ PROGRESS_SECONDS = 60.0
 VISIBILITY_GRACE_SECONDS = 10.0
 
 
+FeedState = Literal["starting", "connected", "subscribed", "disconnected", "stopping", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """The daemon's T4 session as it stands: for ``fillcapture status``, systemd
+    and metrics. ``since`` is when ``state`` was entered; ``reason`` says why
+    the last session ended; ``visible`` are the account numbers the fill user sees."""
+
+    state: FeedState
+    since: datetime
+    firm: str | None = None
+    username: str | None = None
+    visible: frozenset[str] = frozenset()
+    reason: str | None = None
+
+
+StatusListener = Callable[[FeedStatus], None]
+
+
 class Daemon:
-    """One capture pipeline over an open store and a feed adapter."""
+    """One capture pipeline over an open store and a feed adapter.
+
+    ``listeners`` are called with the new :class:`FeedStatus` on every change
+    (state, or the accounts visible), synchronously on the event loop: they
+    must be quick and must not raise (a listener that raises is logged).
+    """
 
     def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
+        self.status = FeedStatus("starting", datetime.now(UTC))
+        self.listeners: list[StatusListener] = []
         self.ownership = Ownership()
         self._feed: FeedAdapter | None = None
         self._stopping = asyncio.Event()
@@ -66,6 +98,18 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _set_status(self, state: FeedState | None = None, **changes: Any) -> None:
+        """Record a change of the feed's status and tell the listeners."""
+        status = self.status
+        if state is not None and state != status.state:
+            changes.update(state=state, since=datetime.now(UTC))
+        self.status = dataclasses.replace(status, **changes)
+        for listener in list(self.listeners):
+            try:
+                listener(self.status)
+            except Exception:
+                log.exception("daemon.status_listener_failed", listener=repr(listener))
 
     async def run(self, feed: FeedAdapter) -> None:
         """Capture until :meth:`stop`; then drain the queue, commit and return."""
@@ -89,6 +133,7 @@ class Daemon:
             for task in done - {stopping}:
                 task.result()  # a feed or store failure propagates from here
             log.info("daemon.stopping")
+            self._set_status("stopping")
             await feed.close()
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -102,6 +147,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*helpers, stopping, pump, writer_task,
                                  return_exceptions=True)
+        self._set_status("stopped")
         log.info("daemon.stopped", captured=self.metrics["fills.captured"],
                  dropped_unowned=self.metrics["fills.dropped_unowned"],
                  duplicates=self.metrics["fills.duplicate"],
@@ -136,11 +182,17 @@ class Daemon:
                 self._visible = {account.account for account in event.accounts}
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
+                self._set_status("connected", firm=event.firm, username=event.username,
+                                 visible=frozenset(self._visible), reason=None)
                 self._schedule_visibility_check(event.risk_manager)
+            elif isinstance(event, Subscribed):
+                self._set_status("subscribed")
             elif isinstance(event, AccountsSeen):
                 self._visible.update(account.account for account in event.accounts)
+                self._set_status(visible=frozenset(self._visible))
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
+                self._set_status("disconnected", reason=event.reason)
 
     def _owned(self, fills: tuple[Fill, ...]) -> tuple[Fill, ...]:
         """The fills whose account has an owner. A frame's fills usually share

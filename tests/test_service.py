@@ -1,8 +1,9 @@
-"""The daemon pipeline in-process against the simulator: visibility warnings."""
+"""The daemon pipeline in-process against the simulator: visibility warnings, status."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from structlog.testing import capture_logs
 from fillcapture.config import Settings, StoreSettings, T4Settings
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
-from fillcapture.service import Daemon
+from fillcapture.service import Daemon, FeedStatus
 from fillcapture.sim import SimConfig, SimServer
 from fillcapture.store import Owner, open_store
 
@@ -51,3 +52,37 @@ async def test_risk_manager_warns_only_for_accounts_the_firm_does_not_have(
     warned = [(e["user"], e["account"]) for e in logs
               if e["event"] == "ownership.account_invisible"]
     assert warned == [("C", "66666")]
+
+
+async def test_status_listeners_follow_the_session(tmp_path: Path) -> None:
+    seen: list[FeedStatus] = []
+    async with SimServer(SimConfig(fills_per_second=50)) as sim, \
+            open_store(f"sqlite:///{tmp_path / 'fills.db'}") as store:
+        settings = Settings(
+            t4=T4Settings(url=sim.url, firm="SIMFIRM", username="WhenTechFillUser",
+                          password="sim-password", app_license="x", subscribe_all=True,
+                          reconnect_base=0.05, reconnect_cap=0.1),
+            store=StoreSettings(url=f"sqlite:///{tmp_path / 'fills.db'}"),
+        )
+        daemon = Daemon(settings, store, Metrics())
+        daemon.listeners.append(seen.append)
+        runner = asyncio.create_task(
+            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, daemon.metrics)))
+        for subscribed in (1, 2):
+            async with asyncio.timeout(10):
+                while [s.state for s in seen].count("subscribed") < subscribed:
+                    await asyncio.sleep(0.01)
+            if subscribed == 1:
+                await sim.drop_connections()
+        daemon.stop()
+        await runner
+
+    states = [status.state for status in seen]
+    transitions = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+    assert transitions == ["connected", "subscribed", "disconnected", "connected", "subscribed",
+                           "stopping", "stopped"]
+    disconnected = seen[states.index("disconnected")]
+    assert disconnected.reason
+    assert disconnected.username == "WhenTechFillUser"
+    assert seen[-1].visible == {"11111", "22222", "33333", "44444", "55555"}
+    assert all(a.since <= b.since for a, b in itertools.pairwise(seen))

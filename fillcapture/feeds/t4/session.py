@@ -31,6 +31,7 @@ from fillcapture.model import (
     Fill,
     FillsReceived,
     OrderSide,
+    Subscribed,
     VisibleAccount,
 )
 from fillcapture.ownership import Ownership
@@ -261,8 +262,7 @@ class T4Feed:
         if kind is None:
             return []
         if kind in _CONTROL:
-            self._control(kind, message)
-            return []
+            return self._control(kind, message)
         fills: list[Fill] = []
         sides: list[OrderSide] = []
         busts: list[Bust] = []
@@ -290,13 +290,14 @@ class T4Feed:
             events.append(BustsReceived(tuple(busts)))
         return events
 
-    def _control(self, kind: str, message: service_pb2.ServerMessage) -> None:
+    def _control(self, kind: str, message: service_pb2.ServerMessage) -> list[FeedEvent]:
         if kind == "account_subscribe_response":
             response = message.account_subscribe_response
             if response.success:
                 log.info("feed.subscribed", errors=list(response.errors))
-            else:
-                log.error("feed.subscribe_failed", errors=list(response.errors))
+                return [Subscribed(tuple(response.errors))]
+            log.error("feed.subscribe_failed", errors=list(response.errors))
+        return []
 
     def _parse(self, frame: str | bytes) -> service_pb2.ServerMessage | None:
         """One server frame decoded, or None (counted and logged) if it is not a
