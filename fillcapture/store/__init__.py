@@ -3,13 +3,15 @@
 Import from here; the modules below are the engines' private parts.
 """
 
-from fillcapture.store.base import FillQuery, Owner, Store, StoredFill, StoreError
+from fillcapture.store.base import FillQuery, Gap, Owner, Seal, Store, StoredFill, StoreError
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 
 __all__ = [
     "FillQuery",
+    "Gap",
     "Owner",
+    "Seal",
     "SqliteStore",
     "Store",
     "StoreError",

@@ -71,6 +71,36 @@ class StoredFill:
     captured_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A time the daemon ``instance`` did not hear T4. ``ended_at`` is None while
+    it lasts; ``unrecoverable``: it covered trading of a trade date T4 has since
+    forgotten, so fills may be lost for good (until acknowledged, a problem)."""
+
+    id: int
+    instance: str
+    started_at: datetime
+    ended_at: datetime | None
+    reason: str
+    unrecoverable: bool
+    acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """What one account's trade date held when it was sealed after the roll."""
+
+    firm: str
+    account: str
+    trade_date: date
+    fills: int
+    volume: int
+    busted: int
+    reconciled_at: datetime | None
+    sealed_at: datetime
+    amendments: int
+
+
 class Store(Protocol):
     """A fill store. Open it with ``async with``; every write is one transaction."""
 
@@ -105,6 +135,53 @@ class Store(Protocol):
 
     async def count_busts(self) -> int:
         """How many busts are recorded."""
+        ...
+
+    async def insert_amendments(
+        self, fills: Sequence[Fill], busts: Sequence[Bust]
+    ) -> tuple[list[Fill], list[Bust]]:
+        """Store fills and busts of sealed days like ``insert_fills`` and
+        ``insert_busts``, recording each one that changed a day as an
+        amendment; return those."""
+        ...
+
+    # --- operations -----------------------------------------------------------
+
+    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None
+                       ) -> list[Seal]:
+        """Seal ``day`` for ``firm``: record per account its fills, volume and busts
+        now. Sealing a sealed day again changes nothing; returns the day's seals."""
+        ...
+
+    async def sealed_through(self, firm: str) -> date | None:
+        """The latest trade date sealed for ``firm``."""
+        ...
+
+    async def seals(self, since: date | None = None) -> list[Seal]:
+        """Seals from ``since`` on, with the amendments each day received."""
+        ...
+
+    async def open_gap(self, instance: str, started_at: datetime, reason: str) -> int:
+        """Record the start of a gap; return its id."""
+        ...
+
+    async def close_gap(self, gap_id: int, ended_at: datetime, unrecoverable: bool) -> None:
+        ...
+
+    async def gaps(self, *, open_only: bool = False) -> list[Gap]:
+        """Gaps, newest first; ``open_only``: unrecoverable and not acknowledged."""
+        ...
+
+    async def acknowledge_gap(self, gap_id: int) -> bool:
+        """Acknowledge an unrecoverable gap; False if there is no such gap."""
+        ...
+
+    async def set_state(self, instance: str, values: dict[str, str]) -> None:
+        """Record what a daemon says about itself (status)."""
+        ...
+
+    async def state(self) -> dict[str, dict[str, str]]:
+        """Every daemon's recorded state, by instance."""
         ...
 
     async def sideless_orders(self) -> set[tuple[str, str, str]]:

@@ -110,6 +110,70 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "operations: gaps, seals, amendments, daemon state",
+        (
+            # One row per time the daemon did not hear T4: a disconnect, or the
+            # daemon itself not running. Open while ended_at is NULL.
+            # ``instance`` names the daemon (its firm); times are µs UTC.
+            """
+            CREATE TABLE gaps (
+                id              INTEGER PRIMARY KEY,
+                instance        TEXT    NOT NULL,
+                started_at      INTEGER NOT NULL,
+                ended_at        INTEGER NULL,
+                reason          TEXT    NOT NULL,
+                unrecoverable   INTEGER NOT NULL DEFAULT 0,
+                acknowledged_at INTEGER NULL
+            )
+            """,
+            # A trade date sealed after its roll, and per account what it held then.
+            """
+            CREATE TABLE sealed_days (
+                firm          TEXT    NOT NULL,
+                trade_date    TEXT    NOT NULL,
+                reconciled_at INTEGER NULL,
+                sealed_at     INTEGER NOT NULL,
+                PRIMARY KEY (firm, trade_date)
+            )
+            """,
+            """
+            CREATE TABLE seals (
+                firm       TEXT    NOT NULL,
+                account    TEXT    NOT NULL,
+                trade_date TEXT    NOT NULL,
+                fills      INTEGER NOT NULL,
+                volume     INTEGER NOT NULL,
+                busted     INTEGER NOT NULL,
+                PRIMARY KEY (firm, account, trade_date)
+            )
+            """,
+            # Each change to a sealed day: a fill or a bust stored after the seal.
+            """
+            CREATE TABLE amendments (
+                id         INTEGER PRIMARY KEY,
+                firm       TEXT    NOT NULL,
+                account    TEXT    NOT NULL,
+                trade_date TEXT    NOT NULL,
+                kind       TEXT    NOT NULL CHECK (kind IN ('fill', 'bust')),
+                order_id   TEXT    NOT NULL,
+                trade_key  TEXT    NOT NULL,
+                leg_index  INTEGER NOT NULL,
+                at         INTEGER NOT NULL
+            )
+            """,
+            # What a running daemon last said about itself (for 'fillcapture status').
+            """
+            CREATE TABLE daemon_state (
+                instance TEXT NOT NULL,
+                key      TEXT NOT NULL,
+                value    TEXT NOT NULL,
+                PRIMARY KEY (instance, key)
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

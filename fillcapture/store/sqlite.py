@@ -11,7 +11,7 @@ import itertools
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -21,13 +21,14 @@ import structlog
 
 from fillcapture.model import Bust, Fill, OrderSide
 from fillcapture.store import migrations
-from fillcapture.store.base import FillQuery, Owner, StoredFill, StoreError
+from fillcapture.store.base import FillQuery, Gap, Owner, Seal, StoredFill, StoreError
 from fillcapture.store.connection import connect, transaction
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
     OUTRIGHT,
     SELECT_COLUMNS,
     fill_rows,
+    from_micros,
     stored_fill,
     utc_micros,
     utc_text,
@@ -248,6 +249,193 @@ class SqliteStore:
         )
         return {(row[0], row[1], row[2]) for row in rows}
 
+    async def insert_amendments(
+        self, fills: Sequence[Fill], busts: Sequence[Bust]
+    ) -> tuple[list[Fill], list[Bust]]:
+        """Store fills and busts of sealed days one by one (they are few), and
+        record each that changed something as an amendment of its day."""
+        self._check_writable()
+        now = utc_micros(datetime.now(UTC))
+        new_fills: list[Fill] = []
+        new_busts: list[Bust] = []
+        async with self._writing() as conn:
+            for fill in fills:
+                if await _insert(conn, [fill], now):
+                    new_fills.append(fill)
+                    await _amend(conn, fill, "fill", now)
+            for bust in busts:
+                fill = bust.fill
+                leg = OUTRIGHT if fill.leg_index is None else fill.leg_index
+                if await _insert(conn, [fill], now):
+                    new_fills.append(fill)
+                cursor = await conn.execute(
+                    _MARK_BUSTED,
+                    (utc_micros(bust.busted_at), fill.firm, fill.order_id, fill.trade_key, leg))
+                await conn.execute(_INSERT_BUST, (
+                    fill.firm, fill.account_id, fill.account, fill.order_id, fill.trade_key, leg,
+                    utc_micros(bust.busted_at), now))
+                if cursor.rowcount:
+                    new_busts.append(bust)
+                    await _amend(conn, fill, "bust", now)
+        return new_fills, new_busts
+
+    # --- operations -----------------------------------------------------------
+
+    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None
+                       ) -> list[Seal]:
+        """Seal ``day`` for ``firm``: per account, its live fills, volume and
+        busts as stored now. A day is sealed once; sealing it again is a no-op."""
+        text = day.isoformat()
+        now = utc_micros(datetime.now(UTC))
+        async with self._writing() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO sealed_days (firm, trade_date, reconciled_at, sealed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (firm, text, None if reconciled_at is None else utc_micros(reconciled_at), now))
+            if cursor.rowcount:
+                # One pass over the day's rows (the account index does not lead
+                # with the date; once a day, this is cheap enough).
+                await conn.execute(
+                    "INSERT INTO seals (firm, account, trade_date, fills, volume, busted) "
+                    "SELECT firm, account, trade_date, "
+                    "count(*) FILTER (WHERE busted_at IS NULL), "
+                    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0), "
+                    "count(*) FILTER (WHERE busted_at IS NOT NULL) "
+                    "FROM fills WHERE firm = ? AND trade_date = ? "
+                    "GROUP BY firm, account, trade_date",
+                    (firm, text))
+        return [seal for seal in await self.seals(day) if seal.trade_date == day
+                and seal.firm == firm]
+
+    async def sealed_through(self, firm: str) -> date | None:
+        rows = await self._all("SELECT max(trade_date) FROM sealed_days WHERE firm = ?", (firm,))
+        return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    async def seals(self, since: date | None = None) -> list[Seal]:
+        rows = await self._all(
+            "SELECT s.firm, s.account, s.trade_date, s.fills, s.volume, s.busted, "
+            "d.reconciled_at, d.sealed_at, "
+            "(SELECT count(*) FROM amendments a WHERE a.firm = s.firm AND a.account = s.account "
+            " AND a.trade_date = s.trade_date) "
+            "FROM seals s JOIN sealed_days d ON d.firm = s.firm AND d.trade_date = s.trade_date "
+            "WHERE s.trade_date >= ? ORDER BY s.trade_date, s.firm, s.account",
+            ((since or date.min).isoformat(),))
+        return [
+            Seal(row[0], row[1], date.fromisoformat(row[2]), row[3], row[4], row[5],
+                 None if row[6] is None else from_micros(row[6]), from_micros(row[7]), row[8])
+            for row in rows
+        ]
+
+    async def open_gap(self, instance: str, started_at: datetime, reason: str) -> int:
+        async with self._writing() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO gaps (instance, started_at, reason) VALUES (?, ?, ?)",
+                (instance, utc_micros(started_at), reason))
+            return int(cursor.lastrowid or 0)
+
+    async def close_gap(self, gap_id: int, ended_at: datetime, unrecoverable: bool) -> None:
+        async with self._writing() as conn:
+            await conn.execute(
+                "UPDATE gaps SET ended_at = ?, unrecoverable = ? WHERE id = ?",
+                (utc_micros(ended_at), int(unrecoverable), gap_id))
+
+    async def gaps(self, *, open_only: bool = False) -> list[Gap]:
+        where = " WHERE unrecoverable = 1 AND acknowledged_at IS NULL" if open_only else ""
+        sql = (
+            "SELECT id, instance, started_at, ended_at, reason, unrecoverable, acknowledged_at "
+            "FROM gaps" + where + " ORDER BY started_at DESC, id DESC"
+        )
+        rows = await self._all(sql)
+        return [
+            Gap(row[0], row[1], from_micros(row[2]),
+                None if row[3] is None else from_micros(row[3]), row[4], bool(row[5]),
+                None if row[6] is None else from_micros(row[6]))
+            for row in rows
+        ]
+
+    async def acknowledge_gap(self, gap_id: int) -> bool:
+        async with self._writing() as conn:
+            cursor = await conn.execute(
+                "UPDATE gaps SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
+                (utc_micros(datetime.now(UTC)), gap_id))
+            if cursor.rowcount:
+                return True
+            found = await conn.execute_fetchall("SELECT 1 FROM gaps WHERE id = ?", (gap_id,))
+            return bool(list(found))
+
+    async def set_state(self, instance: str, values: dict[str, str]) -> None:
+        async with self._writing() as conn:
+            await conn.executemany(
+                "INSERT INTO daemon_state (instance, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value",
+                [(instance, key, value) for key, value in values.items()])
+
+    async def state(self) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for instance, key, value in await self._all(
+                "SELECT instance, key, value FROM daemon_state ORDER BY instance, key"):
+            found.setdefault(instance, {})[key] = value
+        return found
+
+    async def last_fills(self, accounts: Sequence[str]) -> dict[str, tuple[datetime, date, int]]:
+        """Per account number: its newest fill's time, its latest trade date and
+        that date's live fill count (index seeks per account, not a scan)."""
+        found: dict[str, tuple[datetime, date, int]] = {}
+        async with self._reading() as conn:
+            for account in accounts:
+                rows = list(await conn.execute_fetchall(
+                    "SELECT max(trade_date) FROM fills WHERE account = ?", (account,)))
+                if not rows or rows[0][0] is None:
+                    continue
+                day = rows[0][0]
+                (row,) = await conn.execute_fetchall(
+                    "SELECT max(exchange_time), count(*) FILTER (WHERE busted_at IS NULL) "
+                    "FROM fills WHERE account = ? AND trade_date = ?", (account, day))
+                found[account] = (from_micros(row[0]), date.fromisoformat(day), row[1])
+        return found
+
+    # --- maintenance (SQLite only) --------------------------------------------
+
+    async def backup(self, destination: Path) -> None:
+        """An online, consistent copy of the store (SQLite's backup API): the
+        daemon keeps writing meanwhile. Written beside, then renamed into place."""
+        partial = destination.with_name(destination.name + ".partial")
+        partial.unlink(missing_ok=True)
+        async with self._reading() as conn:
+            target = await aiosqlite.connect(partial)
+            try:
+                await conn.backup(target)
+            finally:
+                await target.close()
+        partial.chmod(0o600)
+        partial.replace(destination)
+
+    async def optimize(self) -> None:
+        async with self._reading() as conn:
+            await conn.execute("PRAGMA optimize")
+
+    async def integrity_check(self) -> list[str]:
+        """SQLite's findings; ``["ok"]`` for a sound file. Damage bad enough to
+        stop the check itself is a finding too, not an exception."""
+        async with self._reading() as conn:
+            try:
+                rows = await conn.execute_fetchall("PRAGMA integrity_check")
+            except sqlite3.DatabaseError as exc:
+                return [f"integrity_check failed: {exc}"]
+            return [str(row[0]) for row in rows]
+
+    async def prune(self, before: date) -> int:
+        """Delete fills and busts of trade dates before ``before`` (retention); return
+        how many fills went."""
+        async with self._writing() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM fills WHERE trade_date < ?", (before.isoformat(),))
+            await conn.execute(
+                "DELETE FROM busts WHERE NOT EXISTS (SELECT 1 FROM fills f WHERE "
+                "f.firm = busts.firm AND f.order_id = busts.order_id "
+                "AND f.trade_key = busts.trade_key AND f.leg_index = busts.leg_index)")
+            return int(cursor.rowcount)
+
     # --- ownership registry ---------------------------------------------------
 
     async def seed_registry(self, owners: Sequence[Owner]) -> None:
@@ -379,6 +567,14 @@ class SqliteStore:
         """How many fills are stored, busted ones included."""
         async with self._reading() as conn:
             return await _scalar(conn, "SELECT count(*) FROM fills")
+
+
+async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) -> None:
+    await conn.execute(
+        "INSERT INTO amendments (firm, account, trade_date, kind, order_id, trade_key, "
+        "leg_index, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (fill.firm, fill.account, fill.trade_date.isoformat(), kind, fill.order_id,
+         fill.trade_key, OUTRIGHT if fill.leg_index is None else fill.leg_index, now))
 
 
 async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:

@@ -1,0 +1,123 @@
+"""The store's operations side: seals and amendments, gaps, daemon state, backups."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from fillcapture.model import Bust
+from fillcapture.store import FillQuery, SqliteStore
+from tests.store.factories import DAY, T0, make_fill
+
+LATER = T0 + timedelta(hours=5)
+
+
+async def test_a_seal_records_each_accounts_day_and_is_written_once(store: SqliteStore) -> None:
+    fills = [make_fill(n, volume=n + 1) for n in range(4)]
+    fills.append(make_fill(9, account="22222", account_id="acc-22222", volume=7))
+    await store.insert_fills(fills)
+    await store.insert_busts([Bust(fills[0], LATER)])
+
+    seals = await store.seal_day("SIMFIRM", DAY, reconciled_at=T0)
+    # Sealing again (a second daemon, a restart) changes nothing.
+    await store.insert_fills([make_fill(20)])
+    assert await store.seal_day("SIMFIRM", DAY, reconciled_at=LATER) == seals
+
+    by_account = {seal.account: seal for seal in seals}
+    assert (by_account["11111"].fills, by_account["11111"].volume,
+            by_account["11111"].busted) == (3, 2 + 3 + 4, 1)
+    assert (by_account["22222"].fills, by_account["22222"].volume) == (1, 7)
+    assert by_account["11111"].reconciled_at == T0
+    assert await store.sealed_through("SIMFIRM") == DAY
+    assert await store.sealed_through("OTHERFIRM") is None
+
+
+async def test_late_fills_and_busts_of_a_sealed_day_are_amendments(store: SqliteStore) -> None:
+    first = make_fill(1)
+    await store.insert_fills([first])
+    await store.seal_day("SIMFIRM", DAY, reconciled_at=None)
+    late = make_fill(2)
+
+    new_fills, new_busts = await store.insert_amendments([late, first], [Bust(first, LATER)])
+    # Delivered again (a replay): nothing changes, nothing is counted twice.
+    again = await store.insert_amendments([late], [Bust(first, LATER)])
+
+    assert new_fills == [late]
+    assert new_busts == [Bust(first, LATER)]
+    assert again == ([], [])
+    (seal,) = await store.seals()
+    assert seal.amendments == 2
+    assert seal.fills == 1  # the seal keeps what the day held when sealed
+    assert [f.busted async for f in store.fills(FillQuery())] == [True, False]
+
+
+async def test_gaps_open_close_and_acknowledge(store: SqliteStore) -> None:
+    harmless = await store.open_gap("SIMFIRM", T0, "connection lost")
+    await store.close_gap(harmless, T0 + timedelta(seconds=3), unrecoverable=False)
+    lost = await store.open_gap("SIMFIRM", LATER, "daemon not running")
+    assert [gap.id for gap in await store.gaps()] == [lost, harmless]
+    assert (await store.gaps())[0].ended_at is None
+
+    await store.close_gap(lost, LATER + timedelta(days=1), unrecoverable=True)
+    assert [gap.id for gap in await store.gaps(open_only=True)] == [lost]
+    assert await store.acknowledge_gap(lost) is True
+    assert await store.acknowledge_gap(lost) is True  # already done: still fine
+    assert await store.acknowledge_gap(999) is False
+    assert await store.gaps(open_only=True) == []
+
+
+async def test_daemon_state_is_kept_per_instance(store: SqliteStore) -> None:
+    await store.set_state("SIMFIRM", {"state": "subscribed", "since": "x"})
+    await store.set_state("SIMFIRM", {"state": "disconnected"})
+    await store.set_state("OTHER", {"state": "stopped"})
+    assert await store.state() == {"OTHER": {"state": "stopped"},
+                                   "SIMFIRM": {"state": "disconnected", "since": "x"}}
+
+
+async def test_last_fills_per_account(store: SqliteStore) -> None:
+    await store.insert_fills([make_fill(1), make_fill(2), make_fill(
+        3, trade_date=DAY - timedelta(days=1))])
+    found = await store.last_fills(["11111", "99999"])
+    assert found == {"11111": (T0 + timedelta(milliseconds=2), DAY, 2)}
+
+
+async def test_backup_is_a_complete_store_and_prune_keeps_recent_days(
+    store: SqliteStore, tmp_path: Path,
+) -> None:
+    await store.insert_fills([make_fill(n) for n in range(100)])
+    await store.insert_fills([make_fill(200, trade_date=DAY - timedelta(days=40))])
+    backup = tmp_path / "backup.db"
+
+    await store.backup(backup)
+    assert await store.integrity_check() == ["ok"]
+
+    async with SqliteStore(backup, readonly=True) as copy:
+        copied = [f async for f in copy.fills(FillQuery())]
+    original = [f async for f in store.fills(FillQuery())]
+    assert copied == original
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
+    assert await store.prune(DAY - timedelta(days=30)) == 1
+    assert await store.count_fills() == 100
+
+
+async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "fills.db"
+    async with SqliteStore(path) as store:
+        await store.insert_fills([make_fill(n) for n in range(2000)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'fills_account_date'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    # Garbage over the account index's root page: the table itself is intact.
+    with path.open("r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\xff" * page_size)
+
+    async with SqliteStore(path) as store:
+        findings = await store.integrity_check()
+
+    print(findings[:3])
+    assert findings != ["ok"]
+    assert findings
