@@ -35,6 +35,7 @@ from fillcapture.model import (
 )
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.store import Owner, Store, open_store
+from fillcapture.systemd import Notifier
 from fillcapture.writer import CaptureWriter
 
 log = structlog.get_logger(__name__)
@@ -285,10 +286,13 @@ async def run(settings: Settings) -> int:
     tune_gc()
     metrics = Metrics()
     loop = asyncio.get_running_loop()
+    notifier = Notifier()
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(notifier.running())  # watchdog; STOPPING=1 at the end
         store = await stack.enter_async_context(open_store(settings.store.url))
         await store.seed_registry(owners_from(settings))
         daemon = Daemon(settings, store, metrics)
+        daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
         await daemon.load_registry()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, daemon.stop)

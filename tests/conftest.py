@@ -30,9 +30,11 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: no stray FILLCAPTURE_ settings."""
+    """The environment for a child process: no stray FILLCAPTURE_ settings, and
+    no systemd notification socket of whatever runs the tests."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FILLCAPTURE_") and k != "CREDENTIALS_DIRECTORY"}
+           if not k.startswith(("FILLCAPTURE_", "NOTIFY_SOCKET", "WATCHDOG_"))
+           and k != "CREDENTIALS_DIRECTORY"}
     env.update(extra)
     return env
 
@@ -148,8 +150,8 @@ def start_sim(tmp_path: Path, procs: list[Proc]) -> Callable[..., SimProc]:
 
 @pytest.fixture
 def start_daemon(tmp_path: Path, procs: list[Proc]) -> Callable[..., Proc]:
-    def start(config: Path, name: str = "daemon") -> Proc:
-        daemon = Proc(["--config", str(config), "run"], tmp_path, name)
+    def start(config: Path, name: str = "daemon", env: dict[str, str] | None = None) -> Proc:
+        daemon = Proc(["--config", str(config), "run"], tmp_path, name, env=env)
         procs.append(daemon)
         return daemon
     return start
