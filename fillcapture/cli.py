@@ -216,7 +216,11 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture import service
 
-    return asyncio.run(service.run(settings))
+    try:
+        return asyncio.run(service.run(settings))
+    except ConfigError as exc:  # a setting found wanting only once used, e.g. a taken port
+        print(f"fillcapture: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:

@@ -209,6 +209,30 @@ class OnboardingSettings(_Section):
         return value
 
 
+class MetricsSettings(_Section):
+    """The Prometheus endpoint: ``GET /metrics`` on ``listen`` (``host:port``;
+    an IPv6 host in brackets, ``[::1]:9464``) while ``enabled``. The default
+    answers on loopback only: open it wider only where the network is trusted,
+    since the endpoint has no authentication."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:9464"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host_and_port(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return host_and_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return host_and_port(self.listen)[1]
+
+
 class LogSettings(_Section):
     """``format``: ``auto`` is console on a terminal, JSON lines otherwise."""
 
@@ -232,6 +256,7 @@ class Settings(BaseSettings):
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()
     onboarding: OnboardingSettings = OnboardingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")
@@ -337,6 +362,17 @@ def sqlite_path(url: str) -> Path:
     if not url.startswith(prefix) or len(url) == len(prefix):
         raise ValueError("must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
     return Path(url[len(prefix) :])
+
+
+def host_and_port(listen: str) -> tuple[str, int]:
+    """``127.0.0.1:9464`` → ``("127.0.0.1", 9464)``; ``[::1]:9464`` → ``("::1", 9464)``."""
+    host, colon, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    number = int(port) if port.isascii() and port.isdigit() else 0
+    if not colon or not host or not 1 <= number <= 65535:
+        raise ValueError("must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:9464")
+    return host, number
 
 
 def config_file(explicit: str | Path | None) -> Path:

@@ -21,6 +21,7 @@ import structlog
 from pydantic import SecretStr
 
 from fillcapture.config import Settings
+from fillcapture.exporter import serve_metrics
 from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
@@ -120,6 +121,7 @@ class Daemon:
             self.store, self.metrics, batch_size=store_settings.batch_size,
             linger_ms=store_settings.batch_ms, queue_fills=store_settings.queue_fills,
         )
+        self.metrics.gauges["writer.queued"] = lambda: writer.queued
         writer_task = asyncio.create_task(writer.run(), name="writer")
         pump = asyncio.create_task(self._pump(feed, writer), name="feed")
         helpers = [
@@ -294,6 +296,8 @@ async def run(settings: Settings) -> int:
         daemon = Daemon(settings, store, metrics)
         daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
         await daemon.load_registry()
+        if settings.metrics.enabled:
+            await stack.enter_async_context(serve_metrics(settings.metrics, daemon))
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, daemon.stop)
         log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,

@@ -114,6 +114,8 @@ class CaptureWriter:
             metrics.inc("fills.captured", new)
             metrics.inc("fills.duplicate", len(fills) - new)
             metrics.inc("store.commits")
+            if new:
+                metrics.last_capture_ns = done_ns
             for item in batch:
                 if isinstance(item, FillsReceived):
                     metrics.latency.record(done_ns - item.received_ns, len(item.fills))
@@ -124,6 +126,8 @@ class CaptureWriter:
             new_fills, new_busts = await self.store.insert_busts(busts)
             self.metrics.inc("fills.captured", new_fills)
             self.metrics.inc("busts.recorded", new_busts)
+            if new_fills:
+                self.metrics.last_capture_ns = time.monotonic_ns()
             if new_busts:
                 log.info("bust.recorded", count=new_busts, fills_from_busts=new_fills)
         if sides:

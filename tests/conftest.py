@@ -159,8 +159,12 @@ def start_daemon(tmp_path: Path, procs: list[Proc]) -> Callable[..., Proc]:
 
 def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
                   users: list[dict[str, Any]] | None = None, password: str = "sim-password",
-                  **t4: Any) -> Path:
-    """A daemon configuration against a standalone simulator."""
+                  metrics: dict[str, Any] | None = None, **t4: Any) -> Path:
+    """A daemon configuration against a standalone simulator. Its metrics
+    endpoint is on a free port unless ``metrics`` says otherwise, so that
+    daemons side by side, and one a developer runs, do not collide."""
+    if metrics is None:
+        metrics = {"listen": f"127.0.0.1:{free_port()}"}
     if users is None:
         users = [{"name": "A", "accounts": ["11111", "22222"]},
                  {"name": "B", "accounts": ["33333", "44444"]}]
@@ -172,6 +176,7 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
               | t4,
         "store": {"url": f"sqlite:///{tmp_path / 'fills.db'}"},
         "users": users,
+        "metrics": metrics,
         "log": {"format": "json", "level": "info"},
     })
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
-from tests.conftest import Proc, clean_env, stored_rows, wait_until, write_config
+from tests.conftest import Proc, clean_env, free_port, stored_rows, wait_until, write_config
 
 FILLS = [
     Fill("SIMFIRM", "acc-1", "11111", "o1", "T1", 1, None, "XCME_FX 6E (Z26)", Side.BUY, 2,
@@ -118,7 +118,8 @@ def test_demo_run_stores_fills_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """What `make run` does in a fresh clone: no configuration, the built-in demo."""
     assert not Path("/etc/fillcapture/fillcapture.toml").exists(), "not a clean host"
     started = time.monotonic()
-    demo = Proc(["run"], tmp_path, "demo")
+    demo = Proc(["run"], tmp_path, "demo",
+                env=clean_env(FILLCAPTURE_METRICS__LISTEN=f"127.0.0.1:{free_port()}"))
     db = tmp_path / "var" / "fills.db"
     wait_until(lambda: len(stored_rows(db)) > 0, 30, "the demo to store a fill")
     print(f"first fill stored {time.monotonic() - started:.2f}s after start")

@@ -32,6 +32,8 @@ BAD_FILES = {
                      '[[users]]\nname = "B"\naccounts = ["1"]\n',
                      "account 1 is owned by both A and B"),
     "t4_no_credentials": ('[feed]\nadapter = "t4"\n', "t4.firm: required"),
+    "metrics_listen": ('[metrics]\nlisten = "9464"\n', "metrics.listen: must be host:port"),
+    "metrics_port": ('[metrics]\nlisten = "localhost:99999"\n', "metrics.listen: must be host:"),
     "firm_needed": ('[[users]]\nname = "A"\nfirm = "F1"\naccounts = ["1"]\n'
                     '[[users]]\nname = "B"\nfirm = "F2"\naccounts = ["2"]\n'
                     '[[users]]\nname = "C"\naccounts = ["3"]\n', "users[2].firm: required"),

@@ -1,0 +1,154 @@
+"""The Prometheus endpoint: ``GET /metrics`` in the daemon's own process.
+
+:class:`DaemonCollector` turns the daemon's :class:`~fillcapture.metrics.Metrics`
+into Prometheus metric families when a scrape asks, so the capture path keeps
+counting in plain integers and there is no second set of counters to keep in
+step with the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import structlog
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+
+from fillcapture import __version__
+from fillcapture.config import ConfigError, MetricsSettings
+from fillcapture.metrics import Metrics
+
+if TYPE_CHECKING:  # the daemon imports this module to serve its metrics
+    from fillcapture.service import Daemon, FeedStatus
+
+log = structlog.get_logger(__name__)
+
+# Counter families read straight from Metrics.counters: (name, counter, help).
+COUNTERS = (
+    ("fillcapture_fills_captured", "fills.captured",
+     "Fills stored for the first time (committed)."),
+    ("fillcapture_fills_dropped_unowned", "fills.dropped_unowned",
+     "Fills dropped because no user owns their account."),
+    ("fillcapture_fills_recovered", "fills.recovered",
+     "Of the captured, fills found only in a T4 snapshot (at a (re)connect or the "
+     "pre-roll reconcile): made while the daemon was away, or missed."),
+    ("fillcapture_fills_duplicate", "fills.duplicate",
+     "Fills received again and absorbed (already stored)."),
+    ("fillcapture_frames_malformed", "frames.malformed",
+     "Frames from T4 skipped whole because they did not decode or made no sense."),
+    ("fillcapture_busts_recorded", "busts.recorded", "Trade busts stored."),
+    ("fillcapture_reconnects", "feed.disconnects",
+     "T4 sessions lost or not opened, each followed by another attempt."),
+)
+
+LOGIN_SUCCESS = "LOGIN_RESULT_SUCCESS"
+REFUSED_PREFIX = "feed.login_refused."
+CONNECTED_STATES = frozenset({"connected", "subscribed"})
+
+
+class DaemonCollector:
+    """Reads a daemon's :class:`Metrics` at each scrape.
+
+    Scrapes run on the HTTP server's thread while the event loop goes on
+    counting. Each read below is of one int, one float or one list copied in
+    a single step under the interpreter lock, so a scrape sees each number
+    whole; numbers from different families may be a commit apart.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self.metrics
+        counters = dict(metrics.counters)
+        yield InfoMetricFamily("fillcapture", "The running fillcapture.",
+                               value={"version": __version__})
+        for name, key, documentation in COUNTERS:
+            yield CounterMetricFamily(name, documentation, value=counters.get(key, 0))
+        logins = CounterMetricFamily("fillcapture_logins", "T4 login responses, by result.",
+                                     labels=["result"])
+        logins.add_metric([LOGIN_SUCCESS], counters.get("feed.logins", 0))
+        for key, count in sorted(counters.items()):
+            if key.startswith(REFUSED_PREFIX):
+                logins.add_metric([key.removeprefix(REFUSED_PREFIX)], count)
+        yield logins
+        yield GaugeMetricFamily("fillcapture_connected",
+                                "1 while logged in to T4 (connected or subscribed), else 0.",
+                                value=metrics.gauge("feed.connected"))
+        yield GaugeMetricFamily(
+            "fillcapture_last_fill_age_seconds",
+            "Seconds since a commit last stored a new fill; NaN until the first.",
+            value=metrics.last_capture_age())
+        yield GaugeMetricFamily("fillcapture_gaps_open",
+                                "Unrecoverable capture gaps not yet acknowledged.",
+                                value=metrics.gauge("gaps.open"))
+        yield GaugeMetricFamily("fillcapture_writer_queue_fills",
+                                "Fills handed to the writer and not yet committed.",
+                                value=metrics.gauge("writer.queued"))
+        yield _latency_histogram(metrics)
+
+
+def _latency_histogram(metrics: Metrics) -> HistogramMetricFamily:
+    latency = metrics.latency
+    counts = list(latency.bucket_counts)
+    sum_seconds = latency.sum_ns / 1e9
+    buckets: list[tuple[str, float]] = []
+    running = 0
+    for bound, count in zip((*latency.bounds, float("inf")), counts, strict=True):
+        running += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+    return HistogramMetricFamily(
+        "fillcapture_commit_latency_seconds",
+        "Per fill, from the frame's receipt to the commit that stored or absorbed it.",
+        buckets=buckets, sum_value=sum_seconds)
+
+
+def track_connection(metrics: Metrics) -> Callable[[FeedStatus], None]:
+    """A :attr:`Daemon.listeners` entry that keeps the ``feed.connected`` gauge."""
+    def listener(status: FeedStatus) -> None:
+        metrics.gauges["feed.connected"] = 1.0 if status.state in CONNECTED_STATES else 0.0
+    return listener
+
+
+def registry_for(metrics: Metrics) -> CollectorRegistry:
+    """Our own registry rather than prometheus-client's global one: only what
+    this daemon registers is served, and tests can build as many as they like."""
+    registry = CollectorRegistry()
+    registry.register(DaemonCollector(metrics))
+    ProcessCollector(registry=registry)
+    return registry
+
+
+@asynccontextmanager
+async def serve_metrics(settings: MetricsSettings, daemon: Daemon) -> AsyncIterator[None]:
+    """Serve ``/metrics`` on ``settings.listen`` until the block ends.
+
+    prometheus-client's own HTTP server runs on a thread of its own: a scrape
+    never waits for the event loop, nor the loop for a scrape, and a daemon
+    whose loop is stuck still answers, with a last-fill age that keeps growing.
+    A port that cannot be had is a :class:`ConfigError` naming the key.
+    """
+    daemon.listeners.append(track_connection(daemon.metrics))
+    try:
+        server, thread = start_http_server(
+            settings.port, settings.host, registry=registry_for(daemon.metrics))
+    except OSError as exc:
+        raise ConfigError(
+            f"metrics.listen: cannot listen on {settings.listen}: {exc.strerror or exc}"
+        ) from None
+    log.info("metrics.serving", url=f"http://{settings.listen}/metrics")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(server.shutdown)
+        server.server_close()
+        thread.join()
