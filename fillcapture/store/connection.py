@@ -6,6 +6,7 @@ A new file is private (0600); every connection gets WAL, ``synchronous=FULL`` an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -116,7 +117,17 @@ async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     IMMEDIATE takes the write lock up front, so a second process waits on the
     busy timeout instead of failing when a read would have to become a write.
     """
-    await conn.execute("BEGIN IMMEDIATE")
+    begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
+    try:
+        await asyncio.shield(begin)
+    except asyncio.CancelledError:
+        # The BEGIN runs on in aiosqlite's thread regardless: let it finish and
+        # undo it, or the connection would stay inside a transaction for good.
+        with contextlib.suppress(Exception):
+            await begin
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+        raise
     try:
         yield
     except BaseException:
