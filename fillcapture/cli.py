@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from fillcapture import __version__
-from fillcapture.config import ConfigError, Settings, config_file, load_settings
+from fillcapture.config import (
+    ConfigError,
+    Settings,
+    config_file,
+    load_settings,
+    login_problem,
+)
 
 if TYPE_CHECKING:
     from fillcapture.store import Store
@@ -51,6 +57,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
+        problem = login_problem(settings) if getattr(args, "logs_in", False) else None
+        if problem is not None:
+            raise ConfigError(f"{config_file(args.config)}: {problem}")
     except ConfigError as exc:
         print(f"fillcapture: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -75,9 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the capture daemon")
-    run.set_defaults(handler=_cmd_run)
+    run.set_defaults(handler=_cmd_run, logs_in=True)
 
-    sim = commands.add_parser("sim", help="run the simulated T4 backend")
+    sim = commands.add_parser("sim", help="run the simulated T4 backend",
+                              description="The simulated T4 backend. SIGUSR1 rolls its trade "
+                              "date at once, as T4 does at 17:00 Chicago.")
     sim.add_argument("--port", type=int, help="loopback port (default [sim] port; 0 = free)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--seed", type=int, help="random seed (default [sim] seed)")
@@ -167,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     record = commands.add_parser("record", help="record a T4 session's raw server frames")
     record.add_argument("--out", type=Path, required=True, help="recording file to write")
     record.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
-    record.set_defaults(handler=_cmd_record)
+    record.set_defaults(handler=_cmd_record, logs_in=True)
 
     replay = commands.add_parser(
         "replay", help="push a recording through the t4 adapter into the store",
@@ -180,10 +191,27 @@ def _parser() -> argparse.ArgumentParser:
                         help="original: the recorded gaps between frames; max: as fast "
                         "as the pipeline takes them (default)")
     replay.set_defaults(handler=_cmd_replay)
+    status = commands.add_parser(
+        "status", help="the daemon's state, accounts, open gaps (from the store)",
+        description="Read the store (read-only; the daemon may run or not): each daemon's "
+        "connection state and since when, its user, accounts visible / owned / owned but "
+        "invisible, last fill and today's fills per account, unacknowledged unrecoverable "
+        "gaps, last reconcile, seal and backup.")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_cmd_status)
+    gaps = commands.add_parser("gaps", help="times the daemon did not hear T4")
+    gap_commands = gaps.add_subparsers(dest="gaps_command", required=True)
+    gap_list = gap_commands.add_parser("list", help="every gap, newest first")
+    gap_list.add_argument("--json", action="store_true")
+    gap_list.set_defaults(handler=_cmd_gaps_list)
+    ack = gap_commands.add_parser(
+        "ack", help="acknowledge an unrecoverable gap once its fills are accounted for")
+    ack.add_argument("id", type=int)
+    ack.set_defaults(handler=_cmd_gaps_ack)
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate and print the configuration")
-    check.set_defaults(handler=_cmd_config_check)
+    check.set_defaults(handler=_cmd_config_check, logs_in=True)
 
     users = commands.add_parser("users", help="the ownership registry")
     user_commands = users.add_subparsers(dest="users_command", required=True)
@@ -270,6 +298,8 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_CONFIG
 
     def ready(server: SimServer) -> None:
+        # SIGUSR1 rolls the trade date now, as T4 does at 17:00 Chicago.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, server.roll)
         print(f"fillcapture sim listening on {server.url}", flush=True)
 
     if not args.onboarding:
@@ -327,6 +357,56 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return 2
     print(summary)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture import status
+    from fillcapture.store import open_store
+
+    async def show() -> str:
+        async with open_store(settings.store.url, readonly=True) as store:
+            found = await status.collect(store)
+        return json.dumps(found, indent=2) + "\n" if args.json else status.render(found)
+
+    if not settings.store.path.exists():
+        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
+              file=sys.stderr)
+        return 1
+    sys.stdout.write(asyncio.run(show()))
+    return 0
+
+
+def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.status import gap_row
+    from fillcapture.store import open_store
+
+    async def rows() -> list[dict[str, Any]]:
+        async with open_store(settings.store.url, readonly=True) as store:
+            return [gap_row(gap) for gap in await store.gaps()]
+
+    found = asyncio.run(rows())
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    header = ("id", "instance", "started_at", "ended_at", "unrecoverable", "acknowledged_at",
+              "reason")
+    _table(header, [[_text(row[key]) if row[key] is not None else "" for key in header]
+                    for row in found], sys.stdout)
+    return 0
+
+
+def _cmd_gaps_ack(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.store import open_store
+
+    async def ack() -> bool:
+        async with open_store(settings.store.url) as store:
+            return await store.acknowledge_gap(args.id)
+
+    if not asyncio.run(ack()):
+        print(f"fillcapture: no gap {args.id}", file=sys.stderr)
+        return 1
+    print(f"gap {args.id} acknowledged")
     return 0
 
 

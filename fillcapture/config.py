@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import os
 import tomllib
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -105,6 +106,47 @@ class StoreSettings(_Section):
     @property
     def path(self) -> Path:
         return sqlite_path(self.url)
+
+
+class ScheduleSettings(_Section):
+    """The daemon's daily jobs, at Chicago times on trading days. ``holidays``:
+    exchange holidays (no trading day). ``reconcile_at``: ask T4 for fresh
+    snapshots before the 17:00 roll; ``reconcile_settle`` seconds later the
+    recovered fills are counted per account. ``seal_at``: seal the trade date
+    that rolled at 17:00. ``enabled = false`` runs no jobs."""
+
+    enabled: bool = True
+    holidays: list[date] = Field(default_factory=list)
+    reconcile_at: time = time(15, 55)
+    reconcile_settle: float = Field(30.0, gt=0)
+    seal_at: time = time(17, 5)
+
+    @field_validator("reconcile_at")
+    @classmethod
+    def _before_the_close(cls, value: time) -> time:
+        if not time(0, 0) <= value < time(16, 0):
+            raise ValueError("must be before the 16:00 close (Chicago time)")
+        return value
+
+    @field_validator("seal_at")
+    @classmethod
+    def _after_the_roll(cls, value: time) -> time:
+        if not time(17, 0) < value <= time(23, 59):
+            raise ValueError("must be after the 17:00 roll (Chicago time), same evening")
+        return value
+
+
+class MaintenanceSettings(_Section):
+    """The weekly job (``weekday`` at ``at``, Chicago time): an online backup to
+    ``backup_dir`` keeping the newest ``keep``, ``PRAGMA optimize``, an
+    integrity check, and with ``retain_days`` the deletion of older trade dates
+    (default: keep everything)."""
+
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sat"
+    at: time = time(2, 0)
+    backup_dir: Path | None = None
+    keep: int = Field(4, ge=1)
+    retain_days: int | None = Field(None, ge=1)
 
 
 class UserSettings(_Section):
@@ -256,6 +298,8 @@ class Settings(BaseSettings):
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()
     onboarding: OnboardingSettings = OnboardingSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
@@ -279,24 +323,6 @@ class Settings(BaseSettings):
                 seen[key] = user.name
         if len({user.name for user in self.users}) != len(self.users):
             raise ValueError("users: a user name appears twice")
-        if self.feed.adapter == "t4":
-            t4 = self.t4
-            if not t4.uses_api_key:
-                missing = [
-                    key
-                    for key, value in (
-                        ("firm", t4.firm),
-                        ("username", t4.username),
-                        ("password", t4.password and t4.password.get_secret_value()),
-                        ("app_name", t4.app_name),
-                        ("app_license", t4.app_license),
-                    )
-                    if not value
-                ]
-                if missing:
-                    raise ValueError(
-                        f"t4.{missing[0]}: required with adapter = \"t4\" unless t4.api_key is set"
-                    )
         return self
 
     @classmethod
@@ -389,6 +415,27 @@ def config_file(explicit: str | Path | None) -> Path:
         return DEFAULT_CONFIG_PATH
     with resources.as_file(resources.files("fillcapture") / "demo.toml") as demo:
         return Path(demo)
+
+
+def login_problem(settings: Settings) -> str | None:
+    """What keeps the configured T4 login from being tried, naming the key; None
+    if nothing. Only commands that log in (``run``, ``record``, ``config
+    check``) need this: an operator reading fills needs no T4 password."""
+    if settings.feed.adapter != "t4":
+        return None
+    t4 = settings.t4
+    if t4.uses_api_key:
+        return None
+    for key, value in (
+        ("firm", t4.firm),
+        ("username", t4.username),
+        ("password", t4.password and t4.password.get_secret_value()),
+        ("app_name", t4.app_name),
+        ("app_license", t4.app_license),
+    ):
+        if not value:
+            return f"t4.{key}: required with adapter = \"t4\" unless t4.api_key is set"
+    return None
 
 
 def load_settings(explicit: str | Path | None = None) -> Settings:

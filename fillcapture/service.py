@@ -14,7 +14,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import structlog
@@ -34,6 +34,7 @@ from fillcapture.model import (
     OrderSide,
     Subscribed,
 )
+from fillcapture.operations import Operations
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.store import Owner, Store, open_store
 from fillcapture.systemd import Notifier
@@ -89,6 +90,21 @@ class Daemon:
         self._visible: set[str] = set()
         self._visibility_check: asyncio.TimerHandle | None = None
         self.visibility_grace = VISIBILITY_GRACE_SECONDS
+        self.writer: CaptureWriter | None = None
+        self._sealed_through: date | None = None
+        self.operations = Operations(self)
+        self.listeners.append(self.operations.on_status)
+
+    @property
+    def feed(self) -> FeedAdapter | None:
+        return self._feed
+
+    def writer_sealed_through(self, day: date | None) -> None:
+        """The latest sealed trade date: what the writer stores for it or earlier
+        is an amendment."""
+        self._sealed_through = day
+        if self.writer is not None:
+            self.writer.sealed_through = day
 
     async def load_registry(self) -> bool:
         """Re-read the registry; True if it changed."""
@@ -122,6 +138,9 @@ class Daemon:
             linger_ms=store_settings.batch_ms, queue_fills=store_settings.queue_fills,
         )
         self.metrics.gauges["writer.queued"] = lambda: writer.queued
+        self.writer = writer
+        writer.sealed_through = self._sealed_through
+        await self.operations.start()
         writer_task = asyncio.create_task(writer.run(), name="writer")
         pump = asyncio.create_task(self._pump(feed, writer), name="feed")
         helpers = [
@@ -150,7 +169,8 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*helpers, stopping, pump, writer_task,
                                  return_exceptions=True)
-        self._set_status("stopped")
+            self._set_status("stopped")
+            await self.operations.stop()
         log.info("daemon.stopped", captured=self.metrics["fills.captured"],
                  dropped_unowned=self.metrics["fills.dropped_unowned"],
                  duplicates=self.metrics["fills.duplicate"],
@@ -181,6 +201,9 @@ class Daemon:
             elif isinstance(event, OrderSide):
                 await writer.put(event)
             elif isinstance(event, Connected):
+                # Before any fill of this session is handed over: the firm's
+                # sealed days are known only now that the login named the firm.
+                self.writer_sealed_through(await self.store.sealed_through(event.firm))
                 self._firm = event.firm
                 self._visible = {account.account for account in event.accounts}
                 log.info("feed.connected", firm=event.firm, username=event.username,

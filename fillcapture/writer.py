@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import date
 from typing import Protocol
 
 import structlog
@@ -27,6 +28,10 @@ class FillSink(Protocol):
     async def resolve_sides(self, items: list[OrderSide]) -> int: ...
 
     async def insert_busts(self, busts: list[Bust]) -> tuple[int, int]: ...
+
+    async def insert_amendments(
+        self, fills: list[Fill], busts: list[Bust]
+    ) -> tuple[list[Fill], list[Bust]]: ...
 
 
 class _Stop:
@@ -59,6 +64,9 @@ class CaptureWriter:
         self._queued = 0
         self._room = asyncio.Event()
         self._room.set()
+        # The latest sealed trade date: fills and busts of it or earlier days
+        # are amendments (see _amend). Set by the daemon at start and each seal.
+        self.sealed_through: date | None = None
 
     @property
     def queued(self) -> int:
@@ -98,28 +106,36 @@ class CaptureWriter:
 
     async def _commit(self, batch: list[Item]) -> None:
         fills: list[Fill] = []
+        snapshot: list[Fill] = []  # from snapshots: new ones were missed, now recovered
         sides: list[OrderSide] = []
         busts: list[Bust] = []
         for item in batch:
             if isinstance(item, FillsReceived):
-                fills.extend(item.fills)
+                # A frame's fills are all live or all from a snapshot.
+                (snapshot if item.fills[0].historical else fills).extend(item.fills)
             elif isinstance(item, OrderSide):
                 sides.append(item)
             elif isinstance(item, BustsReceived):
                 busts.extend(item.busts)
-        if fills:
-            new = await self.store.insert_fills(fills)
+        if self.sealed_through is not None:
+            await self._amend(fills, snapshot, busts)
+        if fills or snapshot:
+            new = await self.store.insert_fills(fills) if fills else 0
+            if snapshot:
+                recovered = await self.store.insert_fills(snapshot)
+                self.metrics.inc("fills.recovered", recovered)
+                new += recovered
             done_ns = time.monotonic_ns()
             metrics = self.metrics
             metrics.inc("fills.captured", new)
-            metrics.inc("fills.duplicate", len(fills) - new)
+            metrics.inc("fills.duplicate", len(fills) + len(snapshot) - new)
             metrics.inc("store.commits")
             if new:
                 metrics.last_capture_ns = done_ns
             for item in batch:
                 if isinstance(item, FillsReceived):
                     metrics.latency.record(done_ns - item.received_ns, len(item.fills))
-            log.debug("fill.captured", new=new, duplicate=len(fills) - new)
+            log.debug("fill.captured", new=new, duplicate=len(fills) + len(snapshot) - new)
         if busts:
             # After the fills: a bust and its fill in one batch end the same
             # either way, but this way the fill counts as captured, not recovered.
@@ -133,6 +149,36 @@ class CaptureWriter:
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
+
+
+    async def _amend(self, fills: list[Fill], snapshot: list[Fill], busts: list[Bust]) -> None:
+        """Take out of the batch what belongs to sealed trade dates, and store it
+        as amendments: logged and counted, never a silent change of a sealed day."""
+        sealed = self.sealed_through
+        assert sealed is not None
+        late: list[Fill] = []
+        for batch in (fills, snapshot):
+            if any(fill.trade_date <= sealed for fill in batch):
+                late.extend(fill for fill in batch if fill.trade_date <= sealed)
+                batch[:] = [fill for fill in batch if fill.trade_date > sealed]
+        late_busts = [bust for bust in busts if bust.fill.trade_date <= sealed]
+        if late_busts:
+            busts[:] = [bust for bust in busts if bust.fill.trade_date > sealed]
+        if not late and not late_busts:
+            return
+        new_fills, new_busts = await self.store.insert_amendments(late, late_busts)
+        self.metrics.inc("fills.captured", len(new_fills))
+        self.metrics.inc("fills.duplicate", len(late) - len(new_fills))
+        self.metrics.inc("busts.recorded", len(new_busts))
+        if new_fills:
+            self.metrics.last_capture_ns = time.monotonic_ns()
+        amended = len(new_fills) + len(new_busts)
+        if amended:
+            self.metrics.inc("seal.amendments", amended)
+            days = sorted({(f.account, f.trade_date.isoformat()) for f in new_fills}
+                          | {(b.fill.account, b.fill.trade_date.isoformat()) for b in new_busts})
+            log.warning("seal.amended", fills=len(new_fills), busts=len(new_busts),
+                        days=[f"{account}@{day}" for account, day in days])
 
 
 def _size(item: Item) -> int:

@@ -123,3 +123,15 @@ def test_config_error_is_one_line() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings("/nonexistent.toml")
     assert "\n" not in str(info.value)
+
+
+def test_reading_commands_need_no_t4_password(tmp_path: Path) -> None:
+    # An operator reading fills or status has the config, not the daemon's secret.
+    path = tmp_path / "prod.toml"
+    path.write_text(f'[feed]\nadapter = "t4"\n[t4]\nfirm = "F"\nusername = "U"\n'
+                    f'app_license = "L"\n[store]\nurl = "sqlite:///{tmp_path / "f.db"}"\n')
+    assert _run(["--config", str(path), "fills"], tmp_path).returncode == 0
+    assert _run(["--config", str(path), "users", "list"], tmp_path).returncode == 0
+    refused = _run(["--config", str(path), "run"], tmp_path)
+    assert refused.returncode == 2
+    assert "t4.password: required" in refused.stderr

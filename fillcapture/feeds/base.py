@@ -42,6 +42,11 @@ class FeedAdapter(Protocol):
         """The ownership registry changed: subscribe to newly owned accounts."""
         ...
 
+    async def reconcile(self) -> bool:
+        """Ask the source to send again what it still has of the day (T4: fresh
+        snapshots of the subscribed accounts); False if not connected."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -182,6 +182,9 @@ class _UntilReplayed:
     async def registry_changed(self) -> None:
         await self._feed.registry_changed()
 
+    async def reconcile(self) -> bool:
+        return await self._feed.reconcile()
+
     async def close(self) -> None:
         await self._feed.close()
 

@@ -48,6 +48,7 @@ class SimServer:
             for number in config.accounts
         }
         trade_date = config.trade_date or cme_trade_date(_utc_now())
+        self._clock_day = trade_date
         self._generator = FillGenerator(config, list(self._accounts.values()), trade_date)
         self.ledger: list[LedgerFill] = self._generator.ledger
         self.busts: list[LedgerFill] = self._generator.busts
@@ -238,11 +239,35 @@ class SimServer:
                     pending.append((n, waiter))
             self._waiters = pending
 
+    @property
+    def trade_date(self) -> datetime.date:
+        """The trade date of today's book."""
+        return self._generator.book.trade_date
+
+    def roll(self, trade_date: datetime.date | None = None) -> datetime.date:
+        """Roll the book to ``trade_date`` (default: the next weekday) now, as
+        T4 does at 17:00 Chicago: the old day's orders and fills are forgotten,
+        so snapshots hold the new day only. Returns the new trade date."""
+        day = trade_date or self._generator.book.trade_date + datetime.timedelta(days=1)
+        while trade_date is None and day.weekday() >= 5:
+            day += datetime.timedelta(days=1)
+        log.info("sim.trade_date.rolled", trade_date=str(day), on="command")
+        self._generator.roll(day)
+        return day
+
+    def lose_live_frames(self, lose: bool) -> None:
+        """While ``lose``, live frames are made (and in the ledger and the book)
+        but never sent: a session that silently misses fills, as after a
+        server-side failover, which only a fresh snapshot repairs."""
+        self._router.losing = lose
+
     def _roll_if_due(self) -> None:
         if self.config.trade_date is not None:
             return
         today = cme_trade_date(_utc_now())
-        if today != self._generator.book.trade_date:
+        # Only a change of the clock's trade date rolls: a roll on command stays.
+        if today != self._clock_day:
+            self._clock_day = today
             log.info("sim.trade_date.rolled", trade_date=str(today))
             self._generator.roll(today)
 

@@ -116,6 +116,8 @@ class Router:
         # Sessions that asked for all their accounts, and so get new ones too.
         self._all_accounts: set[Session] = set()
         self._anyone = asyncio.Event()
+        # Live frames are dropped while set (SimServer.lose_live_frames).
+        self.losing = False
 
     def subscribe(
         self, session: Session, numbers: Sequence[str], *, all_accounts: bool = False
@@ -166,6 +168,8 @@ class Router:
 
     def route(self, frames: Sequence[tuple[str, bytes]]) -> None:
         """Hand each live frame (one shared bytes object) to its account's sessions."""
+        if self.losing:
+            return
         listeners = self.listeners
         if self._faults.on_live:
             deliver = self._faults.deliver

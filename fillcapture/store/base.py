@@ -176,6 +176,16 @@ class Store(Protocol):
         """Acknowledge an unrecoverable gap; False if there is no such gap."""
         ...
 
+    async def recovered_since(self, firm: str, accounts: Sequence[str], day: date,
+                              since: datetime) -> dict[str, int]:
+        """Per account: fills of ``day`` stored from snapshots since ``since``
+        (those T4 had and the store lacked); accounts with none are left out."""
+        ...
+
+    async def last_fills(self, accounts: Sequence[str]) -> dict[str, tuple[datetime, date, int]]:
+        """Per account number: newest fill time, latest trade date, its live fill count."""
+        ...
+
     async def set_state(self, instance: str, values: dict[str, str]) -> None:
         """Record what a daemon says about itself (status)."""
         ...

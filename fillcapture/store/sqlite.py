@@ -363,6 +363,20 @@ class SqliteStore:
             found = await conn.execute_fetchall("SELECT 1 FROM gaps WHERE id = ?", (gap_id,))
             return bool(list(found))
 
+    async def recovered_since(self, firm: str, accounts: Sequence[str], day: date,
+                              since: datetime) -> dict[str, int]:
+        found: dict[str, int] = {}
+        async with self._reading() as conn:
+            for account in accounts:
+                # The account index narrows to (account, day); the rest is a filter.
+                ((count,),) = await conn.execute_fetchall(
+                    "SELECT count(*) FROM fills WHERE account = ? AND trade_date = ? "
+                    "AND firm = ? AND historical = 1 AND captured_at >= ?",
+                    (account, day.isoformat(), firm, utc_micros(since)))
+                if count:
+                    found[account] = int(count)
+        return found
+
     async def set_state(self, instance: str, values: dict[str, str]) -> None:
         async with self._writing() as conn:
             await conn.executemany(

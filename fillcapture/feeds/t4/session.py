@@ -132,6 +132,25 @@ class T4Feed:
         if self._ws is not None and not self.settings.subscribe_all:
             await self._subscribe(self._ws)
 
+    async def reconcile(self) -> bool:
+        """Subscribe again to every subscribed account: T4 answers with a fresh
+        snapshot of each, the day's whole book as T4 still has it."""
+        ws = self._ws
+        if ws is None or not self._subscribed:
+            return False
+        request = account_pb2.AccountSubscribe(
+            subscribe=account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES,
+            upl_mode=account_pb2.UPL_MODE_AVERAGE,
+        )
+        if "*" in self._subscribed:
+            request.subscribe_all_accounts = True
+        else:
+            request.account_id.extend(sorted(self._subscribed))
+        log.info("feed.reconcile", all_accounts=request.subscribe_all_accounts,
+                 accounts=len(request.account_id))
+        await ws.send(service_pb2.ClientMessage(account_subscribe=request).SerializeToString())
+        return True
+
     async def close(self) -> None:
         self._closing = True
         if self._ws is not None:

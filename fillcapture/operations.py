@@ -1,0 +1,300 @@
+"""What keeps a daemon safe to leave alone: gap accounting, its recorded state,
+and the scheduled jobs (pre-roll reconcile, seal after the roll, weekly maintenance).
+
+T4 keeps the current trade day only. So every time the daemon does not hear
+T4 is recorded as a gap, and a gap that covered trading of a day T4 has since
+forgotten is *unrecoverable*: an error until an operator acknowledges it.
+Before each roll the daemon asks T4 for its whole book once more (reconcile);
+after the roll it seals the day, so any later change to it is an amendment.
+
+The jobs are plain coroutines with an injectable clock: tests call them
+directly; in the daemon an APScheduler ``AsyncIOScheduler`` runs them in
+America/Chicago time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from fillcapture.schedule import (
+    CHICAGO,
+    is_trading_day,
+    loses_fills,
+    roll_moment,
+    trade_date,
+)
+from fillcapture.store import Seal, SqliteStore
+
+if TYPE_CHECKING:
+    from fillcapture.service import Daemon, FeedStatus
+
+log = structlog.get_logger(__name__)
+
+ALIVE_SECONDS = 5.0
+"""How often a running daemon records that it is alive: after a crash, the gap
+while it was down starts at most this long before the truth."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Operations:
+    """Gap accounting, state recording and jobs for one :class:`Daemon`."""
+
+    def __init__(self, daemon: Daemon, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.daemon = daemon
+        self.clock = clock
+        # Store writes in the order the status changes happened; None ends them.
+        self._writes: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._alive_task: asyncio.Task[None] | None = None
+        self._gap: tuple[int, datetime] | None = None  # the open gap: id, start
+        self._reconciled: tuple[date, datetime] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    @property
+    def instance(self) -> str:
+        """The name this daemon's state and gaps are kept under: its firm."""
+        return self.daemon.settings.t4.firm or "default"
+
+    @property
+    def firm(self) -> str:
+        return self.daemon.status.firm or self.instance
+
+    @property
+    def holidays(self) -> frozenset[date]:
+        return frozenset(self.daemon.settings.schedule.holidays)
+
+    # --- life cycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Before capture: open the gap of the time the daemon was not running,
+        load the seal mark, catch up a missed seal, start the jobs."""
+        store = self.daemon.store
+        now = self.clock()
+        previous = (await store.state()).get(self.instance, {})
+        alive = previous.get("alive_at")
+        unended = [gap for gap in await store.gaps()
+                   if gap.instance == self.instance and gap.ended_at is None]
+        if unended:
+            # T4 was already gone when the daemon stopped: that gap goes on.
+            self._gap = (unended[0].id, unended[0].started_at)
+        elif alive is not None:
+            reason = ("daemon stopped" if previous.get("state") == "stopped"
+                      else "daemon not running (crashed or killed)")
+            started = datetime.fromisoformat(alive)
+            self._gap = (await store.open_gap(self.instance, started, reason), started)
+        await store.set_state(self.instance, {
+            "state": "starting", "since": _iso(now), "started_at": _iso(now),
+            "alive_at": _iso(now), "pid": str(os.getpid()), "reason": "",
+        })
+        await self._refresh_open_gaps()
+        self.daemon.writer_sealed_through(await store.sealed_through(self.firm))
+        if self.daemon.settings.schedule.enabled:
+            await self.seal_job()  # a seal missed while the daemon was down
+            self._start_scheduler()
+        self._task = asyncio.create_task(self._run(), name="operations")
+        self._alive_task = asyncio.create_task(self._alive(), name="alive")
+
+    async def _run(self) -> None:
+        """Write status changes in order, until the ``None`` that :meth:`stop` queues."""
+        while (write := await self._writes.get()) is not None:
+            try:
+                await write()
+            except Exception:  # a failed status write must not end the daemon
+                log.exception("operations.write_failed")
+
+    async def stop(self) -> None:
+        """After capture: the last status changes, and a clean "stopped"."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._alive_task is not None:
+            self._alive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._alive_task
+        if self._task is not None:
+            self._writes.put_nowait(None)
+            await self._task
+        self._task = self._alive_task = None
+        now = self.clock()
+        await self.daemon.store.set_state(
+            self.instance, {"state": "stopped", "since": _iso(now), "alive_at": _iso(now)})
+
+    def on_status(self, status: FeedStatus) -> None:
+        """A :class:`Daemon` status listener: queue the store writes it implies."""
+        now = self.clock()
+        self._writes.put_nowait(lambda: self._record(status, now))
+
+    # --- gaps and state -----------------------------------------------------------
+
+    async def _record(self, status: FeedStatus, now: datetime) -> None:
+        store = self.daemon.store
+        owned = set(self.daemon.ownership.accounts_of(status.firm or self.instance))
+        await store.set_state(self.instance, {
+            "state": status.state, "since": _iso(status.since), "firm": status.firm or "",
+            "username": status.username or "", "reason": status.reason or "",
+            "visible": ",".join(sorted(status.visible)), "owned": ",".join(sorted(owned)),
+            "invisible": ",".join(sorted(owned - status.visible)), "alive_at": _iso(now),
+        })
+        if status.state == "disconnected" and self._gap is None:
+            reason = status.reason or "disconnected"
+            self._gap = (await store.open_gap(self.instance, now, reason), now)
+        elif status.state == "subscribed" and self._gap is not None:
+            gap_id, started = self._gap
+            self._gap = None
+            lost = loses_fills(started, now, self.holidays)
+            await store.close_gap(gap_id, now, lost)
+            if lost:
+                self.daemon.metrics.inc("gaps.unrecoverable")
+                log.error("gap.unrecoverable", gap=gap_id, started=_iso(started),
+                          ended=_iso(now), first_trade_date=str(trade_date(started)),
+                          hint=f"fills may be lost for good; after checking, run "
+                               f"'fillcapture gaps ack {gap_id}'")
+            else:
+                log.info("gap.closed", gap=gap_id,
+                         seconds=round((now - started).total_seconds(), 3))
+            await self._refresh_open_gaps()
+
+    async def _refresh_open_gaps(self) -> None:
+        self.daemon.metrics.gauges["gaps.open"] = len(
+            await self.daemon.store.gaps(open_only=True))
+
+    async def _alive(self) -> None:
+        while True:
+            await asyncio.sleep(ALIVE_SECONDS)
+            self._writes.put_nowait(functools.partial(
+                self.daemon.store.set_state, self.instance, {"alive_at": _iso(self.clock())}))
+
+    # --- jobs -----------------------------------------------------------------
+
+    async def reconcile_job(self, settle: float | None = None) -> dict[str, int]:
+        """Before the roll: have T4 send the whole day again and count, per
+        account, the fills it had that the store lacked (now stored)."""
+        now = self.clock()
+        day = trade_date(now, self.holidays)
+        if not is_trading_day(now.astimezone(CHICAGO).date(), self.holidays):
+            return {}
+        feed = self.daemon.feed
+        # The store stamps captured_at with the real clock, whatever self.clock says.
+        asked = _utc_now()
+        if feed is None or not await feed.reconcile():
+            log.warning("reconcile.skipped", reason="not connected to T4", trade_date=str(day))
+            return {}
+        await asyncio.sleep(self.daemon.settings.schedule.reconcile_settle
+                            if settle is None else settle)
+        accounts = sorted(self.daemon.ownership.accounts_of(self.firm))
+        recovered = await self.daemon.store.recovered_since(self.firm, accounts, day, asked)
+        self._reconciled = (day, now)
+        for account, count in sorted(recovered.items()):
+            log.warning("reconcile.recovered", account=account, fills=count,
+                        trade_date=str(day))
+        log.info("reconcile.done", trade_date=str(day), recovered=sum(recovered.values()),
+                 accounts=len(accounts))
+        await self.daemon.store.set_state(self.instance, {
+            "reconcile.last": _iso(now), "reconcile.trade_date": str(day),
+            "reconcile.recovered": str(sum(recovered.values())),
+        })
+        return recovered
+
+    async def seal_job(self) -> list[Seal]:
+        """After the roll: seal the trade date T4 has just forgotten."""
+        now = self.clock()
+        current = trade_date(now, self.holidays)
+        day = current - timedelta(days=1)
+        while not is_trading_day(day, self.holidays):
+            day -= timedelta(days=1)
+        if roll_moment(day) > now:
+            return []
+        store = self.daemon.store
+        sealed = await store.sealed_through(self.firm)
+        if sealed is not None and sealed >= day:
+            return []
+        reconciled = self._reconciled[1] if self._reconciled and self._reconciled[0] == day \
+            else None
+        seals = await store.seal_day(self.firm, day, reconciled)
+        self.daemon.writer_sealed_through(day)
+        log.info("seal.done", trade_date=str(day), accounts=len(seals),
+                 fills=sum(seal.fills for seal in seals),
+                 volume=sum(seal.volume for seal in seals),
+                 reconciled_at=None if reconciled is None else _iso(reconciled))
+        await store.set_state(self.instance, {"seal.last": str(day), "seal.at": _iso(now)})
+        return seals
+
+    async def maintenance_job(self) -> None:
+        """Weekly: online backup with rotation, optimize, integrity check, retention."""
+        store = self.daemon.store
+        if not isinstance(store, SqliteStore):
+            return
+        settings = self.daemon.settings.maintenance
+        now = self.clock()
+        state: dict[str, str] = {}
+        if settings.backup_dir is not None:
+            settings.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            destination = settings.backup_dir / f"fills-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
+            await store.backup(destination)
+            backups = sorted(settings.backup_dir.glob("fills-*.db"))
+            for old in backups[: max(0, len(backups) - settings.keep)]:
+                old.unlink()
+            log.info("maintenance.backup", path=str(destination),
+                     kept=min(len(backups), settings.keep))
+            state.update({"backup.last": _iso(now), "backup.path": str(destination)})
+        await store.optimize()
+        findings = await store.integrity_check()
+        if findings == ["ok"]:
+            state["integrity.last"] = f"ok at {_iso(now)}"
+        else:
+            self.daemon.metrics.inc("store.integrity_failures")
+            log.error("store.integrity_failed", findings=findings[:20], path=str(store.path))
+            state["integrity.last"] = f"FAILED at {_iso(now)}: {findings[0]}"
+        if settings.retain_days is not None:
+            cutoff = trade_date(now, self.holidays) - timedelta(days=settings.retain_days)
+            pruned = await store.prune(cutoff)
+            log.info("maintenance.retention", before=str(cutoff), fills_deleted=pruned)
+        await store.set_state(self.instance, state)
+
+    def _start_scheduler(self) -> None:
+        schedule = self.daemon.settings.schedule
+        maintenance = self.daemon.settings.maintenance
+        scheduler = AsyncIOScheduler(timezone=CHICAGO)
+        jobs: list[tuple[str, Callable[[], Awaitable[object]], CronTrigger]] = [
+            ("reconcile", self.reconcile_job, CronTrigger(
+                day_of_week="mon-fri", hour=schedule.reconcile_at.hour,
+                minute=schedule.reconcile_at.minute, timezone=CHICAGO)),
+            ("seal", self.seal_job, CronTrigger(
+                day_of_week="mon-fri", hour=schedule.seal_at.hour,
+                minute=schedule.seal_at.minute, timezone=CHICAGO)),
+            ("maintenance", self.maintenance_job, CronTrigger(
+                day_of_week=maintenance.weekday, hour=maintenance.at.hour,
+                minute=maintenance.at.minute, timezone=CHICAGO)),
+        ]
+        for name, job, trigger in jobs:
+            scheduler.add_job(self._logged, trigger, args=[name, job], id=name,
+                              coalesce=True, max_instances=1, misfire_grace_time=300)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler.started", jobs={
+            job.id: _iso(job.next_run_time) for job in scheduler.get_jobs()})
+
+    @staticmethod
+    async def _logged(name: str, job: Callable[[], Awaitable[object]]) -> None:
+        """A failing job is an error event, never the end of the daemon."""
+        try:
+            await job()
+        except Exception:
+            log.exception("job.failed", job=name)

@@ -1,0 +1,131 @@
+"""``fillcapture status``: what the store says about the daemons writing to it.
+
+Read-only and from the store alone, so it answers the same whether the daemon
+runs or not: each daemon records its state there (see ``operations``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fillcapture.operations import ALIVE_SECONDS
+from fillcapture.schedule import trade_date
+from fillcapture.store import Gap, Store
+
+STALE = timedelta(seconds=3 * ALIVE_SECONDS)
+"""A daemon that has not recorded itself alive for this long is not running."""
+
+
+async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Everything ``status`` shows, as plain JSON-ready data."""
+    now = now or datetime.now(UTC)
+    daemons = []
+    for instance, state in sorted((await store.state()).items()):
+        alive = state.get("alive_at")
+        running = (state.get("state") != "stopped" and alive is not None
+                   and now - datetime.fromisoformat(alive) < STALE)
+        daemons.append({
+            "instance": instance,
+            "running": running,
+            "state": state.get("state", "unknown") if running or state.get("state") == "stopped"
+            else "not running",
+            "since": state.get("since"),
+            "last_alive": alive,
+            "pid": state.get("pid"),
+            "firm": state.get("firm") or None,
+            "username": state.get("username") or None,
+            "reason": state.get("reason") or None,
+            "accounts": {
+                "visible": _split(state.get("visible")),
+                "owned": _split(state.get("owned")),
+                "owned_but_invisible": _split(state.get("invisible")),
+            },
+            "last_reconcile": state.get("reconcile.last"),
+            "last_seal": state.get("seal.last"),
+            "last_backup": state.get("backup.last"),
+            "last_backup_path": state.get("backup.path"),
+            "last_integrity_check": state.get("integrity.last"),
+        })
+    owners = {owner.account: owner.user for owner in await store.registry()}
+    last = await store.last_fills(sorted(owners))
+    today = trade_date(now)
+    accounts = [
+        {
+            "account": account,
+            "user": owners[account],
+            "last_fill": _iso(found[0]) if found else None,
+            "fills_today": found[2] if found and found[1] == today else 0,
+        }
+        for account in sorted(owners)
+        for found in [last.get(account)]
+    ]
+    return {
+        "now": _iso(now),
+        "trade_date": today.isoformat(),
+        "daemons": daemons,
+        "accounts": accounts,
+        "open_gaps": [gap_row(gap) for gap in await store.gaps(open_only=True)],
+    }
+
+
+def render(status: dict[str, Any]) -> str:
+    """The human form of :func:`collect`'s data."""
+    lines = [f"trade date {status['trade_date']} (now {status['now']})"]
+    if not status["daemons"]:
+        lines.append("no daemon has run against this store yet")
+    for daemon in status["daemons"]:
+        head = f"{daemon['instance']}: {daemon['state']}"
+        if daemon["since"]:
+            head += f" since {daemon['since']}"
+        if daemon["pid"] and daemon["running"]:
+            head += f" (pid {daemon['pid']})"
+        lines.append(head)
+        if daemon["reason"]:
+            lines.append(f"  last disconnect: {daemon['reason']}")
+        if daemon["username"]:
+            lines.append(f"  logged in as {daemon['username']} at {daemon['firm']}")
+        accounts = daemon["accounts"]
+        lines.append(
+            f"  accounts: {len(accounts['visible'])} visible, {len(accounts['owned'])} owned, "
+            f"{len(accounts['owned_but_invisible'])} owned but invisible"
+            + (f" ({', '.join(accounts['owned_but_invisible'])})"
+               if accounts["owned_but_invisible"] else ""))
+        for label, key in (("last reconcile", "last_reconcile"), ("last seal", "last_seal"),
+                           ("last backup", "last_backup"),
+                           ("integrity", "last_integrity_check")):
+            lines.append(f"  {label}: {daemon[key] or 'never'}")
+    lines.append("")
+    lines.append(f"{'account':<10} {'user':<12} {'last fill':<22} fills today")
+    for row in status["accounts"]:
+        lines.append(f"{row['account']:<10} {row['user']:<12} {row['last_fill'] or '-':<22} "
+                     f"{row['fills_today']}")
+    lines.append("")
+    gaps = status["open_gaps"]
+    if not gaps:
+        lines.append("open gaps: none")
+    for gap in gaps:
+        lines.append(f"UNRECOVERABLE GAP #{gap['id']} ({gap['instance']}): {gap['started_at']} "
+                     f"to {gap['ended_at'] or 'now'}: {gap['reason']}; fills may be lost. "
+                     f"After checking: fillcapture gaps ack {gap['id']}")
+    return "\n".join(lines) + "\n"
+
+
+def gap_row(gap: Gap) -> dict[str, Any]:
+    return {
+        "id": gap.id,
+        "instance": gap.instance,
+        "started_at": _iso(gap.started_at),
+        "ended_at": None if gap.ended_at is None else _iso(gap.ended_at),
+        "reason": gap.reason,
+        "unrecoverable": gap.unrecoverable,
+        "acknowledged_at": None if gap.acknowledged_at is None else _iso(gap.acknowledged_at),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _split(text: str | None) -> list[str]:
+    return [part for part in (text or "").split(",") if part]
