@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fillcapture.config import MaintenanceSettings, Settings, StoreSettings, T4Settings
 from fillcapture.feeds.replay import replay
+from fillcapture.feeds.t4.proto import auth_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.schedule import CHICAGO
@@ -121,24 +122,21 @@ async def test_the_pre_roll_reconcile_recovers_fills_the_session_missed(tmp_path
 async def test_a_disconnect_across_the_roll_is_one_unrecoverable_gap(tmp_path: Path) -> None:
     db = tmp_path / "fills.db"
     clock = Clock(chicago(MONDAY, 15, 50))
-    monday = SimConfig(trade_date=MONDAY, fills_per_second=200, seed=4)
-    async with SimServer(monday) as first:
-        settings = _settings(first.url, db)
-        port = first.port
-        async with running_daemon(settings, clock) as daemon:
-            await until(lambda: daemon.status.state == "subscribed")
-            await until(lambda: len(stored_rows(db)) > 50)
-            clock.now = chicago(MONDAY, 15, 58)
-            # T4 goes away two minutes before the close and is back after the roll.
-            await first.__aexit__(None, None, None)
-            await until(lambda: daemon.status.state == "disconnected")
-            clock.now = chicago(MONDAY, 17, 5)
-            tuesday = SimConfig(trade_date=TUESDAY, fills_per_second=200, seed=5, port=port)
-            async with SimServer(tuesday):
-                await until(lambda: daemon.status.state == "subscribed")
-                await until(lambda: daemon.metrics["gaps.unrecoverable"] == 1)
-                await asyncio.sleep(0.3)
-            gaps_open = daemon.metrics.gauge("gaps.open")
+    config = SimConfig(trade_date=MONDAY, fills_per_second=200, seed=4)
+    async with SimServer(config) as sim, running_daemon(_settings(sim.url, db), clock) as daemon:
+        await until(lambda: daemon.status.state == "subscribed")
+        await until(lambda: len(stored_rows(db)) > 50)
+        # T4 goes away two minutes before the close and is back after the roll.
+        clock.now = chicago(MONDAY, 15, 58)
+        sim.refuse_logins(auth_pb2.LOGIN_RESULT_UNEXPECTED_ERROR)
+        await sim.drop_connections()
+        await until(lambda: sim.login_attempts["LOGIN_RESULT_UNEXPECTED_ERROR"] >= 3)
+        clock.now = chicago(MONDAY, 17, 5)
+        assert sim.roll() == TUESDAY
+        sim.refuse_logins(None)
+        await until(lambda: daemon.metrics["gaps.unrecoverable"] == 1)
+        await until(lambda: daemon.status.state == "subscribed")
+        gaps_open = daemon.metrics.gauge("gaps.open")
     async with SqliteStore(db, readonly=True) as store:
         gaps = await store.gaps()
     print(f"gaps: {[(g.id, g.started_at, g.ended_at, g.unrecoverable) for g in gaps]}")

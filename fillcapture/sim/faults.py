@@ -69,6 +69,12 @@ class Faults:
         # Whether live frames need more than a push onto the outbox.
         self.on_live = bool(self._duplicate or self._malformed or config.reorder_window > 1)
 
+    def refuse(self, result: int | None, count: int | None = None) -> None:
+        """From now on refuse correct logins with ``result``, ``count`` times
+        (``None``: until told otherwise); ``result=None`` accepts them again."""
+        self._refuse = None if result is None else cast(auth_pb2.LoginResult, result)
+        self._refusals_left = count
+
     def refusal(self) -> auth_pb2.LoginResult | None:
         """The ``LoginResult`` to refuse a correct login with, or ``None`` to accept it."""
         result = self._refuse

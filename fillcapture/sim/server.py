@@ -255,6 +255,11 @@ class SimServer:
         self._generator.roll(day)
         return day
 
+    def refuse_logins(self, result: int | None, count: int | None = None) -> None:
+        """Refuse correct logins with ``result`` from now on (``count`` times, or
+        until called with ``None``): T4 unreachable for a while, on command."""
+        self._faults.refuse(result, count)
+
     def lose_live_frames(self, lose: bool) -> None:
         """While ``lose``, live frames are made (and in the ledger and the book)
         but never sent: a session that silently misses fills, as after a
