@@ -177,6 +177,10 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
         "store": {"url": f"sqlite:///{tmp_path / 'fills.db'}"},
         "users": users,
         "metrics": metrics,
+        # No jobs: a seal at start would make fills of the simulator's fixed
+        # trade date amendments on a later calendar day (tests/test_operations.py
+        # runs the jobs with a clock of its own).
+        "schedule": {"enabled": False},
         "log": {"format": "json", "level": "info"},
     })
 

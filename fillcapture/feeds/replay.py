@@ -231,7 +231,10 @@ async def replay(
             "url": server.url, "api_key": SecretStr("replay"),
             "reconnect_base": 0.01, "reconnect_cap": 0.05,
         })
-        effective = settings.model_copy(update={"t4": t4})
+        # A replay stores what it finds; it does not seal days or run jobs (a
+        # replay into a day already sealed is an amendment, as it should be).
+        schedule = settings.schedule.model_copy(update={"enabled": False})
+        effective = settings.model_copy(update={"t4": t4, "schedule": schedule})
         daemon = Daemon(effective, store, metrics)
         await daemon.load_registry()
         if on_ready is not None:

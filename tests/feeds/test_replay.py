@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from fillcapture.config import Settings, StoreSettings, T4Settings, UserSettings
+from fillcapture.config import (
+    ScheduleSettings,
+    Settings,
+    StoreSettings,
+    T4Settings,
+    UserSettings,
+)
 from fillcapture.feeds.recording import RecordingWriter, read_recording
 from fillcapture.feeds.replay import ReplayServer, replay
 from fillcapture.feeds.t4.session import T4Feed
@@ -42,6 +48,8 @@ async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> Non
                           password="sim-password", app_license="x", subscribe_all=True,
                           reconnect_base=0.05, reconnect_cap=0.1),
             store=StoreSettings(url=f"sqlite:///{db}"),
+            # No seal at start: the recording's trade date may be sealed by then.
+            schedule=ScheduleSettings(enabled=False),
         )
         await store.seed_registry([Owner(u, None, a) for u, a in
                                    [("A", "11111"), ("A", "22222"),
