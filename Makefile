@@ -20,7 +20,13 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/fillcapture run $(ARGS)
 
-test: $(STAMP)
+# Servers the tests start themselves on free loopback ports (never as services).
+MOSQUITTO := /usr/sbin/mosquitto
+
+$(MOSQUITTO):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
+
+test: $(STAMP) $(MOSQUITTO)
 	$(BIN)/ruff check fillcapture tests bench
 	$(BIN)/mypy fillcapture
 	$(BIN)/pytest $(PYTEST_ARGS)

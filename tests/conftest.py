@@ -219,3 +219,62 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")  # `make test` installs it when missing
+
+
+class Mosquitto:
+    """A real Mosquitto broker on a free loopback port, anonymous, no persistence.
+    ``kill()`` and ``start()`` again keep the port: a broker outage and its return."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.config = workdir / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 0\nmax_inflight_messages 0\n")
+        self.log = workdir / "mosquitto.log"
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def start(self) -> None:
+        assert MOSQUITTO.exists(), f"{MOSQUITTO} missing: run the suite with `make test`"
+        with self.log.open("ab") as log:
+            self.popen = subprocess.Popen([str(MOSQUITTO), "-c", str(self.config)],
+                                          stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"mosquitto did not start:\n{self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to clients, nothing saved."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()

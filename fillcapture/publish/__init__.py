@@ -1,0 +1,1 @@
+"""Fan-out of captured fills to other services (MQTT)."""
