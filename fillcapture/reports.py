@@ -1,0 +1,292 @@
+"""The daily summary of an account's trading: counts, volumes, VWAPs, FIFO P&L, positions.
+
+One pass over stored fills in time order (``Store.fills()`` order). Memory holds
+each (account, market)'s open lots and one row per (trade date, account,
+market) reported, never the fills themselves: ``fillcapture report daily``
+and the HTTP API read years of fills through it.
+
+The rules, which the README repeats for end users:
+
+- **Positions and P&L run per (firm, account, market)**, FIFO: a sell closes
+  the oldest open buys first, a buy the oldest open sells. Closing ``q``
+  contracts bought at ``b`` with a sell at ``s`` realizes ``(s - b) * q``
+  price points; closing a short sold at ``s`` with a buy at ``b`` the same. A
+  fill larger than the opposite position closes all of it and opens the rest
+  on its own side (long 2, sell 5: 2 closed, short 3). Realized P&L belongs to
+  the trade date of the closing fill. Each fill counts on its own trade date,
+  so markets whose trade dates roll at different times mix freely; a row's
+  position is the one after its last fill in time order.
+- **Lots carry across trade dates**, so a summary from ``since`` must still be
+  fed every earlier fill of the account: a position opened before ``since``
+  and closed after it is realized against its real opening price. Rows before
+  ``since`` are simply not reported.
+- **Busted fills never happened**: they are skipped, neither counted nor matched.
+- **Fills of unknown side** (their order was never seen) cannot be placed in a
+  position: they are left out and counted in the row's ``unknown_side``. A row
+  with any is incomplete, and so may be the positions after it.
+- **Spread leg fills** (``leg_index`` set) are left out and counted in
+  ``spread_legs``. T4 gives a leg fill the spread order's market and side, but
+  a spread's legs trade different contracts in directions only the spread's
+  definition fixes (a calendar spread buys one month and sells the other).
+  Fills of the spread itself, without a leg index, are ordinary fills of the
+  spread market: the position and P&L of the spread as one instrument.
+- **Amounts are exact decimals.** Counts, volumes, P&L and positions are exact.
+  A VWAP is rounded half to even to four decimals beyond the finest price that
+  went into it, then trailing zeros down to that price's own decimals are
+  dropped (6012.25 and 6012.50 give 6012.375; 1.08500, 1.08505 and 1.08505
+  give 1.085033333).
+- **Currency P&L** is P&L in points times the market's point value (currency
+  per point per contract, as T4's market details give it), where one is
+  known; else ``None``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Context, Decimal, Inexact, InvalidOperation
+from fractions import Fraction
+
+from fillcapture.model import Side
+from fillcapture.store.base import StoredFill
+
+VWAP_EXTRA_DECIMALS = 4
+"""Decimals a VWAP keeps beyond the finest price it averages."""
+
+# Sums and products of prices never round: T4 prices have at most 36 digits,
+# and a result needing more than this many raises rather than rounds.
+_EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRow:
+    """One account's trading in one market on one trade date.
+
+    ``buy_vwap``/``sell_vwap`` are ``None`` on a day without buys/sells;
+    ``pnl_currency`` is ``None`` where the market's point value is unknown.
+    ``net_position`` is signed contracts (short below zero) after the day's
+    last fill. ``unknown_side`` and ``spread_legs`` count fills left out.
+    """
+
+    trade_date: date
+    firm: str
+    account: str
+    market_id: str
+    buys: int
+    buy_volume: int
+    buy_vwap: Decimal | None
+    sells: int
+    sell_volume: int
+    sell_vwap: Decimal | None
+    pnl_points: Decimal
+    pnl_currency: Decimal | None
+    net_position: int
+    unknown_side: int
+    spread_legs: int
+
+
+@dataclass(slots=True)
+class _Lot:
+    """Contracts opened by one fill (or by adjacent fills at one price), still open."""
+
+    price: Decimal
+    volume: int
+
+
+@dataclass(slots=True)
+class _Book:
+    """One (firm, account, market)'s open lots, oldest first, all on the side of
+    ``net`` (signed contracts: long above zero, short below)."""
+
+    lots: deque[_Lot] = field(default_factory=deque)
+    net: int = 0
+
+
+@dataclass(slots=True)
+class _Day:
+    """One row being accumulated."""
+
+    buys: int = 0
+    buy_volume: int = 0
+    buy_notional: Decimal = _ZERO
+    buy_decimals: int = 0
+    sells: int = 0
+    sell_volume: int = 0
+    sell_notional: Decimal = _ZERO
+    sell_decimals: int = 0
+    pnl: Decimal = _ZERO
+    net: int = 0
+    unknown_side: int = 0
+    spread_legs: int = 0
+
+
+_Key = tuple[str, str, str]  # firm, account, market_id
+
+
+class DailySummary:
+    """Feed it fills in time order with :meth:`add`; :meth:`rows` gives the summary.
+
+    ``since``: report trade dates from this one on (earlier fills still build
+    the positions). ``point_values``: currency per price point and contract,
+    by market id, for the markets where it is known.
+    """
+
+    def __init__(self, *, since: date | None = None,
+                 point_values: Mapping[str, Decimal] | None = None) -> None:
+        self._since = since
+        self._point_values = dict(point_values or {})
+        self._books: dict[_Key, _Book] = {}
+        self._days: dict[tuple[date, str, str, str], _Day] = {}
+
+    def add(self, fill: StoredFill) -> None:
+        if fill.busted:
+            return
+        key = (fill.firm, fill.account, fill.market_id)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _Book()
+        day = self._day(fill.trade_date, key, book.net)
+        if fill.leg_index is not None:
+            if day is not None:
+                day.spread_legs += 1
+            return
+        if fill.side is None:
+            if day is not None:
+                day.unknown_side += 1
+            return
+        price = Decimal(fill.price)
+        realized = _trade(book, fill.side, fill.volume, price)
+        if day is None:
+            return
+        notional = _EXACT.multiply(price, fill.volume)
+        decimals = _decimals(price)
+        if fill.side is Side.BUY:
+            day.buys += 1
+            day.buy_volume += fill.volume
+            day.buy_notional = _EXACT.add(day.buy_notional, notional)
+            day.buy_decimals = max(day.buy_decimals, decimals)
+        else:
+            day.sells += 1
+            day.sell_volume += fill.volume
+            day.sell_notional = _EXACT.add(day.sell_notional, notional)
+            day.sell_decimals = max(day.sell_decimals, decimals)
+        day.pnl = _EXACT.add(day.pnl, realized)
+        day.net = book.net
+
+    def rows(self) -> list[DailyRow]:
+        """The rows so far, by trade date, firm, account and market."""
+        return [self._row(when, (firm, account, market_id), day)
+                for (when, firm, account, market_id), day in sorted(self._days.items())]
+
+    def _day(self, when: date, key: _Key, net: int) -> _Day | None:
+        """The row of ``key`` on ``when``, created with the position so far
+        (``net``); ``None`` before ``since``."""
+        if self._since is not None and when < self._since:
+            return None
+        firm, account, market_id = key
+        day = self._days.get((when, firm, account, market_id))
+        if day is None:
+            day = _Day(net=net)
+            self._days[(when, firm, account, market_id)] = day
+        return day
+
+    def _row(self, when: date, key: _Key, day: _Day) -> DailyRow:
+        firm, account, market_id = key
+        point_value = self._point_values.get(market_id)
+        return DailyRow(
+            trade_date=when,
+            firm=firm,
+            account=account,
+            market_id=market_id,
+            buys=day.buys,
+            buy_volume=day.buy_volume,
+            buy_vwap=_vwap(day.buy_notional, day.buy_volume, day.buy_decimals),
+            sells=day.sells,
+            sell_volume=day.sell_volume,
+            sell_vwap=_vwap(day.sell_notional, day.sell_volume, day.sell_decimals),
+            pnl_points=day.pnl,
+            pnl_currency=None if point_value is None else _EXACT.multiply(day.pnl, point_value),
+            net_position=day.net,
+            unknown_side=day.unknown_side,
+            spread_legs=day.spread_legs,
+        )
+
+
+async def daily_summary(fills: AsyncIterable[StoredFill], *, since: date | None = None,
+                        point_values: Mapping[str, Decimal] | None = None) -> list[DailyRow]:
+    """The summary of ``fills`` (time order, from each account's first fill), rows
+    from ``since`` on: see :class:`DailySummary`."""
+    summary = DailySummary(since=since, point_values=point_values)
+    async for fill in fills:
+        summary.add(fill)
+    return summary.rows()
+
+
+REPORT_COLUMNS = (
+    "trade_date", "firm", "account", "market_id", "buys", "buy_volume", "buy_vwap", "sells",
+    "sell_volume", "sell_vwap", "pnl_points", "pnl_currency", "net_position", "unknown_side",
+    "spread_legs",
+)
+
+
+def report_row(row: DailyRow) -> dict[str, str | int | None]:
+    """``row`` in :data:`REPORT_COLUMNS` order, JSON-ready: decimals as exact
+    strings (JSON numbers would turn them into floats), counts as integers."""
+    values: dict[str, str | int | None] = {}
+    for name in REPORT_COLUMNS:
+        value = getattr(row, name)
+        if isinstance(value, Decimal):
+            value = decimal_text(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        values[name] = value
+    return values
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain decimal notation, never an exponent (``0.0000005``, not ``5E-7``)."""
+    return f"{value:f}"
+
+
+def _trade(book: _Book, side: Side, volume: int, price: Decimal) -> Decimal:
+    """Apply one fill to ``book``; return the P&L it realizes, in price points."""
+    sign = 1 if side is Side.BUY else -1
+    realized = _ZERO
+    while volume and book.net * sign < 0:  # the fill closes the opposite side first
+        lot = book.lots[0]
+        closed = min(volume, lot.volume)
+        sold, bought = (price, lot.price) if side is Side.SELL else (lot.price, price)
+        realized = _EXACT.add(realized, _EXACT.multiply(_EXACT.subtract(sold, bought), closed))
+        lot.volume -= closed
+        volume -= closed
+        book.net += sign * closed
+        if not lot.volume:
+            book.lots.popleft()
+    if volume:  # what is left opens (or adds to) a position on the fill's side
+        if book.lots and book.lots[-1].price == price:
+            book.lots[-1].volume += volume
+        else:
+            book.lots.append(_Lot(price, volume))
+        book.net += sign * volume
+    return realized
+
+
+def _decimals(price: Decimal) -> int:
+    exponent = price.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _vwap(notional: Decimal, volume: int, decimals: int) -> Decimal | None:
+    """``notional / volume`` rounded as the module says; ``None`` for no volume."""
+    if not volume:
+        return None
+    places = decimals + VWAP_EXTRA_DECIMALS
+    # Fraction rounds half to even, exactly; Decimal division would round twice.
+    units = int(round(Fraction(notional) / volume, places) * 10**places)
+    while places > decimals and units % 10 == 0:
+        units //= 10
+        places -= 1
+    return Decimal(f"{units}E-{places}")
