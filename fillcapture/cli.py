@@ -15,9 +15,10 @@ import math
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -29,17 +30,13 @@ from fillcapture.config import (
     load_settings,
     login_problem,
 )
+from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row, write_csv
 
 if TYPE_CHECKING:
     from fillcapture.store import Store
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
-
-FILL_COLUMNS = (
-    "user", "firm", "account", "order_id", "exchange_trade_id", "leg_index", "market_id",
-    "side", "volume", "price", "exchange_time", "trade_date", "busted",
-)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -235,6 +232,41 @@ def _parser() -> argparse.ArgumentParser:
     fills.add_argument("--include-busted", action="store_true",
                        help="show busted fills too (the busted column says which)")
     fills.set_defaults(handler=_cmd_fills)
+
+    report = commands.add_parser("report", help="summaries of stored fills")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    daily = report_commands.add_parser(
+        "daily", help="per trade date, account and market: counts, volumes, VWAPs, FIFO "
+                      "P&L, net position",
+        description="Summarize a user's fills per trade date, account and market (read-only). "
+        "Positions and P&L are FIFO within the account, built from its first fill whatever "
+        "--from says; busted fills are left out, and fills of unknown side and spread leg "
+        "fills are left out and counted (see the README's Reports and exports).")
+    daily.add_argument("--user", required=True)
+    daily.add_argument("--from", dest="since", type=date.fromisoformat, metavar="DATE",
+                       help="first trade date reported, YYYY-MM-DD")
+    daily.add_argument("--to", dest="until", type=date.fromisoformat, metavar="DATE",
+                       help="last trade date, YYYY-MM-DD")
+    daily.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    daily.add_argument("--point-value", action="append", default=[], metavar="MARKET=VALUE",
+                       help="currency per price point and contract of a market, for "
+                            "pnl_currency (repeatable; e.g. 'XCME_Eq ES (Z26)=50')")
+    daily.set_defaults(handler=_cmd_report_daily)
+
+    export = commands.add_parser(
+        "export", help="write stored fills to a CSV or Parquet file",
+        description="Stream stored fills into FILE in constant memory, with the columns of "
+        "'fillcapture fills' (a progress bar on a terminal). Parquet types: price "
+        "decimal128(38, 18), exchange_time timestamp[us, UTC], trade_date date32.")
+    export.add_argument("--format", choices=("csv", "parquet"), required=True)
+    export.add_argument("--out", type=Path, required=True, metavar="FILE")
+    export.add_argument("--user")
+    export.add_argument("--account")
+    export.add_argument("--since", type=date.fromisoformat, help="first trade date, YYYY-MM-DD")
+    export.add_argument("--until", type=date.fromisoformat, help="last trade date, YYYY-MM-DD")
+    export.add_argument("--include-busted", action="store_true",
+                        help="busted fills too (the busted column says which)")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 
@@ -391,7 +423,7 @@ def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     header = ("id", "instance", "started_at", "ended_at", "unrecoverable", "acknowledged_at",
               "reason")
-    _table(header, [[_text(row[key]) if row[key] is not None else "" for key in header]
+    _table(header, [[cell_text(row[key]) if row[key] is not None else "" for key in header]
                     for row in found], sys.stdout)
     return 0
 
@@ -498,13 +530,11 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.store.path.exists():
             return
         async with open_store(settings.store.url, readonly=True) as store:
-            rows = (_fill_row(fill) async for fill in store.fills(query))
             if args.format == "csv":
-                writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow(FILL_COLUMNS)
-                async for row in rows:
-                    writer.writerow(_text(value) for value in row.values())
-            elif args.format == "json":
+                await write_csv(store.fills(query), sys.stdout)
+                return
+            rows = (fill_row(fill) async for fill in store.fills(query))
+            if args.format == "json":
                 first = True
                 sys.stdout.write("[")
                 async for row in rows:
@@ -512,10 +542,81 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                     first = False
                 sys.stdout.write("\n]\n" if not first else "]\n")
             else:
-                table = [tuple(_text(value) for value in r.values()) async for r in rows]
+                table = [tuple(cell_text(value) for value in r.values()) async for r in rows]
                 _table(FILL_COLUMNS, table, sys.stdout)
 
     asyncio.run(dump())
+    return 0
+
+
+def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.reports import REPORT_COLUMNS, daily_summary, report_row
+    from fillcapture.store import FillQuery, open_store
+
+    try:
+        point_values = _point_values(args.point_value)
+    except ValueError as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not settings.store.path.exists():
+        print(f"fillcapture: no store at {settings.store.path}", file=sys.stderr)
+        return EXIT_FAILURE
+    # From the account's first fill: positions opened before --from are closed after it.
+    query = FillQuery(user=args.user, until=args.until, include_busted=False)
+
+    async def summarize() -> list[dict[str, Any]]:
+        async with open_store(settings.store.url, readonly=True) as store:
+            rows = await daily_summary(store.fills(query), since=args.since,
+                                       point_values=point_values)
+        return [report_row(row) for row in rows]
+
+    rows = asyncio.run(summarize())
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        cells = [["" if row[key] is None else str(row[key]) for key in REPORT_COLUMNS]
+                 for row in rows]
+        if args.format == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(REPORT_COLUMNS)
+            writer.writerows(cells)
+        else:
+            _table(REPORT_COLUMNS, cells, sys.stdout)
+    unknown = sum(row["unknown_side"] for row in rows)
+    legs = sum(row["spread_legs"] for row in rows)
+    if unknown or legs:
+        print(f"fillcapture: left out of volumes, P&L and positions: {unknown} fill(s) of "
+              f"unknown side, {legs} spread leg fill(s) (columns unknown_side, spread_legs)",
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.exports import counted, replacing, write_parquet
+    from fillcapture.store import FillQuery, open_store
+
+    query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until,
+                      include_busted=args.include_busted)
+
+    async def export(partial: Path, advance: Callable[[int], None]) -> int:
+        async with open_store(settings.store.url, readonly=True) as store:
+            fills = counted(store.fills(query), advance)
+            if args.format == "parquet":
+                return await write_parquet(fills, partial)
+            with partial.open("w", encoding="utf-8", newline="") as out:
+                return await write_csv(fills, out)
+
+    if not settings.store.path.exists():
+        print(f"fillcapture: no store at {settings.store.path}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        with replacing(args.out) as partial, _progress(f"exporting {args.out.name}") as advance:
+            written = asyncio.run(export(partial, advance))
+    except OSError as exc:
+        print(f"fillcapture: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{written} fills written to {args.out}")
     return 0
 
 
@@ -532,6 +633,24 @@ async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
         await task
 
 
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A bar counting fills on stderr if it is a terminal; a no-op elsewhere."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda count: None
+        return
+    # No total (counting first would read the fills twice): the bar pulses.
+    progress = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,} fills"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    task = progress.add_task(label, total=None)
+    with progress:
+        yield lambda count: progress.advance(task, count)
+
+
 @asynccontextmanager
 async def _registry(settings: Settings) -> AsyncIterator[Store]:
     """The store, with the configuration's users seeded (as the daemon does)."""
@@ -543,30 +662,6 @@ async def _registry(settings: Settings) -> AsyncIterator[Store]:
         yield store
 
 
-def _fill_row(fill: Any) -> dict[str, Any]:
-    return {
-        "user": fill.user or "",
-        "firm": fill.firm,
-        "account": fill.account,
-        "order_id": fill.order_id,
-        "exchange_trade_id": fill.exchange_trade_id,
-        "leg_index": "" if fill.leg_index is None else fill.leg_index,
-        "market_id": fill.market_id,
-        "side": fill.side.value if fill.side else "",
-        "volume": fill.volume,
-        "price": fill.price,
-        "exchange_time": fill.exchange_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "trade_date": fill.trade_date.isoformat(),
-        "busted": fill.busted,
-    }
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
     texts = [[str(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(header)]
@@ -575,6 +670,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) ->
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     if not rows:
         out.write("(none)\n")
+
+
+def _point_values(texts: Sequence[str]) -> dict[str, Decimal]:
+    """``MARKET=VALUE`` options by market; ValueError naming a malformed one."""
+    found: dict[str, Decimal] = {}
+    for text in texts:
+        market, _, value = text.rpartition("=")
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not market or not number.is_finite():
+            raise ValueError(f"--point-value {text!r}: give MARKET=VALUE, VALUE a decimal")
+        found[market] = number
+    return found
 
 
 def _split(text: str) -> list[str]:

@@ -1,0 +1,168 @@
+"""Stored fills as files: CSV and Parquet, streamed in constant memory.
+
+(Not to be confused with ``exporter.py``, the Prometheus endpoint.)
+
+Both formats have the columns of ``fillcapture fills``. Fills go from
+``Store.fills()`` (a page of rows at a time) straight to the file, so an export
+of years of fills holds no more than a Parquet row group. pyarrow is imported
+only by :func:`write_parquet`: the daemon's process imports this module's
+command line and must not carry Arrow's libraries.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from fillcapture.store.base import StoredFill
+
+FILL_COLUMNS = (
+    "user", "firm", "account", "order_id", "exchange_trade_id", "leg_index", "market_id",
+    "side", "volume", "price", "exchange_time", "trade_date", "busted",
+)
+
+ROW_GROUP_ROWS = 65_536
+"""Fills per Parquet row group: what a Parquet export holds in memory, as Arrow arrays."""
+
+BATCH_ROWS = 8_192
+"""Fills converted to Arrow at a time: what it holds as Python objects."""
+
+PROGRESS_EVERY = 1_000
+"""Fills between two progress reports."""
+
+PRICE_PRECISION, PRICE_SCALE = 38, 18
+"""Parquet price type, ``decimal128(38, 18)``: T4 prices have at most 18 digits
+before the point and 18 after (the adapter refuses any other), so every one
+fits exactly; Arrow refuses a value that would not rather than round it."""
+
+
+def fill_row(fill: StoredFill) -> dict[str, Any]:
+    """``fill`` as the text-ready row of ``fillcapture fills`` (CSV, JSON, table)."""
+    return {
+        "user": fill.user or "",
+        "firm": fill.firm,
+        "account": fill.account,
+        "order_id": fill.order_id,
+        "exchange_trade_id": fill.exchange_trade_id,
+        "leg_index": "" if fill.leg_index is None else fill.leg_index,
+        "market_id": fill.market_id,
+        "side": fill.side.value if fill.side else "",
+        "volume": fill.volume,
+        "price": fill.price,
+        "exchange_time": fill.exchange_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "trade_date": fill.trade_date.isoformat(),
+        "busted": fill.busted,
+    }
+
+
+def cell_text(value: Any) -> str:
+    """A value as a CSV or table cell: booleans as ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def counted(fills: AsyncIterable[StoredFill],
+                  advance: Callable[[int], None]) -> AsyncIterator[StoredFill]:
+    """``fills``, calling ``advance(n)`` after every :data:`PROGRESS_EVERY` and at the end."""
+    pending = 0
+    async for fill in fills:
+        yield fill
+        pending += 1
+        if pending == PROGRESS_EVERY:
+            advance(pending)
+            pending = 0
+    advance(pending)
+
+
+async def write_csv(fills: AsyncIterable[StoredFill], out: TextIO) -> int:
+    """Write ``fills`` as CSV with a header row; return how many. Prices are T4's text."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FILL_COLUMNS)
+    written = 0
+    async for fill in fills:
+        writer.writerow([cell_text(value) for value in fill_row(fill).values()])
+        written += 1
+    return written
+
+
+async def write_parquet(fills: AsyncIterable[StoredFill], path: Path) -> int:
+    """Write ``fills`` to a Parquet file at ``path``; return how many.
+
+    Types: prices ``decimal128(38, 18)`` (exact), ``exchange_time``
+    ``timestamp[us, UTC]``, ``trade_date`` ``date32``, ``busted`` boolean;
+    ``user``, ``leg_index`` and ``side`` are null where unknown (no owner, an
+    outright fill, an order never seen).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([
+        pa.field("user", pa.string()),
+        pa.field("firm", pa.string(), nullable=False),
+        pa.field("account", pa.string(), nullable=False),
+        pa.field("order_id", pa.string(), nullable=False),
+        pa.field("exchange_trade_id", pa.string(), nullable=False),
+        pa.field("leg_index", pa.int32()),
+        pa.field("market_id", pa.string(), nullable=False),
+        pa.field("side", pa.string()),
+        pa.field("volume", pa.int64(), nullable=False),
+        pa.field("price", pa.decimal128(PRICE_PRECISION, PRICE_SCALE), nullable=False),
+        pa.field("exchange_time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("trade_date", pa.date32(), nullable=False),
+        pa.field("busted", pa.bool_(), nullable=False),
+    ])
+
+    def batch(rows: list[StoredFill]) -> Any:
+        arrays = []
+        for field in schema:
+            values = [getattr(fill, field.name) for fill in rows]
+            if field.name == "side":
+                values = [None if side is None else side.value for side in values]
+            if field.name == "price":  # from T4's text straight to decimal128: never a float
+                arrays.append(pa.array(values, type=pa.string()).cast(field.type))
+            else:
+                arrays.append(pa.array(values, type=field.type))
+        return pa.record_batch(arrays, schema=schema)
+
+    written = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        group: list[Any] = []  # Arrow batches of the row group being filled
+        grouped = 0
+        async for rows in _chunks(fills, BATCH_ROWS):
+            group.append(batch(rows))
+            grouped += len(rows)
+            written += len(rows)
+            if grouped >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(group, schema=schema))
+                group, grouped = [], 0
+        if group:
+            writer.write_table(pa.Table.from_batches(group, schema=schema))
+    return written
+
+
+async def _chunks(fills: AsyncIterable[StoredFill], size: int) -> AsyncIterator[list[StoredFill]]:
+    chunk: list[StoredFill] = []
+    async for fill in fills:
+        chunk.append(fill)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A ``.partial`` file beside ``path``, renamed to ``path`` when the block
+    succeeds and removed when it fails: an interrupted export never leaves a
+    file that looks complete."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
