@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import socket
 import tomllib
 from datetime import date, time
 from importlib import resources
@@ -49,9 +50,11 @@ class _Section(BaseModel):
 
 class FeedSettings(_Section):
     """``adapter``: ``sim`` runs the embedded simulator on a loopback port and
-    connects the real ``t4`` adapter to it; ``t4`` connects to ``[t4] url``."""
+    connects the real ``t4`` adapter to it; ``t4`` connects to ``[t4] url``;
+    ``mqtt`` takes fills published in fillcapture's JSON schema from the broker
+    of ``[mqtt_feed]``."""
 
-    adapter: Literal["sim", "t4"] = "sim"
+    adapter: Literal["sim", "t4", "mqtt"] = "sim"
 
 
 class T4Settings(_Section):
@@ -84,6 +87,81 @@ class T4Settings(_Section):
     @property
     def uses_api_key(self) -> bool:
         return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+
+class MqttFeedSettings(_Section):
+    """The MQTT feed adapter (``[feed] adapter = "mqtt"``): fills and busts in
+    fillcapture's JSON schema from the broker at ``host``:``port``.
+
+    Fill messages come from ``fill_topics`` and bust messages from
+    ``bust_topics`` (filters, wildcards allowed; a topic matching a bust filter
+    is read as a bust). ``firm``, when set, is the firm this daemon serves: the
+    status names it, its trade dates are sealed, and fills of other firms are
+    dropped; unset, every firm's fills pass on to the ownership filter.
+
+    The session is persistent (``client_id`` fixed, clean session off), so the
+    broker queues QoS 1 and 2 messages while the daemon is away: ``client_id``
+    must be unique on the broker. ``dead_letter_topic``, when set, receives the
+    raw payload of every invalid message; no subscribed filter may match it.
+    ``tls`` connects with TLS, trusting the system's CAs or ``ca_file``;
+    ``cert_file`` and ``key_file`` are a client certificate.
+    """
+
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str = Field(
+        default_factory=lambda: f"fillcapture-feed-{socket.gethostname()}", min_length=1
+    )
+    fill_topics: list[str] = Field(default_factory=lambda: ["fillcapture/fills/#"],
+                                   min_length=1)
+    bust_topics: list[str] = Field(default_factory=lambda: ["fillcapture/busts/#"])
+    qos: Literal[0, 1, 2] = 1
+    dead_letter_topic: str | None = None
+    firm: str = ""
+    keepalive: int = Field(30, ge=5)
+    reconnect_base: float = Field(1.0, gt=0)
+    reconnect_cap: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(15.0, gt=0)
+
+    @field_validator("fill_topics", "bust_topics")
+    @classmethod
+    def _filters(cls, value: list[str]) -> list[str]:
+        from aiomqtt import Wildcard
+
+        for topic in value:
+            Wildcard(topic)  # ValueError names it
+        return value
+
+    @field_validator("dead_letter_topic")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        from aiomqtt import Topic
+
+        if value is not None:
+            Topic(value)  # no wildcards
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttFeedSettings:
+        from aiomqtt import Topic
+
+        if self.dead_letter_topic is not None:
+            dead = Topic(self.dead_letter_topic)
+            for pattern in (*self.fill_topics, *self.bust_topics):
+                if dead.matches(pattern):
+                    # Its messages would come back, fail again, go back out: a loop.
+                    raise ValueError(f"dead_letter_topic: matched by the subscribed {pattern!r}")
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("tls: ca_file, cert_file and key_file need tls = true")
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file: needs cert_file")
+        return self
 
 
 class StoreSettings(_Section):
@@ -294,6 +372,7 @@ class Settings(BaseSettings):
 
     feed: FeedSettings = FeedSettings()
     t4: T4Settings = T4Settings()
+    mqtt_feed: MqttFeedSettings = MqttFeedSettings()
     store: StoreSettings = StoreSettings()
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()

@@ -95,12 +95,18 @@ class VisibleAccount:
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """Logged in. ``accounts`` are those the fill user can see."""
+    """Logged in. ``accounts`` are those the fill user can see.
+
+    ``lists_accounts`` is False for a source that cannot say which accounts it
+    will carry (an MQTT feed brings whatever its publishers send): no owned
+    account is then taken for invisible, since none is known to be.
+    """
 
     firm: str
     username: str
     accounts: tuple[VisibleAccount, ...]
     risk_manager: bool
+    lists_accounts: bool = True
 
 
 @dataclass(frozen=True, slots=True)

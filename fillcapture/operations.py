@@ -70,7 +70,9 @@ class Operations:
     @property
     def instance(self) -> str:
         """The name this daemon's state and gaps are kept under: its firm."""
-        return self.daemon.settings.t4.firm or "default"
+        settings = self.daemon.settings
+        firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
+        return firm or "default"
 
     @property
     def firm(self) -> str:
@@ -146,11 +148,12 @@ class Operations:
     async def _record(self, status: FeedStatus, now: datetime) -> None:
         store = self.daemon.store
         owned = set(self.daemon.ownership.accounts_of(status.firm or self.instance))
+        invisible = owned - status.visible if status.lists_accounts else set()
         await store.set_state(self.instance, {
             "state": status.state, "since": _iso(status.since), "firm": status.firm or "",
             "username": status.username or "", "reason": status.reason or "",
             "visible": ",".join(sorted(status.visible)), "owned": ",".join(sorted(owned)),
-            "invisible": ",".join(sorted(owned - status.visible)), "alive_at": _iso(now),
+            "invisible": ",".join(sorted(invisible)), "alive_at": _iso(now),
         })
         if status.state == "disconnected" and self._gap is None:
             reason = status.reason or "disconnected"

@@ -56,7 +56,8 @@ FeedState = Literal["starting", "connected", "subscribed", "disconnected", "stop
 class FeedStatus:
     """The daemon's T4 session as it stands: for ``fillcapture status``, systemd
     and metrics. ``since`` is when ``state`` was entered; ``reason`` says why
-    the last session ended; ``visible`` are the account numbers the fill user sees."""
+    the last session ended; ``visible`` are the account numbers the fill user sees,
+    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`)."""
 
     state: FeedState
     since: datetime
@@ -64,6 +65,7 @@ class FeedStatus:
     username: str | None = None
     visible: frozenset[str] = frozenset()
     reason: str | None = None
+    lists_accounts: bool = True
 
 
 StatusListener = Callable[[FeedStatus], None]
@@ -209,7 +211,8 @@ class Daemon:
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
                 self._set_status("connected", firm=event.firm, username=event.username,
-                                 visible=frozenset(self._visible), reason=None)
+                                 visible=frozenset(self._visible), reason=None,
+                                 lists_accounts=event.lists_accounts)
                 self._schedule_visibility_check(event.risk_manager)
             elif isinstance(event, Subscribed):
                 self._set_status("subscribed")
@@ -243,7 +246,7 @@ class Daemon:
 
     def _warn_invisible(self) -> None:
         """Owned accounts the fill user cannot see lose their fills: say so loudly."""
-        if self._firm is None:
+        if self._firm is None or not self.status.lists_accounts:
             return
         for account, user in sorted(self.ownership.accounts_of(self._firm).items()):
             if account not in self._visible:
