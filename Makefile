@@ -39,8 +39,9 @@ lint: $(STAMP)
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. fillcapture/feeds/t4/proto/*.proto
 
-bench: $(STAMP)
+bench: $(STAMP) $(MOSQUITTO)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/mqtt.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

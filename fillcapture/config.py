@@ -353,6 +353,66 @@ class MetricsSettings(_Section):
         return host_and_port(self.listen)[1]
 
 
+class MqttSettings(_Section):
+    """The MQTT publisher: every stored fill and bust, as JSON, to the broker at
+    ``host``:``port`` (see ``docs/mqtt.md``), while ``enabled``.
+
+    Fills go to ``{topic_prefix}/fills/{user}/{account}``, busts to
+    ``{topic_prefix}/busts/{user}/{account}``, the publisher's retained status
+    to ``{topic_prefix}/status``, at ``qos``. ``client_id`` must be unique on
+    the broker; it also names the publisher's place in the store, so changing
+    it publishes everything again. Unset, it is ``fillcapture-<[t4] firm>``.
+    ``tls`` connects with TLS, trusting the system's CAs or ``ca_file``;
+    ``cert_file`` and ``key_file`` are a client certificate.
+
+    ``batch`` rows are read from the store at a time and up to ``inflight``
+    messages await the broker's acknowledgement at once. After a lost
+    connection the publisher waits ``resume_delay`` seconds once connected
+    again (subscribers that lost the broker too subscribe again meanwhile),
+    then sends again what the broker acknowledged in the ``resend_window``
+    seconds before the loss: a broker that dies may not have passed it on.
+    """
+
+    enabled: bool = False
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str = ""
+    topic_prefix: str = "fillcapture"
+    qos: Literal[0, 1, 2] = 1
+    keepalive: int = Field(30, ge=5)
+    connect_timeout: float = Field(15.0, gt=0)
+    reconnect_base: float = Field(1.0, gt=0)
+    reconnect_cap: float = Field(30.0, gt=0)
+    batch: int = Field(1000, ge=1)
+    inflight: int = Field(100, ge=1, le=65535)
+    resend_window: float = Field(10.0, ge=0)
+    resume_delay: float = Field(2.0, ge=0)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or value.startswith("/") or value.endswith("/") or "//" in value:
+            raise ValueError("must be topic levels like 'fillcapture' or 'site/fills', "
+                             "without a leading, trailing or doubled '/'")
+        if any(char in value for char in "+#\0"):
+            raise ValueError("must not contain the wildcards '+' or '#', or NUL")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSettings:
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("tls: ca_file, cert_file and key_file need tls = true")
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file: needs cert_file")
+        return self
+
+
 class LogSettings(_Section):
     """``format``: ``auto`` is console on a terminal, JSON lines otherwise."""
 
@@ -380,6 +440,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     metrics: MetricsSettings = MetricsSettings()
+    mqtt: MqttSettings = MqttSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

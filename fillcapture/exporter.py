@@ -48,6 +48,12 @@ COUNTERS = (
     ("fillcapture_busts_recorded", "busts.recorded", "Trade busts stored."),
     ("fillcapture_reconnects", "feed.disconnects",
      "T4 sessions lost or not opened, each followed by another attempt."),
+    ("fillcapture_mqtt_published", "mqtt.published",
+     "Fill and bust messages the MQTT broker acknowledged, re-sends included."),
+    ("fillcapture_mqtt_reconnects", "mqtt.reconnects",
+     "MQTT broker connections lost or not made, each followed by another attempt."),
+    ("fillcapture_mqtt_unpublishable", "mqtt.unpublishable",
+     "Stored fills or busts the message schema refuses, skipped by the publisher."),
 )
 
 LOGIN_SUCCESS = "LOGIN_RESULT_SUCCESS"
@@ -94,6 +100,12 @@ class DaemonCollector:
         yield GaugeMetricFamily("fillcapture_writer_queue_fills",
                                 "Fills handed to the writer and not yet committed.",
                                 value=metrics.gauge("writer.queued"))
+        yield GaugeMetricFamily("fillcapture_mqtt_connected",
+                                "1 while the MQTT publisher is connected to its broker, else 0.",
+                                value=metrics.gauge("mqtt.connected"))
+        yield GaugeMetricFamily("fillcapture_mqtt_backlog_fills",
+                                "Fills committed and not yet published over MQTT.",
+                                value=metrics.gauge("mqtt.backlog"))
         yield _latency_histogram(metrics)
 
 

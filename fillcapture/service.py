@@ -36,6 +36,7 @@ from fillcapture.model import (
 )
 from fillcapture.operations import Operations
 from fillcapture.ownership import Entry, Ownership
+from fillcapture.publish.mqtt import publishing
 from fillcapture.store import Owner, Store, open_store
 from fillcapture.systemd import Notifier
 from fillcapture.writer import CaptureWriter
@@ -93,6 +94,8 @@ class Daemon:
         self._visibility_check: asyncio.TimerHandle | None = None
         self.visibility_grace = VISIBILITY_GRACE_SECONDS
         self.writer: CaptureWriter | None = None
+        # Called after every commit of the writer (see CaptureWriter).
+        self.commit_listeners: list[Callable[[], None]] = []
         self._sealed_through: date | None = None
         self.operations = Operations(self)
         self.listeners.append(self.operations.on_status)
@@ -142,6 +145,7 @@ class Daemon:
         self.metrics.gauges["writer.queued"] = lambda: writer.queued
         self.writer = writer
         writer.sealed_through = self._sealed_through
+        writer.commit_listeners = self.commit_listeners
         await self.operations.start()
         writer_task = asyncio.create_task(writer.run(), name="writer")
         pump = asyncio.create_task(self._pump(feed, writer), name="feed")
@@ -335,6 +339,9 @@ async def run(settings: Settings) -> int:
         adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
         feed = load_adapter(adapter)(effective, lambda: daemon.ownership, metrics)
         daemon.settings = effective
+        if effective.mqtt.enabled:  # in the background: capture never waits for it
+            publisher = await stack.enter_async_context(publishing(effective, store, metrics))
+            daemon.commit_listeners.append(publisher.wake)
         try:
             await daemon.run(feed)
         except LoginRefused as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Protocol
 
@@ -67,6 +68,9 @@ class CaptureWriter:
         # The latest sealed trade date: fills and busts of it or earlier days
         # are amendments (see _amend). Set by the daemon at start and each seal.
         self.sealed_through: date | None = None
+        # Called after each commit, e.g. to wake the MQTT publisher at once
+        # rather than at its next poll. Quick, and must not raise.
+        self.commit_listeners: list[Callable[[], None]] = []
 
     @property
     def queued(self) -> int:
@@ -98,6 +102,8 @@ class CaptureWriter:
                 size += _size(item)
             stopping = isinstance(batch[-1], _Stop)
             await self._commit(batch)
+            for listener in self.commit_listeners:
+                listener()
             self._queued -= size
             if self._queued < self.queue_fills:
                 self._room.set()

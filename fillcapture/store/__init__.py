@@ -3,13 +3,27 @@
 Import from here; the modules below are the engines' private parts.
 """
 
-from fillcapture.store.base import FillQuery, Gap, Owner, Seal, Store, StoredFill, StoreError
+from fillcapture.store.base import (
+    FillQuery,
+    Gap,
+    Outbox,
+    OutboxBatch,
+    OutboxCursor,
+    Owner,
+    Seal,
+    Store,
+    StoredFill,
+    StoreError,
+)
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 
 __all__ = [
     "FillQuery",
     "Gap",
+    "Outbox",
+    "OutboxBatch",
+    "OutboxCursor",
     "Owner",
     "Seal",
     "SqliteStore",

@@ -70,6 +70,58 @@ class StoredFill:
     busted: bool
     captured_at: datetime
 
+    @property
+    def trade_key(self) -> str:
+        """As :attr:`fillcapture.model.Fill.trade_key`: part of the fill's identity."""
+        return self.exchange_trade_id or f"#{self.sequence_order}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCursor:
+    """A place in the store's order of commits: the last ``fills.id`` and
+    ``busts.id`` taken. Rows are numbered as they commit, one writer at a time,
+    so every row after a cursor committed after every row before it."""
+
+    fills: int = 0
+    busts: int = 0
+
+    def lowest(self, other: OutboxCursor) -> OutboxCursor:
+        """The earlier of the two, table by table."""
+        return OutboxCursor(min(self.fills, other.fills), min(self.busts, other.busts))
+
+
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """A publisher's saved place, and the newest rows stored now.
+
+    ``fills_floor`` / ``busts_floor`` are set when a delete (retention) took the
+    newest rows of a table: SQLite then numbers the next rows from the newest
+    remaining one, reusing ids a publisher may have passed already. A publisher
+    goes back to the floor (:meth:`resume`) rather than skip those rows."""
+
+    cursor: OutboxCursor
+    newest: OutboxCursor
+    fills_floor: int | None = None
+    busts_floor: int | None = None
+
+    def resume(self, at: OutboxCursor) -> OutboxCursor:
+        """``at``, taken back to the floors where they are lower."""
+        floor = OutboxCursor(
+            at.fills if self.fills_floor is None else self.fills_floor,
+            at.busts if self.busts_floor is None else self.busts_floor,
+        )
+        return at.lowest(floor)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """The next stored fills, then busts (each with the busted fill and the bust
+    time), in commit order; ``cursor`` is the place after all of them."""
+
+    fills: list[StoredFill]
+    busts: list[tuple[StoredFill, datetime]]
+    cursor: OutboxCursor
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:
@@ -229,4 +281,22 @@ class Store(Protocol):
 
     async def count_fills(self) -> int:
         """How many fills are stored, busted ones included."""
+        ...
+
+    # --- outbox (publishing) --------------------------------------------------
+
+    async def outbox(self, name: str) -> Outbox:
+        """Where the publisher ``name`` saved its place (the start if never)."""
+        ...
+
+    async def outbox_batch(self, after: OutboxCursor, limit: int) -> OutboxBatch:
+        """Up to ``limit`` fills and ``limit`` busts committed after ``after``, each
+        fill with its current owner. A bust waits for a later batch while its
+        fill is not yet in this one or an earlier one: a bust never precedes its fill."""
+        ...
+
+    async def save_outbox(self, name: str, cursor: OutboxCursor,
+                          seen: Outbox | None = None) -> None:
+        """Save the publisher ``name``'s place. With ``seen``, also clear the
+        floors it read there, unless a later delete has lowered them again."""
         ...

@@ -174,6 +174,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        4,
+        "outbox: how far each publisher has published",
+        (
+            # One row per publisher (named by its MQTT client id): the last
+            # fills.id and busts.id it has delivered. Row ids follow commit
+            # order, so the store itself is the outbox and a publisher's place
+            # in it is two integers. The floors are set by the triggers below.
+            """
+            CREATE TABLE outbox (
+                name        TEXT    PRIMARY KEY,
+                fills       INTEGER NOT NULL,
+                busts       INTEGER NOT NULL,
+                fills_floor INTEGER NULL,
+                busts_floor INTEGER NULL,
+                saved_at    INTEGER NOT NULL
+            )
+            """,
+            # Deleting a table's newest row (retention pruning an old trade
+            # date that a late fill made newest) lets SQLite give its id to the
+            # next insert: a publisher already past that id would skip the new
+            # row. The floor records how low the newest row went, so that the
+            # publisher goes back there. Only the newest row's delete fires this.
+            """
+            CREATE TRIGGER outbox_fills_floor AFTER DELETE ON fills
+            WHEN old.id > coalesce((SELECT max(id) FROM fills), 0)
+            BEGIN
+                UPDATE outbox SET fills_floor = coalesce((SELECT max(id) FROM fills), 0)
+                WHERE fills_floor IS NULL
+                   OR fills_floor > coalesce((SELECT max(id) FROM fills), 0);
+            END
+            """,
+            """
+            CREATE TRIGGER outbox_busts_floor AFTER DELETE ON busts
+            WHEN old.id > coalesce((SELECT max(id) FROM busts), 0)
+            BEGIN
+                UPDATE outbox SET busts_floor = coalesce((SELECT max(id) FROM busts), 0)
+                WHERE busts_floor IS NULL
+                   OR busts_floor > coalesce((SELECT max(id) FROM busts), 0);
+            END
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
