@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
@@ -35,7 +34,7 @@ import structlog
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from fillcapture.config import ConfigError, MqttFeedSettings
+from fillcapture.config import MqttFeedSettings
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     Bust,
@@ -46,6 +45,7 @@ from fillcapture.model import (
     FillsReceived,
     Subscribed,
 )
+from fillcapture.mqtt import tls_context
 from fillcapture.publish.schema import BustMessage, FillMessage
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class MqttFeed:
     def __init__(self, settings: MqttFeedSettings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._tls = tls_context(settings)
+        self._tls = tls_context(settings, "mqtt_feed")
         self._closing = False
         self._closed = asyncio.Event()
 
@@ -226,20 +226,6 @@ class MqttFeed:
             log.warning("mqtt_feed.dead_letter_failed", topic=dead_letter, error=str(exc))
         else:
             metrics.inc("mqtt_feed.dead_lettered")
-
-
-def tls_context(settings: MqttFeedSettings) -> ssl.SSLContext | None:
-    """The TLS context of ``[mqtt_feed]``, loaded once at start: a file that cannot
-    be read is a configuration error then (exit 2), not a reconnect loop later."""
-    if not settings.tls:
-        return None
-    try:
-        context = ssl.create_default_context(cafile=settings.ca_file)
-        if settings.cert_file is not None:
-            context.load_cert_chain(settings.cert_file, settings.key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"mqtt_feed: cannot load the TLS files: {exc}") from None
-    return context
 
 
 def _refused(code: int | ReasonCode) -> bool:

@@ -22,7 +22,6 @@ import json
 import math
 import random
 import socket
-import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -35,8 +34,9 @@ import structlog
 from pydantic import ValidationError
 
 from fillcapture import __version__
-from fillcapture.config import ConfigError, MqttSettings, Settings
+from fillcapture.config import MqttSettings, Settings
 from fillcapture.metrics import Metrics
+from fillcapture.mqtt import tls_context
 from fillcapture.publish.schema import BustMessage, FillMessage, fill_id, utc_text
 from fillcapture.store import OutboxBatch, OutboxCursor, Store, StoredFill, StoreError, open_store
 
@@ -93,20 +93,6 @@ def _fields(fill: StoredFill) -> dict[str, Any]:
     }
 
 
-def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
-    """The TLS context of ``[mqtt]``, loaded once at start: a file that cannot be
-    read is a configuration error then, not a reconnect loop later."""
-    if not settings.tls:
-        return None
-    try:
-        context = ssl.create_default_context(cafile=settings.ca_file)
-        if settings.cert_file is not None:
-            context.load_cert_chain(settings.cert_file, settings.key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"mqtt: cannot load the TLS files: {exc}") from None
-    return context
-
-
 class Publisher:
     """Publishes the store's fills and busts to one broker until :meth:`stop`.
 
@@ -124,7 +110,7 @@ class Publisher:
         self.name = name
         self.status_topic = f"{settings.topic_prefix}/status"
         self.started_at = datetime.now(UTC)
-        self._tls = tls_context(settings)
+        self._tls = tls_context(settings, "mqtt")
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stop_by: float | None = None

@@ -13,7 +13,8 @@ import pytest
 
 from fillcapture.config import ConfigError, MqttSettings, load_settings
 from fillcapture.metrics import Metrics
-from fillcapture.publish.mqtt import Publisher, tls_context
+from fillcapture.mqtt import tls_context
+from fillcapture.publish.mqtt import Publisher
 from fillcapture.store import SqliteStore
 from tests.conftest import FIXTURES, Mosquitto, clean_env, free_port, write_config
 from tests.publish.subscriber import Subscriber
@@ -62,7 +63,7 @@ def test_bad_settings_name_the_key(tmp_path: Path, mqtt: dict[str, object], expe
 def test_tls_files_that_cannot_be_read_are_a_configuration_error(tmp_path: Path) -> None:
     settings = MqttSettings(tls=True, ca_file=tmp_path / "missing.pem")
     with pytest.raises(ConfigError, match=r"mqtt: cannot load the TLS files"):
-        tls_context(settings)
+        tls_context(settings, "mqtt")
 
 
 async def test_publishes_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
