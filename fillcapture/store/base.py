@@ -38,6 +38,9 @@ class FillQuery:
     ``user``: fills whose (firm, account) that user owns now, per the registry.
     ``since`` / ``until``: inclusive bounds on the trade date.
     ``include_busted``: busted fills too (marked ``busted``), else only live ones.
+    ``market_id``, ``side``: exactly these (``side`` leaves out fills of unknown side).
+    ``time_from`` / ``time_to``: exchange time from ``time_from`` on and before
+    ``time_to``, so that consecutive windows neither overlap nor leave a gap.
     """
 
     user: str | None = None
@@ -46,6 +49,53 @@ class FillQuery:
     until: date | None = None
     firm: str | None = None
     include_busted: bool = True
+    market_id: str | None = None
+    side: Side | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FillKey:
+    """A fill's place in the query order, ``(exchange_time, row)``: ``row`` is
+    its row number in the store, which breaks ties between equal times. A page
+    of fills ends at a key and the next page starts after it."""
+
+    exchange_time: datetime
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillPage:
+    """Up to a page of fills in query order; ``next`` is the key to read on
+    from, ``None`` when no matching fill follows."""
+
+    fills: list[StoredFill]
+    next: FillKey | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActivity:
+    """A user's registry entry (``firm`` ``None``: the account number at any
+    firm) and the fills of it that user owns: live ones, their volume and the
+    first and last exchange time (``None`` without any), and busted ones."""
+
+    firm: str | None
+    account: str
+    fills: int
+    volume: int
+    busted: int
+    first_fill: datetime | None
+    last_fill: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Whom an API token belongs to: ``name`` is the user it reads for, or with
+    ``admin`` an operator, who may read any user."""
+
+    name: str
+    admin: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +323,36 @@ class Store(Protocol):
         """Every user with its account rows (an empty list for a user with none)."""
         ...
 
+    async def user_accounts(self, name: str) -> list[Owner] | None:
+        """``name``'s account rows (``[]`` for none); ``None`` if there is no such user."""
+        ...
+
+    # --- API tokens -----------------------------------------------------------
+
+    async def issue_token(self, name: str, token_hash: str, *, admin: bool) -> None:
+        """Record a token by its hash, replacing ``name``'s previous token of the
+        same kind. A user's token (not ``admin``) needs the user registered,
+        else :class:`StoreError`; removing the user removes its tokens."""
+        ...
+
+    async def revoke_tokens(self, name: str) -> int:
+        """Remove every token of ``name`` (user and operator); return how many."""
+        ...
+
+    async def token_holder(self, token_hash: str) -> TokenHolder | None:
+        """Whose token has this hash; ``None`` if none has."""
+        ...
+
     # --- query side -----------------------------------------------------------
+
+    async def fill_page(self, query: FillQuery, after: FillKey | None, limit: int) -> FillPage:
+        """Up to ``limit`` matching fills in :meth:`fills` order, those after
+        ``after`` (from the first if ``None``)."""
+        ...
+
+    async def account_activity(self, name: str) -> list[AccountActivity]:
+        """Per registry entry of ``name``: the fills of it that ``name`` owns."""
+        ...
 
     def fills(self, query: FillQuery) -> AsyncIterator[StoredFill]:
         """Stream matching fills in (exchange_time, id) order, in constant memory."""

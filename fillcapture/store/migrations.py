@@ -217,6 +217,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        5,
+        "API tokens",
+        (
+            # Bearer tokens of the HTTP API (fillcapture serve), by their
+            # SHA-256 (hex): the token itself is shown once and never stored.
+            # ``user_name`` is the user a token reads for, or with ``admin``
+            # the operator's own name, which need not be a registered user;
+            # so no foreign key, and the trigger below does the cascading.
+            """
+            CREATE TABLE api_tokens (
+                id         INTEGER PRIMARY KEY,
+                user_name  TEXT    NOT NULL,
+                token_hash TEXT    NOT NULL UNIQUE,
+                admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
+                created_at INTEGER NOT NULL
+            )
+            """,
+            # A removed user's tokens go with it, so that a user added again
+            # later under the same name does not inherit them.
+            """
+            CREATE TRIGGER api_tokens_user_removed AFTER DELETE ON users
+            BEGIN
+                DELETE FROM api_tokens WHERE user_name = old.name AND admin = 0;
+            END
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

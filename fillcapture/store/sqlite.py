@@ -22,6 +22,9 @@ import structlog
 from fillcapture.model import Bust, Fill, OrderSide
 from fillcapture.store import migrations
 from fillcapture.store.base import (
+    AccountActivity,
+    FillKey,
+    FillPage,
     FillQuery,
     Gap,
     Outbox,
@@ -31,6 +34,7 @@ from fillcapture.store.base import (
     Seal,
     StoredFill,
     StoreError,
+    TokenHolder,
 )
 from fillcapture.store.connection import connect, transaction
 from fillcapture.store.rows import (
@@ -573,7 +577,99 @@ class SqliteStore:
                 owned.append(Owner(name, firm or None, account))
         return found
 
+    async def user_accounts(self, name: str) -> list[Owner] | None:
+        """``name``'s account rows (``[]`` for none); ``None`` if there is no such user."""
+        rows = await self._all(
+            "SELECT u.name, a.firm, a.account FROM users u "
+            "LEFT JOIN user_accounts a ON a.user_name = u.name "
+            "WHERE u.name = ? ORDER BY a.firm, a.account", (name,))
+        if not rows:
+            return None
+        return [Owner(name, firm or None, account) for _, firm, account in rows
+                if account is not None]
+
+    # --- API tokens -----------------------------------------------------------
+
+    async def issue_token(self, name: str, token_hash: str, *, admin: bool) -> None:
+        """Record a token by its hash, replacing ``name``'s previous token of the
+        same kind: issuing again is how a lost or leaked token is revoked."""
+        _check_names(name, [])
+        async with self._writing() as conn:
+            if not admin and not list(await conn.execute_fetchall(
+                    "SELECT 1 FROM users WHERE name = ?", (name,))):
+                raise StoreError(f"no user named {name!r}")
+            await conn.execute(
+                "DELETE FROM api_tokens WHERE user_name = ? AND admin = ?", (name, int(admin)))
+            await conn.execute(
+                "INSERT INTO api_tokens (user_name, token_hash, admin, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (name, token_hash, int(admin), utc_micros(datetime.now(UTC))))
+
+    async def revoke_tokens(self, name: str) -> int:
+        async with self._writing() as conn:
+            cursor = await conn.execute("DELETE FROM api_tokens WHERE user_name = ?", (name,))
+            return int(cursor.rowcount)
+
+    async def token_holder(self, token_hash: str) -> TokenHolder | None:
+        rows = await self._all(
+            "SELECT user_name, admin FROM api_tokens WHERE token_hash = ?", (token_hash,))
+        return TokenHolder(rows[0][0], bool(rows[0][1])) if rows else None
+
     # --- query side -----------------------------------------------------------
+
+    async def fill_page(self, query: FillQuery, after: FillKey | None, limit: int) -> FillPage:
+        """Up to ``limit`` matching fills after ``after``, in :meth:`fills` order.
+
+        Read through a connection of its own, like :meth:`fills`: a large page
+        does not hold up the short reads that share the store's connection.
+        """
+        sql, params = _page_select(query, after, limit + 1)  # one more: is there a next?
+        async with self._own_reader() as reader:
+            rows = list(await reader.execute_fetchall(sql, params))
+        fills = [stored_fill(row[1:]) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return FillPage(fills, None)
+        return FillPage(fills, FillKey(fills[-1].exchange_time, rows[limit - 1][0]))
+
+    async def account_activity(self, name: str) -> list[AccountActivity]:
+        """Per registry entry of ``name``, one pass over its account's index
+        entries. An entry naming its firm owns that firm's fills of the account;
+        a firm-less entry those at every firm no other entry names (the
+        precedence of :data:`_OWNER`, without its per-row subqueries)."""
+        found: list[AccountActivity] = []
+        owners = await self.user_accounts(name) or []
+        async with self._own_reader() as reader:
+            for owner in owners:
+                firm_test = (
+                    "firm = :firm" if owner.firm else
+                    "firm NOT IN (SELECT firm FROM user_accounts "
+                    "WHERE account = :account AND firm <> '')")
+                ((fills, volume, busted, first, last),) = await reader.execute_fetchall(
+                    "SELECT count(*) FILTER (WHERE busted_at IS NULL), "  # noqa: S608 - constant
+                    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0), "
+                    "count(*) FILTER (WHERE busted_at IS NOT NULL), "
+                    "min(exchange_time) FILTER (WHERE busted_at IS NULL), "
+                    "max(exchange_time) FILTER (WHERE busted_at IS NULL) "
+                    f"FROM fills WHERE account = :account AND {firm_test}",
+                    {"account": owner.account, "firm": owner.firm})
+                found.append(AccountActivity(
+                    owner.firm, owner.account, fills, volume, busted,
+                    None if first is None else from_micros(first),
+                    None if last is None else from_micros(last)))
+        return found
+
+    @asynccontextmanager
+    async def _own_reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only connection for one longer read, sqlite3 errors as StoreError."""
+        if self._conn is None:
+            raise StoreError(f"{self.path}: store is not open")
+        reader = await connect(self.path, readonly=True)
+        try:
+            yield reader
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        finally:
+            await reader.close()
 
     async def fills(self, query: FillQuery) -> AsyncGenerator[StoredFill, None]:
         """Stream matching fills in (exchange_time, id) order, ``PAGE_ROWS`` at a time.
@@ -718,6 +814,33 @@ async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill]) -> N
 
 def _select(query: FillQuery) -> tuple[str, dict[str, Any]]:
     """The SELECT for ``query``: the owner, then :data:`SELECT_COLUMNS`."""
+    where, params = _conditions(query)
+    columns = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
+    sql = f"SELECT {_OWNER}, {columns} FROM fills f"  # noqa: S608 - fixed text, values bound
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY f.exchange_time, f.id", params
+
+
+def _page_select(query: FillQuery, after: FillKey | None, limit: int
+                 ) -> tuple[str, dict[str, Any]]:
+    """As :func:`_select`, led by the row id, from after ``after`` (a keyset:
+    the row-value comparison follows the ORDER BY exactly), ``limit`` rows."""
+    where, params = _conditions(query)
+    if after is not None:
+        where.append("(f.exchange_time, f.id) > (:after_time, :after_row)")
+        params["after_time"] = utc_micros(after.exchange_time)
+        params["after_row"] = after.row
+    columns = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
+    sql = f"SELECT f.id, {_OWNER}, {columns} FROM fills f"  # noqa: S608 - fixed text
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    params["limit"] = limit
+    return sql + " ORDER BY f.exchange_time, f.id LIMIT :limit", params
+
+
+def _conditions(query: FillQuery) -> tuple[list[str], dict[str, Any]]:
+    """``query``'s WHERE terms (to be joined with AND) and their parameters."""
     where: list[str] = []
     params: dict[str, Any] = {}
     if query.user is not None:
@@ -742,11 +865,19 @@ def _select(query: FillQuery) -> tuple[str, dict[str, Any]]:
         params["until"] = query.until.isoformat()
     if not query.include_busted:
         where.append("f.busted_at IS NULL")
-    columns = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
-    sql = f"SELECT {_OWNER}, {columns} FROM fills f"  # noqa: S608 - fixed text, values bound
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY f.exchange_time, f.id", params
+    if query.market_id is not None:
+        where.append("f.market_id = :market_id")
+        params["market_id"] = query.market_id
+    if query.side is not None:
+        where.append("f.side = :side")
+        params["side"] = query.side.value
+    if query.time_from is not None:
+        where.append("f.exchange_time >= :time_from")
+        params["time_from"] = utc_micros(query.time_from)
+    if query.time_to is not None:
+        where.append("f.exchange_time < :time_to")
+        params["time_to"] = utc_micros(query.time_to)
+    return where, params
 
 
 def _check_names(user: str, accounts: Iterable[str]) -> None:
