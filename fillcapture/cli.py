@@ -222,6 +222,27 @@ def _parser() -> argparse.ArgumentParser:
     remove = user_commands.add_parser("remove", help="remove a user and its accounts")
     remove.add_argument("name")
     remove.set_defaults(handler=_cmd_users_remove)
+    token = user_commands.add_parser(
+        "token", help="issue a bearer token of the HTTP API (printed once)",
+        description="Issue a bearer token for 'fillcapture serve' and print it, alone on the "
+        "last line. Only its SHA-256 is stored: it cannot be shown again. Issuing another "
+        "token for the same name revokes the previous one; removing the user removes its "
+        "token.")
+    token.add_argument("name", help="the user the token reads for (a registered user), or "
+                                    "with --admin the operator's name")
+    kind = token.add_mutually_exclusive_group()
+    kind.add_argument("--admin", action="store_true",
+                      help="an operator token, which may read any user (?user=NAME)")
+    kind.add_argument("--revoke", action="store_true", help="remove NAME's tokens instead")
+    token.set_defaults(handler=_cmd_users_token)
+
+    serve = commands.add_parser(
+        "serve", help="the HTTP API (its own process, reading the store read-only)",
+        description="Answer the HTTP API (OpenAPI document at /openapi.json) until SIGTERM "
+        "or Ctrl-C. It only reads the store, so run it beside the daemon.")
+    serve.add_argument("--host", help="listen address (default: [api] listen's host)")
+    serve.add_argument("--port", type=int, help="port (default: [api] listen's; 0 = a free one)")
+    serve.set_defaults(handler=_cmd_serve)
 
     fills = commands.add_parser("fills", help="print stored fills")
     fills.add_argument("--user")
@@ -517,6 +538,67 @@ def _cmd_users_remove(args: argparse.Namespace, settings: Settings) -> int:
         print(f"fillcapture: no user named {args.name}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"user {args.name}: removed")
+    return 0
+
+
+def _cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.api.tokens import new_token, token_hash
+    from fillcapture.store import StoreError
+
+    token = new_token()
+
+    async def issue() -> int:
+        async with _registry(settings) as store:
+            if args.revoke:
+                return await store.revoke_tokens(args.name)
+            await store.issue_token(args.name, token_hash(token), admin=args.admin)
+            return 1
+
+    try:
+        count = asyncio.run(issue())
+    except StoreError as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.revoke:
+        print(f"{args.name}: {count} token(s) revoked")
+        return 0
+    who = f"operator {args.name} (reads any user)" if args.admin else f"user {args.name}"
+    print(f"API token for {who}; any earlier one no longer works. It is shown only now:")
+    print(token)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.api.server import ListenError, listen, serve
+    from fillcapture.store import StoreError
+
+    host = args.host or settings.api.host
+    port = settings.api.port if args.port is None else args.port
+    if not settings.store.path.exists():
+        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        sock = listen(host, port)
+    except ListenError as exc:
+        key = "--host/--port" if args.host or args.port is not None else "api.listen"
+        print(f"fillcapture: configuration error: {key}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def ready(url: str) -> None:
+        print(f"fillcapture api listening on {url}", flush=True)
+
+    try:
+        asyncio.run(_until_signalled(serve(settings, sock, ready)))
+    except StoreError as exc:
+        hint = ""
+        if not Path(f"{settings.store.path}-shm").exists():
+            hint = (" (a reader without write access to the store's directory needs the "
+                    "-wal and -shm files the running daemon keeps: start the daemon first)")
+        print(f"fillcapture: {exc}{hint}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        sock.close()
     return 0
 
 

@@ -15,6 +15,7 @@ import os
 import socket
 import tomllib
 from datetime import date, time
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -329,6 +330,31 @@ class OnboardingSettings(_Section):
         return value
 
 
+class ApiSettings(_Section):
+    """The HTTP API of ``fillcapture serve``, a process of its own reading the
+    store read-only: ``listen`` is ``host:port`` (an IPv6 host in brackets).
+    ``point_values``: currency per price point and contract, by market id (as
+    T4's market details give it), for the daily summary's ``pnl_currency``;
+    a market not listed has none."""
+
+    listen: str = "127.0.0.1:8080"
+    point_values: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host_and_port(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return host_and_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return host_and_port(self.listen)[1]
+
+
 class MetricsSettings(_Section):
     """The Prometheus endpoint: ``GET /metrics`` on ``listen`` (``host:port``;
     an IPv6 host in brackets, ``[::1]:9464``) while ``enabled``. The default
@@ -437,6 +463,7 @@ class Settings(BaseSettings):
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()
     onboarding: OnboardingSettings = OnboardingSettings()
+    api: ApiSettings = ApiSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     metrics: MetricsSettings = MetricsSettings()

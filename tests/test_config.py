@@ -34,6 +34,9 @@ BAD_FILES = {
     "t4_no_credentials": ('[feed]\nadapter = "t4"\n', "t4.firm: required"),
     "metrics_listen": ('[metrics]\nlisten = "9464"\n', "metrics.listen: must be host:port"),
     "metrics_port": ('[metrics]\nlisten = "localhost:99999"\n', "metrics.listen: must be host:"),
+    "api_listen": ('[api]\nlisten = "8080"\n', "api.listen: must be host:port"),
+    "api_point_value": ('[api.point_values]\n"XCME_Eq ES (Z26)" = "fifty"\n',
+                        "api.point_values.XCME_Eq ES (Z26): Input should be a valid decimal"),
     "firm_needed": ('[[users]]\nname = "A"\nfirm = "F1"\naccounts = ["1"]\n'
                     '[[users]]\nname = "B"\nfirm = "F2"\naccounts = ["2"]\n'
                     '[[users]]\nname = "C"\naccounts = ["3"]\n', "users[2].firm: required"),

@@ -1,5 +1,6 @@
 """The systemd units in deploy/: systemd's own tools accept them and rate their
-sandbox, and the per-firm template runs the same daemon as the single unit."""
+sandbox, the per-firm template runs the same daemon as the single unit, and
+the API's unit only reads the state directory."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
-UNITS = ("fillcapture.service", "fillcapture@.service")
+UNITS = ("fillcapture.service", "fillcapture@.service", "fillcapture-api.service")
 INSTALLED = "/opt/fillcapture/.venv/bin/fillcapture"
 MAX_EXPOSURE = 2.0
 
@@ -79,3 +80,26 @@ def test_template_runs_the_same_daemon_per_firm() -> None:
     assert all("%i" in template for _, template in differing), differing
     assert sorted(single.split("=")[0] for single, _ in differing) == [
         "Description", "ExecStart", "LoadCredential", "StateDirectory", "WorkingDirectory"]
+
+
+def test_the_api_unit_serves_with_the_daemons_sandbox_and_reads_only() -> None:
+    def settings(unit: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for line in (DEPLOY / unit).read_text().splitlines():
+            if line and not line.startswith(("#", "[")):
+                key, _, value = line.partition("=")
+                found.setdefault(key, []).append(value)
+        return found
+
+    api, daemon = settings("fillcapture-api.service"), settings("fillcapture.service")
+    assert api["ExecStart"] == [f"{INSTALLED} --config /etc/fillcapture/fillcapture.toml serve"]
+    # In the daemon's state directory, unwritable: neither StateDirectory=
+    # (which would make it writable) nor any ReadWritePaths=; and no secrets.
+    assert api["WorkingDirectory"] == ["/var/lib/fillcapture"]
+    assert not {"StateDirectory", "ReadWritePaths", "LoadCredential"} & set(api)
+    # Every other setting, the sandbox above all, is the daemon's.
+    sandbox = daemon.keys() - {"Description", "ExecStart", "StateDirectory",
+                               "StateDirectoryMode", "LoadCredential", "TimeoutStartSec",
+                               "RestartPreventExitStatus", "TimeoutStopSec", "Documentation",
+                               "Wants", "After", "WantedBy"}
+    assert {key: api.get(key) for key in sandbox} == {key: daemon[key] for key in sandbox}

@@ -1,0 +1,296 @@
+"""The Starlette application: authentication, the endpoints, JSON and CSV, errors.
+
+Every ``/v1`` request goes the same way: the bearer token names its holder
+(else 401), the query string is read (else 400), the holder may read the user
+asked for (else 403, or 404 for an operator naming nobody), and an ``account``
+filter must be one of that user's accounts (else 404, the same answer as for
+an account that does not exist). Only then is the store read, and only for
+fills the registry gives that user now.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fillcapture import __version__
+from fillcapture.api import openapi
+from fillcapture.api.errors import ApiError, error_response
+from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
+from fillcapture.api.tokens import bearer_token, token_hash
+from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
+from fillcapture.model import Side
+from fillcapture.publish.schema import fill_id, utc_text
+from fillcapture.reports import daily_summary, report_row
+from fillcapture.store.base import (
+    AccountActivity,
+    FillQuery,
+    Store,
+    StoredFill,
+    StoreError,
+    TokenHolder,
+)
+
+log = structlog.get_logger(__name__)
+
+_CHALLENGE = 'Bearer realm="fillcapture"'
+
+
+def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) -> Starlette:
+    """The API over an open ``store``; ``point_values`` (currency per point and
+    contract, by market) give the daily summary its ``pnl_currency``."""
+    api = _Api(store, dict(point_values or {}))
+    return Starlette(
+        routes=[
+            Route("/healthz", api.healthz, methods=["GET"]),
+            Route("/openapi.json", api.openapi, methods=["GET"]),
+            Route("/v1/fills", api.fills, methods=["GET"]),
+            Route("/v1/summary/daily", api.summary, methods=["GET"]),
+            Route("/v1/accounts", api.accounts, methods=["GET"]),
+        ],
+        middleware=[Middleware(_AccessLog)],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            StoreError: _store_error,
+            Exception: _server_error,
+        },
+    )
+
+
+class _Api:
+    def __init__(self, store: Store, point_values: dict[str, Decimal]) -> None:
+        self.store = store
+        self.point_values = point_values
+        self.document = openapi.document(__version__)
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def openapi(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.document)
+
+    async def fills(self, request: Request) -> Response:
+        holder = await self._holder(request)
+        params = Params(request.query_params)
+        asked, account = params.text("user"), params.text("account")
+        market = params.text("market")
+        side = params.choice("side", [side.value for side in Side])
+        since, until = params.date("from_date"), params.date("to_date")
+        time_from, time_to = params.time("from_time"), params.time("to_time")
+        include_busted = params.boolean("include_busted", False)
+        limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        after = params.cursor("cursor")
+        as_csv = _wants_csv(request.headers.get("accept", ""))
+        user = await self._user(request, holder, asked, account)
+        query = FillQuery(
+            user=user, account=account, market_id=market,
+            side=None if side is None else Side(side), since=since, until=until,
+            time_from=time_from, time_to=time_to, include_busted=include_busted)
+        page = await self.store.fill_page(query, after, limit)
+        headers = {}
+        cursor = None if page.next is None else encode_cursor(page.next)
+        if cursor is not None:
+            url = request.url.include_query_params(cursor=cursor)
+            headers = {"X-Next-Cursor": cursor, "Link": f'<{url.path}?{url.query}>; rel="next"'}
+        if as_csv:
+            return Response(_csv(page.fills), media_type="text/csv; charset=utf-8",
+                            headers=headers)
+        return JSONResponse({"user": user, "fills": [fill_object(f) for f in page.fills],
+                             "next_cursor": cursor}, headers=headers)
+
+    async def summary(self, request: Request) -> JSONResponse:
+        holder = await self._holder(request)
+        params = Params(request.query_params)
+        asked, account = params.text("user"), params.text("account")
+        market = params.text("market")
+        since, until = params.date("from_date"), params.date("to_date")
+        user = await self._user(request, holder, asked, account)
+        # From each account's first fill, whatever from_date says: a position
+        # opened before it is closed at its real price (see reports.py).
+        query = FillQuery(user=user, account=account, market_id=market, until=until,
+                          include_busted=False)
+        rows = await daily_summary(self.store.fills(query), since=since,
+                                   point_values=self.point_values)
+        return JSONResponse({"user": user, "rows": [report_row(row) for row in rows]})
+
+    async def accounts(self, request: Request) -> JSONResponse:
+        holder = await self._holder(request)
+        asked = Params(request.query_params).text("user")
+        user = await self._user(request, holder, asked, None)
+        activity = await self.store.account_activity(user)
+        return JSONResponse({"user": user,
+                             "accounts": [account_object(entry) for entry in activity]})
+
+    async def _holder(self, request: Request) -> TokenHolder:
+        """Who holds the request's token; 401 without a valid one."""
+        token = bearer_token(request.headers.get("authorization", ""))
+        holder = None if token is None else await self.store.token_holder(token_hash(token))
+        if holder is None:
+            challenge = _CHALLENGE if token is None else f'{_CHALLENGE}, error="invalid_token"'
+            raise ApiError(401, "a valid bearer token is required",
+                           {"WWW-Authenticate": challenge})
+        return holder
+
+    async def _user(self, request: Request, holder: TokenHolder, asked: str | None,
+                    account: str | None) -> str:
+        """The user whose data the request reads: the token's own, or for an
+        operator the one ``asked`` for; ``account`` must be that user's."""
+        name, admin = holder.name, holder.admin
+        if admin and asked is None:
+            raise ApiError(400, "user: an operator token must name the user to read")
+        if not admin and asked not in (None, name):
+            raise ApiError(403, "this token reads its own user's data only")
+        subject = name if asked is None else asked
+        accounts = await self.store.user_accounts(subject)
+        if accounts is None:
+            if not admin:  # the user was removed (and its tokens with it) meanwhile
+                raise ApiError(401, "a valid bearer token is required",
+                               {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'})
+            raise ApiError(404, f"no user {subject!r}")
+        if account is not None and account not in {owner.account for owner in accounts}:
+            raise ApiError(404, f"no account {account!r}")
+        request.scope.setdefault("state", {})["reader"] = name
+        return subject
+
+
+def fill_object(fill: StoredFill) -> dict[str, Any]:
+    """A fill in the JSON of the MQTT messages (``fillcapture.publish.schema``):
+    one shape for every consumer. Prices are T4's exact text."""
+    return {
+        "fill_id": fill_id(fill.firm, fill.order_id, fill.trade_key, fill.leg_index),
+        "firm": fill.firm,
+        "user": fill.user,
+        "account": fill.account,
+        "account_id": fill.account_id,
+        "order_id": fill.order_id,
+        "exchange_trade_id": fill.exchange_trade_id,
+        "sequence_order": fill.sequence_order,
+        "leg_index": fill.leg_index,
+        "market_id": fill.market_id,
+        "side": None if fill.side is None else fill.side.value,
+        "volume": fill.volume,
+        "price": fill.price,
+        "exchange_time": utc_text(fill.exchange_time),
+        "trade_date": fill.trade_date.isoformat(),
+        "busted": fill.busted,
+        "captured_at": utc_text(fill.captured_at),
+    }
+
+
+def account_object(entry: AccountActivity) -> dict[str, Any]:
+    return {
+        "firm": entry.firm,
+        "account": entry.account,
+        "fills": entry.fills,
+        "volume": entry.volume,
+        "busted": entry.busted,
+        "first_fill_time": None if entry.first_fill is None else utc_text(entry.first_fill),
+        "last_fill_time": None if entry.last_fill is None else utc_text(entry.last_fill),
+    }
+
+
+def _csv(fills: list[StoredFill]) -> str:
+    """The page as ``fillcapture fills --format csv`` writes fills, header included."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FILL_COLUMNS)
+    writer.writerows([cell_text(value) for value in fill_row(fill).values()] for fill in fills)
+    return out.getvalue()
+
+
+_OFFERED = ("application/json", "text/csv")  # in order of preference on a tie
+
+
+def _wants_csv(accept: str) -> bool:
+    """Whether ``Accept`` prefers CSV to JSON (RFC 9110: the most specific
+    matching range gives a type its weight). JSON without an ``Accept``, and
+    on a tie; 406 when neither is acceptable."""
+    if not accept.strip():
+        return False
+    weights: dict[str, tuple[int, float]] = {}  # offered type -> (specificity, q)
+    for item in accept.split(","):
+        media, *parameters = (part.strip().lower() for part in item.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = -1.0
+        if not 0.0 <= q <= 1.0:
+            continue  # a malformed weight: the range counts for nothing
+        for offered in _OFFERED:
+            kind = offered.split("/")[0]
+            specificity = {offered: 2, f"{kind}/*": 1, "*/*": 0}.get(media)
+            if specificity is not None and specificity >= weights.get(offered, (-1, 0.0))[0]:
+                weights[offered] = (specificity, q)
+    json_q = weights.get("application/json", (0, 0.0))[1]
+    csv_q = weights.get("text/csv", (0, 0.0))[1]
+    if json_q <= 0 and csv_q <= 0:
+        raise ApiError(406, "this resource is application/json or text/csv")
+    return csv_q > json_q
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, method not allowed) in our body."""
+    assert isinstance(exc, HTTPException)
+    messages = {404: "no such resource", 405: "method not allowed"}
+    return error_response(exc.status_code, messages.get(exc.status_code, exc.detail),
+                          exc.headers)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    log.error("api.store_error", error=str(exc))
+    return error_response(503, "the store cannot be read now; try again later")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal error")
+
+
+class _AccessLog:
+    """One ``api.request`` log event per request: method, path, status, time,
+    and who asked (the token's holder; never the token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            log.info("api.request", method=scope["method"], path=scope["path"], status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 1),
+                     reader=scope.get("state", {}).get("reader"))

@@ -1,0 +1,238 @@
+"""The OpenAPI 3.1 document of the API, served at ``/openapi.json``.
+
+Written out rather than derived, so that it says exactly what the API does:
+every parameter with the form ``params`` accepts, every status each endpoint
+answers with, every body. The schemathesis test holds the server to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT
+
+_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+_PRICE = r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$"  # as fillcapture.publish.schema.FillMessage
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": list(properties), "additionalProperties": False}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+_TEXT = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time"}
+_DATE = {"type": "string", "format": "date"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({
+        "error": {"type": "string", "enum": [
+            "bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed",
+            "not_acceptable", "internal_error", "unavailable"]},
+        "message": _TEXT,
+    }, "Every refusal. The message concerns the request only and never says whether "
+       "another user or account exists."),
+    "Fill": _object({
+        "fill_id": {"type": "string", "minLength": 1,
+                    "description": "firm/order_id/trade_key[/leg_index]: the fill's identity, "
+                                   "as in the MQTT messages"},
+        "firm": _TEXT,
+        "user": {"type": ["string", "null"], "description": "the fill's owner now"},
+        "account": _TEXT,
+        "account_id": _TEXT,
+        "order_id": _TEXT,
+        "exchange_trade_id": _TEXT,
+        "sequence_order": {"type": "integer"},
+        "leg_index": {"type": ["integer", "null"], "minimum": 0,
+                      "description": "a spread leg's index; null for an outright fill"},
+        "market_id": _TEXT,
+        "side": {"enum": ["BUY", "SELL", None],
+                 "description": "null while the fill's order is unknown"},
+        "volume": {"type": "integer", "minimum": 1},
+        "price": {"type": "string", "pattern": _PRICE,
+                  "description": "exact decimal, as T4 sent it"},
+        "exchange_time": _TIME,
+        "trade_date": _DATE,
+        "busted": {"type": "boolean"},
+        "captured_at": _TIME,
+    }, "A stored fill, in the fields and form of the MQTT fill messages."),
+    "FillPage": _object({
+        "user": _TEXT,
+        "fills": {"type": "array", "items": _ref("Fill")},
+        "next_cursor": {"type": ["string", "null"],
+                        "description": "pass as cursor for the next page; null on the last"},
+    }),
+    "SummaryRow": _object({
+        "trade_date": _DATE,
+        "firm": _TEXT,
+        "account": _TEXT,
+        "market_id": _TEXT,
+        "buys": _COUNT,
+        "buy_volume": _COUNT,
+        "buy_vwap": {"type": ["string", "null"], "pattern": _DECIMAL},
+        "sells": _COUNT,
+        "sell_volume": _COUNT,
+        "sell_vwap": {"type": ["string", "null"], "pattern": _DECIMAL},
+        "pnl_points": {"type": "string", "pattern": _DECIMAL,
+                       "description": "realized FIFO P&L in price points"},
+        "pnl_currency": {"type": ["string", "null"], "pattern": _DECIMAL,
+                         "description": "pnl_points times the market's point value; null "
+                                        "where the server knows none"},
+        "net_position": {"type": "integer", "description": "signed contracts after the "
+                                                           "day's last fill"},
+        "unknown_side": _COUNT,
+        "spread_legs": _COUNT,
+    }, "One account's trading in one market on one trade date (busted fills left out; "
+       "fills of unknown side and spread legs left out and counted)."),
+    "Summary": _object({"user": _TEXT, "rows": {"type": "array", "items": _ref("SummaryRow")}}),
+    "Account": _object({
+        "firm": {"type": ["string", "null"],
+                 "description": "null: the account number at any firm"},
+        "account": _TEXT,
+        "fills": _COUNT,
+        "volume": _COUNT,
+        "busted": _COUNT,
+        "first_fill_time": {"type": ["string", "null"], "format": "date-time"},
+        "last_fill_time": {"type": ["string", "null"], "format": "date-time"},
+    }, "A registry entry of the user and its live fills (busted ones counted apart)."),
+    "Accounts": _object({"user": _TEXT, "accounts": {"type": "array", "items": _ref("Account")}}),
+    "Health": _object({"status": {"const": "ok"}, "version": _TEXT}),
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_USER = _query("user", {"type": "string", "minLength": 1},
+               "The user to read. A user's token reads its own user only (another name: "
+               "403); an operator token must name one (an unknown name: 404).")
+_ACCOUNT = _query("account", {"type": "string", "minLength": 1},
+                  "One of the user's account numbers (any other: 404).")
+_MARKET = _query("market", {"type": "string", "minLength": 1}, "A T4 market id, exactly.")
+_FROM_DATE = _query("from_date", _DATE, "First trade date, inclusive.")
+_TO_DATE = _query("to_date", _DATE, "Last trade date, inclusive.")
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_REFUSALS = {
+    "400": _error("A parameter is malformed, or an operator token names no user."),
+    "401": _error("No bearer token, or not a valid one.", {
+        "WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
+    "403": _error("A user's token asked for another user."),
+    "404": _error("No such user (operator tokens), or not one of the user's accounts."),
+    "503": _error("The store cannot be read now."),
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def document(version: str) -> dict[str, Any]:
+    """The whole document, for this ``version`` of fillcapture."""
+    page_headers = {
+        "X-Next-Cursor": {"schema": {"type": "string"},
+                          "description": "the next page's cursor; absent on the last page"},
+        "Link": {"schema": {"type": "string"},
+                 "description": 'the next page: <URL>; rel="next"; absent on the last page'},
+    }
+    fills = {
+        "summary": "The user's fills, oldest first",
+        "description": (
+            "Fills in (exchange_time, row) order, a page at a time. Pages follow a "
+            "cursor: a fill stored before the first page is read appears exactly once. "
+            "JSON, or with `Accept: text/csv` the page as CSV (the columns of "
+            "`fillcapture fills --format csv`, with a header row)."),
+        "operationId": "listFills",
+        "parameters": [
+            _USER, _ACCOUNT, _MARKET,
+            _query("side", {"type": "string", "enum": ["BUY", "SELL"]},
+                   "Only this side (fills of unknown side are left out)."),
+            _FROM_DATE, _TO_DATE,
+            _query("from_time", _TIME, "Exchange time from this one on (with its offset)."),
+            _query("to_time", _TIME, "Exchange time before this one (with its offset)."),
+            _query("include_busted", {"type": "boolean", "default": False},
+                   "Busted fills too, marked busted."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                             "default": DEFAULT_LIMIT}, "Fills per page."),
+            _query("cursor", {"type": "string"}, "next_cursor of the previous page."),
+        ],
+        "responses": {
+            "200": {
+                "description": "A page of fills.",
+                "headers": page_headers,
+                "content": {
+                    "application/json": {"schema": _ref("FillPage")},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            **_REFUSALS,
+            "406": _error("The Accept header allows neither JSON nor CSV."),
+        },
+    }
+    summary = {
+        "summary": "The user's trading per trade date, account and market",
+        "description": (
+            "Buys and sells, their volumes and VWAPs, realized FIFO P&L and the net "
+            "position after the day. Positions and P&L are built from each account's "
+            "first fill, whatever from_date says. Amounts are exact decimal strings."),
+        "operationId": "dailySummary",
+        "parameters": [_USER, _ACCOUNT, _MARKET, _FROM_DATE, _TO_DATE],
+        "responses": {"200": _json("Summary", "The summary rows, by trade date, firm, "
+                                              "account and market."), **_REFUSALS},
+    }
+    accounts = {
+        "summary": "The user's accounts",
+        "description": "Each of the user's registry entries with its live fills' count, "
+                       "volume, first and last time, and its busted fills' count.",
+        "operationId": "listAccounts",
+        "parameters": [_USER],
+        "responses": {"200": _json("Accounts", "The user's accounts."), **_REFUSALS},
+    }
+    health = {
+        "summary": "Whether the API answers",
+        "operationId": "health",
+        "security": [],
+        "responses": {"200": _json("Health", "The API is up.")},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fillcapture",
+            "version": version,
+            "description": "Each user's stored T4 fills, read-only. Every /v1 endpoint needs "
+                           "a bearer token (`fillcapture users token NAME`) and answers with "
+                           "that user's accounts only.",
+        },
+        "paths": {
+            "/healthz": {"get": health},
+            "/v1/fills": {"get": fills},
+            "/v1/summary/daily": {"get": summary},
+            "/v1/accounts": {"get": accounts},
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
