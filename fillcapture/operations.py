@@ -163,6 +163,8 @@ class Operations:
             self._gap = None
             lost = loses_fills(started, now, self.holidays)
             await store.close_gap(gap_id, now, lost)
+            # The gauge first: whoever sees the counter move sees the gauge moved too.
+            await self._refresh_open_gaps()
             if lost:
                 self.daemon.metrics.inc("gaps.unrecoverable")
                 log.error("gap.unrecoverable", gap=gap_id, started=_iso(started),
@@ -172,7 +174,6 @@ class Operations:
             else:
                 log.info("gap.closed", gap=gap_id,
                          seconds=round((now - started).total_seconds(), 3))
-            await self._refresh_open_gaps()
 
     async def _refresh_open_gaps(self) -> None:
         self.daemon.metrics.gauges["gaps.open"] = len(
