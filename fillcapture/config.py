@@ -330,7 +330,27 @@ class OnboardingSettings(_Section):
         return value
 
 
-class ApiSettings(_Section):
+class _Listener(_Section):
+    """A section that listens on ``listen``: ``host:port``, an IPv6 host in brackets."""
+
+    listen: str
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host_and_port(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return host_and_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return host_and_port(self.listen)[1]
+
+
+class ApiSettings(_Listener):
     """The HTTP API of ``fillcapture serve``, a process of its own reading the
     store read-only: ``listen`` is ``host:port`` (an IPv6 host in brackets).
     ``point_values``: currency per price point and contract, by market id (as
@@ -340,22 +360,8 @@ class ApiSettings(_Section):
     listen: str = "127.0.0.1:8080"
     point_values: dict[str, Decimal] = Field(default_factory=dict)
 
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host_and_port(value)
-        return value
 
-    @property
-    def host(self) -> str:
-        return host_and_port(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return host_and_port(self.listen)[1]
-
-
-class MetricsSettings(_Section):
+class MetricsSettings(_Listener):
     """The Prometheus endpoint: ``GET /metrics`` on ``listen`` (``host:port``;
     an IPv6 host in brackets, ``[::1]:9464``) while ``enabled``. The default
     answers on loopback only: open it wider only where the network is trusted,
@@ -363,20 +369,6 @@ class MetricsSettings(_Section):
 
     enabled: bool = True
     listen: str = "127.0.0.1:9464"
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host_and_port(value)
-        return value
-
-    @property
-    def host(self) -> str:
-        return host_and_port(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return host_and_port(self.listen)[1]
 
 
 class MqttSettings(_Section):

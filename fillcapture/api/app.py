@@ -33,7 +33,7 @@ from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_curs
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.model import Side
-from fillcapture.publish.schema import fill_id, utc_text
+from fillcapture.publish.schema import message_fields, utc_text
 from fillcapture.reports import daily_summary, report_row
 from fillcapture.store.base import (
     AccountActivity,
@@ -170,23 +170,9 @@ class _Api:
 def fill_object(fill: StoredFill) -> dict[str, Any]:
     """A fill in the JSON of the MQTT messages (``fillcapture.publish.schema``):
     one shape for every consumer. Prices are T4's exact text."""
-    return {
-        "fill_id": fill_id(fill.firm, fill.order_id, fill.trade_key, fill.leg_index),
-        "firm": fill.firm,
-        "user": fill.user,
-        "account": fill.account,
-        "account_id": fill.account_id,
-        "order_id": fill.order_id,
-        "exchange_trade_id": fill.exchange_trade_id,
-        "sequence_order": fill.sequence_order,
-        "leg_index": fill.leg_index,
-        "market_id": fill.market_id,
-        "side": None if fill.side is None else fill.side.value,
-        "volume": fill.volume,
-        "price": fill.price,
+    return message_fields(fill) | {
         "exchange_time": utc_text(fill.exchange_time),
         "trade_date": fill.trade_date.isoformat(),
-        "busted": fill.busted,
         "captured_at": utc_text(fill.captured_at),
     }
 

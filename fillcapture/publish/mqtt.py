@@ -37,7 +37,12 @@ from fillcapture import __version__
 from fillcapture.config import MqttSettings, Settings
 from fillcapture.metrics import Metrics
 from fillcapture.mqtt import tls_context
-from fillcapture.publish.schema import BustMessage, FillMessage, fill_id, utc_text
+from fillcapture.publish.schema import (
+    BustMessage,
+    FillMessage,
+    message_fields,
+    utc_text,
+)
 from fillcapture.store import OutboxBatch, OutboxCursor, Store, StoredFill, StoreError, open_store
 
 log = structlog.get_logger(__name__)
@@ -64,33 +69,11 @@ def topic_level(text: str) -> str:
 
 def fill_message(fill: StoredFill) -> FillMessage:
     """A stored fill as published, with its owner now and whether it is busted now."""
-    return FillMessage(**_fields(fill))
+    return FillMessage(**message_fields(fill))
 
 
 def bust_message(fill: StoredFill, busted_at: datetime) -> BustMessage:
-    return BustMessage(**_fields(fill) | {"busted": True}, busted_at=busted_at)
-
-
-def _fields(fill: StoredFill) -> dict[str, Any]:
-    return {
-        "fill_id": fill_id(fill.firm, fill.order_id, fill.trade_key, fill.leg_index),
-        "firm": fill.firm,
-        "user": fill.user,
-        "account": fill.account,
-        "account_id": fill.account_id,
-        "order_id": fill.order_id,
-        "exchange_trade_id": fill.exchange_trade_id,
-        "sequence_order": fill.sequence_order,
-        "leg_index": fill.leg_index,
-        "market_id": fill.market_id,
-        "side": None if fill.side is None else fill.side.value,
-        "volume": fill.volume,
-        "price": fill.price,
-        "exchange_time": fill.exchange_time,
-        "trade_date": fill.trade_date,
-        "busted": fill.busted,
-        "captured_at": fill.captured_at,
-    }
+    return BustMessage(**message_fields(fill) | {"busted": True}, busted_at=busted_at)
 
 
 class Publisher:

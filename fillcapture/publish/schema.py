@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fillcapture.model import Fill, Side
+from fillcapture.store.base import StoredFill
 
 
 def fill_id(firm: str, order_id: str, trade_key: str, leg_index: int | None) -> str:
@@ -77,6 +78,29 @@ class BustMessage(FillMessage):
         if value.tzinfo is None:
             raise ValueError("must carry a timezone (UTC, ending in Z)")
         return value.astimezone(UTC)
+
+
+def message_fields(fill: StoredFill) -> dict[str, Any]:
+    """A stored fill's :class:`FillMessage` fields, its owner and bust flag as of now."""
+    return {
+        "fill_id": fill_id(fill.firm, fill.order_id, fill.trade_key, fill.leg_index),
+        "firm": fill.firm,
+        "user": fill.user,
+        "account": fill.account,
+        "account_id": fill.account_id,
+        "order_id": fill.order_id,
+        "exchange_trade_id": fill.exchange_trade_id,
+        "sequence_order": fill.sequence_order,
+        "leg_index": fill.leg_index,
+        "market_id": fill.market_id,
+        "side": None if fill.side is None else fill.side.value,
+        "volume": fill.volume,
+        "price": fill.price,
+        "exchange_time": fill.exchange_time,
+        "trade_date": fill.trade_date,
+        "busted": fill.busted,
+        "captured_at": fill.captured_at,
+    }
 
 
 def utc_text(moment: datetime) -> str:
