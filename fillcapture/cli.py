@@ -254,6 +254,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="show busted fills too (the busted column says which)")
     fills.set_defaults(handler=_cmd_fills)
 
+    markets = commands.add_parser(
+        "markets", help="markets' point values, as recorded from T4's market details")
+    markets.add_argument("--json", action="store_true", help="JSON instead of a table")
+    markets.set_defaults(handler=_cmd_markets)
+
     report = commands.add_parser("report", help="summaries of stored fills")
     report_commands = report.add_subparsers(dest="report_command", required=True)
     daily = report_commands.add_parser(
@@ -271,7 +276,8 @@ def _parser() -> argparse.ArgumentParser:
     daily.add_argument("--format", choices=("table", "csv", "json"), default="table")
     daily.add_argument("--point-value", action="append", default=[], metavar="MARKET=VALUE",
                        help="currency per price point and contract of a market, for "
-                            "pnl_currency (repeatable; e.g. 'XCME_Eq ES (Z26)=50')")
+                            "pnl_currency, over the value recorded from T4's market details "
+                            "and [api] point_values (repeatable; e.g. 'XCME_Eq ES (Z26)=50')")
     daily.set_defaults(handler=_cmd_report_daily)
 
     export = commands.add_parser(
@@ -446,6 +452,25 @@ def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
               "reason")
     _table(header, [[cell_text(row[key]) if row[key] is not None else "" for key in header]
                     for row in found], sys.stdout)
+    return 0
+
+
+def _cmd_markets(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.store import open_store
+
+    async def rows() -> list[dict[str, str]]:
+        async with open_store(settings.store.url, readonly=True) as store:
+            markets = await store.markets()
+        return [{"market_id": m.market_id, "exchange_id": m.exchange_id,
+                 "contract_id": m.contract_id, "point_value": str(m.point_value)}
+                for _, m in sorted(markets.items())]
+
+    found = asyncio.run(rows())
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    header = ("market_id", "exchange_id", "contract_id", "point_value")
+    _table(header, [[row[key] for key in header] for row in found], sys.stdout)
     return 0
 
 
@@ -632,11 +657,11 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.reports import REPORT_COLUMNS, daily_summary, report_row
+    from fillcapture.reports import REPORT_COLUMNS, daily_summary, point_values, report_row
     from fillcapture.store import FillQuery, open_store
 
     try:
-        point_values = _point_values(args.point_value)
+        given = _point_values(args.point_value)
     except ValueError as exc:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -648,8 +673,8 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
 
     async def summarize() -> list[dict[str, Any]]:
         async with open_store(settings.store.url, readonly=True) as store:
-            rows = await daily_summary(store.fills(query), since=args.since,
-                                       point_values=point_values)
+            values = await point_values(store, settings.api.point_values, given)
+            rows = await daily_summary(store.fills(query), since=args.since, point_values=values)
         return [report_row(row) for row in rows]
 
     rows = asyncio.run(summarize())

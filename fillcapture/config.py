@@ -353,9 +353,9 @@ class _Listener(_Section):
 class ApiSettings(_Listener):
     """The HTTP API of ``fillcapture serve``, a process of its own reading the
     store read-only: ``listen`` is ``host:port`` (an IPv6 host in brackets).
-    ``point_values``: currency per price point and contract, by market id (as
-    T4's market details give it), for the daily summary's ``pnl_currency``;
-    a market not listed has none."""
+    ``point_values``: currency per price point and contract, by market id, for
+    the daily summary's ``pnl_currency``. They override the values the daemon
+    records from T4's market details; a market in neither has none."""
 
     listen: str = "127.0.0.1:8080"
     point_values: dict[str, Decimal] = Field(default_factory=dict)

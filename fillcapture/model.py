@@ -90,6 +90,18 @@ class VisibleAccount:
     name: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Market:
+    """A market's terms as T4's market details give them. ``point_value`` is
+    currency per whole price point and contract: realized P&L in points times
+    it is P&L in the account's currency."""
+
+    market_id: str
+    exchange_id: str
+    contract_id: str
+    point_value: Decimal
+
+
 # --- Feed events: what a feed adapter yields, in order. ---------------------
 
 
@@ -116,6 +128,13 @@ class AccountsSeen:
 
     firm: str
     accounts: tuple[VisibleAccount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketsSeen:
+    """Market details received during the session, new or changed since last reported."""
+
+    markets: tuple[Market, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +178,6 @@ class OrderSide:
 
 
 FeedEvent = (
-    Connected | Subscribed | AccountsSeen | Disconnected | FillsReceived | BustsReceived
-    | OrderSide
+    Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
+    | BustsReceived | OrderSide
 )

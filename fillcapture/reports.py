@@ -36,8 +36,11 @@ The rules, which the README repeats for end users:
   dropped (6012.25 and 6012.50 give 6012.375; 1.08500, 1.08505 and 1.08505
   give 1.085033333).
 - **Currency P&L** is P&L in points times the market's point value (currency
-  per point per contract, as T4's market details give it), where one is
-  known; else ``None``.
+  per point per contract), where one is known; else ``None``. The daemon
+  records each market's point value from T4's market details (the
+  ``markets`` table); configured values (``[api] point_values``, or
+  ``--point-value``) take precedence, for markets T4 never described and
+  for corrections. See :func:`point_values`.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 
 from fillcapture.model import Side
-from fillcapture.store.base import StoredFill
+from fillcapture.store.base import Store, StoredFill
 
 VWAP_EXTRA_DECIMALS = 4
 """Decimals a VWAP keeps beyond the finest price it averages."""
@@ -213,6 +216,16 @@ class DailySummary:
             unknown_side=day.unknown_side,
             spread_legs=day.spread_legs,
         )
+
+
+async def point_values(store: Store, *overrides: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Point values by market id: those recorded from T4's market details,
+    then each of ``overrides`` in turn replacing them market by market."""
+    values = {market_id: market.point_value for market_id, market in
+              (await store.markets()).items()}
+    for override in overrides:
+        values.update(override)
+    return values
 
 
 async def daily_summary(fills: AsyncIterable[StoredFill], *, since: date | None = None,

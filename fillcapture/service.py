@@ -31,6 +31,7 @@ from fillcapture.model import (
     Disconnected,
     Fill,
     FillsReceived,
+    MarketsSeen,
     OrderSide,
     Subscribed,
 )
@@ -204,7 +205,7 @@ class Daemon:
                 )
                 if busts:
                     await writer.put(BustsReceived(busts))
-            elif isinstance(event, OrderSide):
+            elif isinstance(event, (OrderSide, MarketsSeen)):
                 await writer.put(event)
             elif isinstance(event, Connected):
                 # Before any fill of this session is handed over: the firm's

@@ -16,7 +16,15 @@ from typing import Protocol
 import structlog
 
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived, OrderSide
+from fillcapture.model import (
+    Bust,
+    BustsReceived,
+    Fill,
+    FillsReceived,
+    Market,
+    MarketsSeen,
+    OrderSide,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -34,12 +42,14 @@ class FillSink(Protocol):
         self, fills: list[Fill], busts: list[Bust]
     ) -> tuple[list[Fill], list[Bust]]: ...
 
+    async def save_markets(self, markets: list[Market]) -> int: ...
+
 
 class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Item = FillsReceived | BustsReceived | OrderSide | _Stop
+Item = FillsReceived | BustsReceived | OrderSide | MarketsSeen | _Stop
 
 
 class CaptureWriter:
@@ -77,7 +87,7 @@ class CaptureWriter:
         """Fills handed over and not yet committed."""
         return self._queued
 
-    async def put(self, item: FillsReceived | BustsReceived | OrderSide) -> None:
+    async def put(self, item: FillsReceived | BustsReceived | OrderSide | MarketsSeen) -> None:
         """Hand over one frame's fills; waits while the queue is full."""
         while self._queued >= self.queue_fills:
             self._room.clear()
@@ -115,6 +125,7 @@ class CaptureWriter:
         snapshot: list[Fill] = []  # from snapshots: new ones were missed, now recovered
         sides: list[OrderSide] = []
         busts: list[Bust] = []
+        markets: dict[str, Market] = {}
         for item in batch:
             if isinstance(item, FillsReceived):
                 # A frame's fills are all live or all from a snapshot.
@@ -123,6 +134,12 @@ class CaptureWriter:
                 sides.append(item)
             elif isinstance(item, BustsReceived):
                 busts.extend(item.busts)
+            elif isinstance(item, MarketsSeen):
+                markets.update((market.market_id, market) for market in item.markets)
+        if markets:
+            changed = await self.store.save_markets(list(markets.values()))
+            if changed:
+                log.info("markets.saved", changed=changed)
         if self.sealed_through is not None:
             await self._amend(fills, snapshot, busts)
         if fills or snapshot:

@@ -34,7 +34,7 @@ from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.model import Side
 from fillcapture.publish.schema import message_fields, utc_text
-from fillcapture.reports import daily_summary, report_row
+from fillcapture.reports import daily_summary, point_values, report_row
 from fillcapture.store.base import (
     AccountActivity,
     FillQuery,
@@ -50,8 +50,9 @@ _CHALLENGE = 'Bearer realm="fillcapture"'
 
 
 def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) -> Starlette:
-    """The API over an open ``store``; ``point_values`` (currency per point and
-    contract, by market) give the daily summary its ``pnl_currency``."""
+    """The API over an open ``store``. The daily summary's ``pnl_currency``
+    uses the point values the store recorded from T4's market details, with
+    ``point_values`` (currency per point and contract, by market) overriding them."""
     api = _Api(store, dict(point_values or {}))
     return Starlette(
         routes=[
@@ -123,8 +124,8 @@ class _Api:
         # opened before it is closed at its real price (see reports.py).
         query = FillQuery(user=user, account=account, market_id=market, until=until,
                           include_busted=False)
-        rows = await daily_summary(self.store.fills(query), since=since,
-                                   point_values=self.point_values)
+        values = await point_values(self.store, self.point_values)
+        rows = await daily_summary(self.store.fills(query), since=since, point_values=values)
         return JSONResponse({"user": user, "rows": [report_row(row) for row in rows]})
 
     async def accounts(self, request: Request) -> JSONResponse:

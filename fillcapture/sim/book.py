@@ -38,13 +38,16 @@ def dotnet_ticks(day: datetime.date) -> int:
 @dataclass(frozen=True, slots=True)
 class Market:
     """A futures contract. Prices are whole ticks; ``tick_units`` is the tick
-    in units of ``10**-decimals``, so price text is exact integer arithmetic."""
+    in units of ``10**-decimals``, so price text is exact integer arithmetic.
+    ``point_value`` is currency per whole price point and contract."""
 
     market_id: str
     exchange_id: str
+    contract_id: str
     decimals: int
     tick_units: int
     start_ticks: int
+    point_value: str
 
     def price_text(self, ticks: int) -> str:
         """The decimal text of ``ticks`` ticks, with the tick's number of decimals."""
@@ -54,22 +57,26 @@ class Market:
         return f"{whole}.{fraction:0{self.decimals}d}"
 
 
-def _market(market_id: str, tick: str, start: str) -> Market:
+def _market(market_id: str, tick: str, start: str, point_value: str) -> Market:
     tick_value = Decimal(tick)
     decimals = -int(tick_value.as_tuple().exponent)
     tick_units = int(tick_value.scaleb(decimals))
     start_units = int(Decimal(start).scaleb(decimals))
-    exchange_id = market_id.partition("_")[0]
-    return Market(market_id, exchange_id, decimals, tick_units, start_units // tick_units)
+    exchange_id, _, rest = market_id.partition("_")
+    contract_id = rest.split(" ")[1]
+    return Market(market_id, exchange_id, contract_id, decimals, tick_units,
+                  start_units // tick_units, point_value)
 
 
+# Point values are the exchanges' contract multipliers (6E: 125,000 euros
+# at a price in dollars per euro; ZC: 5,000 bushels at cents per bushel).
 MARKETS: tuple[Market, ...] = (
-    _market("XCME_Eq ES (Z26)", "0.25", "6000.00"),
-    _market("XCME_Eq NQ (Z26)", "0.25", "21000.00"),
-    _market("XNYM_En CL (F27)", "0.01", "70.00"),
-    _market("XCEC_Mt GC (G27)", "0.1", "2600.0"),
-    _market("XCME_FX 6E (Z26)", "0.00005", "1.08500"),
-    _market("XCBT_Ag ZC (Z26)", "0.25", "450.00"),
+    _market("XCME_Eq ES (Z26)", "0.25", "6000.00", "50"),
+    _market("XCME_Eq NQ (Z26)", "0.25", "21000.00", "20"),
+    _market("XNYM_En CL (F27)", "0.01", "70.00", "1000"),
+    _market("XCEC_Mt GC (G27)", "0.1", "2600.0", "100"),
+    _market("XCME_FX 6E (Z26)", "0.00005", "1.08500", "125000"),
+    _market("XCBT_Ag ZC (Z26)", "0.25", "450.00", "50"),
 )
 
 

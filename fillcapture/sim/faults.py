@@ -34,9 +34,10 @@ JUNK_KINDS = (
 bytes that do not decode; a real frame cut short so it does not decode; a text
 WebSocket frame; a serialized ``ClientMessage`` (it decodes as an unasked-for
 ``authentication_token``); and three copies of the real frame's fill (or of a
-fill of the order it announces) with ``change = ORDER_CHANGE_TRADE`` and one
-defect each: empty ``unique_id`` and ``account_id``, a negative ``volume``,
-price text ``"abc"``. None of them is a valid fill."""
+fill of the order it announces or the market it describes) with ``change =
+ORDER_CHANGE_TRADE`` and one defect each: empty ``unique_id`` and
+``account_id``, a negative ``volume``, price text ``"abc"``. None of them is a
+valid fill."""
 
 TEXT_JUNK = "fillcapture-sim: this text frame is junk; T4 sends binary frames only"
 _CLIENT_JUNK = service_pb2.ClientMessage(
@@ -186,8 +187,9 @@ def _decodes(data: bytes) -> bool:
 
 
 def _defective_fill(frame: bytes, defect: str) -> bytes:
-    """A copy of the fill ``frame`` carries (or a fill of the order it announces)
-    spoiled by ``defect``, so that it is valid protobuf but no valid fill."""
+    """A copy of the fill ``frame`` carries (or a fill of the order it
+    announces, or of the market it describes) spoiled by ``defect``, so that
+    it is valid protobuf but no valid fill."""
     message = service_pb2.ServerMessage.FromString(frame)
     kind = message.WhichOneof("payload")
     part: orderrouting_pb2.OrderUpdateTrade | orderrouting_pb2.OrderUpdateTradeLeg
@@ -195,6 +197,14 @@ def _defective_fill(frame: bytes, defect: str) -> bytes:
         part = message.order_update_trade
     elif kind == "order_update_trade_leg":
         part = message.order_update_trade_leg
+    elif kind == "market_details":  # no fill or order: a made-up fill of the market
+        market_id = message.market_details.market_id
+        message = service_pb2.ServerMessage()
+        part = message.order_update_trade
+        part.unique_id = part.account_id = part.exchange_trade_id = "sim-junk"
+        part.market_id = market_id
+        part.sequence_order = part.volume = 1
+        part.price.value = "1"
     else:
         order = message.order_update
         message = service_pb2.ServerMessage()

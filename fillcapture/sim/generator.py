@@ -61,6 +61,10 @@ class FillGenerator:
         self._clock_ns = clock_ns
         self._prices = {market.market_id: market.start_ticks for market in MARKETS}
         self._open: list[Order] = []
+        # (account, market) pairs whose market details went out live: T4
+        # describes a market before the first order of it a session sees
+        # (a session subscribing later finds them in its snapshot).
+        self._described: set[tuple[str, str]] = set()
         self._trade_frames = wire.TradeFrames()
         self._leg_frames = wire.TradeLegFrames()
         self._trade_id_prefix = f"{config.seed}-"
@@ -108,13 +112,14 @@ class FillGenerator:
         mark = len(frames)
         order = self._next_order(frames, listened)
         announced = len(frames) > mark
+        announcement = len(frames) - 1  # the order's own frame, behind any market details
         first_index, first_ledger = len(order.fills), len(self.ledger)
         if order.legs == 1:
             self._fill(order, frames, listened)
         else:
             self._fill_spread(order, frames, listened)
         if announced and self._late_fraction and self._late_rng.random() < self._late_fraction:
-            frames.append(frames.pop(mark))  # the order's announcement after its first fill
+            frames.append(frames.pop(announcement))  # the order's announcement after its first fill
         if self._bust_fraction:
             if self._bust_rng.random() < self._bust_fraction:
                 self._bust(frames, listened)
@@ -131,8 +136,13 @@ class FillGenerator:
             len(open_orders) < _MAX_OPEN_ORDERS and random() < _NEW_ORDER_CHANCE
         ):
             order = self._new_order()
-            if order.account.number in listened:
-                frames.append((order.account.number, wire.order_submitted(order)))
+            number = order.account.number
+            if number in listened:
+                described = (number, order.market.market_id)
+                if described not in self._described:
+                    self._described.add(described)
+                    frames.append((number, wire.market_details(order.market)))
+                frames.append((number, wire.order_submitted(order)))
             return order
         return open_orders[int(random() * len(open_orders))]
 

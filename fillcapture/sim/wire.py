@@ -19,10 +19,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.proto import (
     account_pb2,
     auth_pb2,
+    market_pb2,
     orderrouting_pb2,
     service_pb2,
 )
-from fillcapture.sim.book import Order, OrderView, SimAccount
+from fillcapture.sim.book import Market, Order, OrderView, SimAccount
 from fillcapture.sim.config import SimConfig
 
 _or = orderrouting_pb2
@@ -265,6 +266,8 @@ def _snapshot_frame(
         market_id = order.market.market_id
         block = blocks.get(market_id)
         if block is None:
+            # T4 describes the markets an account trades in its snapshot.
+            _market_details(snapshot.messages.add().market_details, order.market)
             block = blocks[market_id] = snapshot.messages.add().order_update_multi
             block.account_id = account.account_id
             block.market_id = market_id
@@ -278,6 +281,20 @@ def _snapshot_frame(
         if bust_count:
             _add_busts(block, order, bust_count, start, end, update.status)
     return message.SerializeToString()
+
+
+def market_details(market: Market) -> bytes:
+    message = service_pb2.ServerMessage()
+    _market_details(message.market_details, market)
+    return message.SerializeToString()
+
+
+def _market_details(details: market_pb2.MarketDetails, market: Market) -> None:
+    details.market_id = market.market_id
+    details.exchange_id = market.exchange_id
+    details.contract_id = market.contract_id
+    details.decimals = market.decimals
+    details.point_value.value = market.point_value
 
 
 def _add_busts(

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from fillcapture.model import Bust, Fill, OrderSide, Side
+from fillcapture.model import Bust, Fill, Market, OrderSide, Side
 
 
 class StoreError(Exception):
@@ -245,6 +245,15 @@ class Store(Protocol):
         """Store fills and busts of sealed days like ``insert_fills`` and
         ``insert_busts``, recording each one that changed a day as an
         amendment; return those."""
+        ...
+
+    async def save_markets(self, markets: Sequence[Market]) -> int:
+        """Record markets' terms, replacing what was known of each; return how
+        many rows were new or changed."""
+        ...
+
+    async def markets(self) -> dict[str, Market]:
+        """Every market's recorded terms, by market id."""
         ...
 
     # --- operations -----------------------------------------------------------

@@ -245,6 +245,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        6,
+        "markets",
+        (
+            # T4's market details, one row per market id (T4's ids name the
+            # exchange and contract, so they are unique across exchanges).
+            # point_value is exact decimal text; updated_at microseconds UTC.
+            """
+            CREATE TABLE markets (
+                market_id   TEXT PRIMARY KEY,
+                exchange_id TEXT NOT NULL,
+                contract_id TEXT NOT NULL,
+                point_value TEXT NOT NULL,
+                updated_at  INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

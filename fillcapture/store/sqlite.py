@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -19,7 +20,7 @@ from typing import Any, Self
 import aiosqlite
 import structlog
 
-from fillcapture.model import Bust, Fill, OrderSide
+from fillcapture.model import Bust, Fill, Market, OrderSide
 from fillcapture.store import migrations
 from fillcapture.store.base import (
     AccountActivity,
@@ -107,6 +108,16 @@ _INSERT_BUST = (
 
 _RESOLVE_SIDE = (
     "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? AND side IS NULL"
+)
+
+# A market's row changes (and counts) only when one of its terms did.
+_SAVE_MARKET = (
+    "INSERT INTO markets (market_id, exchange_id, contract_id, point_value, updated_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (market_id) DO UPDATE SET "
+    "exchange_id = excluded.exchange_id, contract_id = excluded.contract_id, "
+    "point_value = excluded.point_value, updated_at = excluded.updated_at "
+    "WHERE (exchange_id, contract_id, point_value) "
+    "<> (excluded.exchange_id, excluded.contract_id, excluded.point_value)"
 )
 
 # The owner of a fill: the entry naming its firm, else the firm-less entry.
@@ -278,6 +289,23 @@ class SqliteStore:
             "SELECT DISTINCT firm, account_id, order_id FROM fills WHERE side IS NULL"
         )
         return {(row[0], row[1], row[2]) for row in rows}
+
+    async def save_markets(self, markets: Sequence[Market]) -> int:
+        """Record markets' terms; a row changes only when a term did."""
+        self._check_writable()
+        if not markets:
+            return 0
+        now = utc_micros(datetime.now(UTC))
+        rows = [(m.market_id, m.exchange_id, m.contract_id, str(m.point_value), now)
+                for m in markets]
+        async with self._writing() as conn:
+            cursor = await conn.executemany(_SAVE_MARKET, rows)
+            return int(cursor.rowcount)
+
+    async def markets(self) -> dict[str, Market]:
+        rows = await self._all(
+            "SELECT market_id, exchange_id, contract_id, point_value FROM markets")
+        return {row[0]: Market(row[0], row[1], row[2], Decimal(row[3])) for row in rows}
 
     async def insert_amendments(
         self, fills: Sequence[Fill], busts: Sequence[Bust]

@@ -10,7 +10,7 @@ import pytest
 from fillcapture.feeds.t4.decode import Decoder, InvalidMessage, trade_date_of
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, Fill, OrderSide, Side
+from fillcapture.model import Bust, Fill, Market, OrderSide, Side
 
 TICKS_PER_DAY = 864_000_000_000
 WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
@@ -249,3 +249,60 @@ def test_remembered_orders_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(5):
         _decode(decoder, _trade(uid=f"x{n}", trade_id=f"X{n}"))
     assert list(decoder.sideless) == ["x2", "x3", "x4"]
+
+
+def _market_details(market_id: str, point_value: str) -> service_pb2.ServerMessage:
+    message = service_pb2.ServerMessage()
+    details = message.market_details
+    details.market_id = market_id
+    details.exchange_id = "XCME_Eq"
+    details.contract_id = "ES"
+    details.point_value.value = point_value
+    return message
+
+
+def test_market_details_live_are_learned_once_and_again_when_changed() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    _decode(decoder, _market_details("XCME_Eq ES (Z26)", "50"))
+    assert decoder.new_markets == [Market("XCME_Eq ES (Z26)", "XCME_Eq", "ES", Decimal(50))]
+    decoder.new_markets.clear()
+    _decode(decoder, _market_details("XCME_Eq ES (Z26)", "50"))
+    assert decoder.new_markets == []  # nothing new to report
+    _decode(decoder, _market_details("XCME_Eq ES (Z26)", "50.0"))
+    assert decoder.new_markets == []  # the same value, written otherwise
+    _decode(decoder, _market_details("XCME_Eq ES (Z26)", "12.5"))
+    assert [m.point_value for m in decoder.new_markets] == [Decimal("12.5")]
+
+
+def test_market_details_in_a_snapshot_beside_its_fills() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    message = service_pb2.ServerMessage()
+    snap = message.account_snapshot
+    snap.account_id = "acc-1"
+    item = snap.messages.add().market_details
+    item.market_id = "XNYM_En CL (F27)"
+    item.exchange_id = "XNYM_En"
+    item.contract_id = "CL"
+    item.point_value.value = "1000"
+    multi = snap.messages.add().order_update_multi
+    multi.updates.add().order_update_trade.CopyFrom(_trade().order_update_trade)
+    fills, _ = _decode(decoder, message)
+    assert len(fills) == 1
+    assert decoder.new_markets == [Market("XNYM_En CL (F27)", "XNYM_En", "CL", Decimal(1000))]
+
+
+@pytest.mark.parametrize("point_value", ["fifty", "0", "-50", "1e3", "NaN"])
+def test_a_bad_point_value_is_skipped_alone(point_value: str) -> None:
+    metrics = Metrics()
+    decoder = Decoder("SIMFIRM", metrics)
+    message = service_pb2.ServerMessage()
+    snap = message.account_snapshot
+    item = snap.messages.add().market_details
+    item.market_id = "XCME_Eq ES (Z26)"
+    item.point_value.value = point_value
+    multi = snap.messages.add().order_update_multi
+    multi.updates.add().order_update_trade.CopyFrom(_trade().order_update_trade)
+    fills, _ = _decode(decoder, message)
+    assert len(fills) == 1  # the frame's fills stand
+    assert decoder.new_markets == []
+    assert metrics["markets.invalid"] == 1

@@ -257,6 +257,10 @@ async def test_subscribe_gives_snapshot_then_live_fills() -> None:
             "11111",
             "SIMFIRM",
         )
+        # T4 describes each market the account trades: in the snapshot, or
+        # live before the first order of a market the snapshot did not name.
+        described = {m.market_details.market_id for m in first.account_snapshot.messages
+                     if m.WhichOneof("payload") == "market_details"}
         sides: dict[str, int] = {}
         trades: list[orderrouting_pb2.OrderUpdateTrade] = []
         while len(trades) < 15:
@@ -272,6 +276,9 @@ async def test_subscribe_gives_snapshot_then_live_fills() -> None:
                 sides[order.unique_id] = order.buy_sell
             elif kind == "order_update_trade":
                 trades.append(message.order_update_trade)
+            elif kind == "market_details":
+                assert message.market_details.point_value.value
+                described.add(message.market_details.market_id)
             else:
                 assert kind in ("account_snapshot", "heartbeat")
         for trade in trades:
@@ -282,6 +289,7 @@ async def test_subscribe_gives_snapshot_then_live_fills() -> None:
             assert (trade.change == 21) == (trade.working_volume == 0)
             assert trade.exchange_trade_id.startswith(f"{cfg.seed}-")
         assert {trade.unique_id for trade in trades} & sides.keys(), "orders are announced live"
+        assert {trade.market_id for trade in trades} <= described
 
 
 async def test_preloaded_snapshot_equals_the_ledger() -> None:

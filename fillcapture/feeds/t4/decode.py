@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, Fill, OrderSide, Side, VisibleAccount
+from fillcapture.model import Bust, Fill, Market, OrderSide, Side, VisibleAccount
 from fillcapture.schedule import trade_date as cme_trade_date
 
 log = structlog.get_logger(__name__)
@@ -107,11 +107,34 @@ class Decoder:
         self._unknown_accounts: set[str] = set()
         # Accounts learned since the session last collected them (AccountsSeen).
         self.new_accounts: list[VisibleAccount] = []
+        # Market terms by market id, and those new or changed since the
+        # session last collected them (MarketsSeen).
+        self.markets: dict[str, Market] = {}
+        self.new_markets: list[Market] = []
 
     def learn_account(self, account_id: str, number: str) -> None:
         if account_id and number and self.accounts.get(account_id) != number:
             self.accounts[account_id] = number
             self.new_accounts.append(VisibleAccount(account_id, number))
+
+    def learn_market(self, details: Any) -> None:
+        """Keep a market's point value. Market details without a usable one
+        are skipped alone: they carry no fill, so the frame's fills stand."""
+        market_id: str = details.market_id
+        text: str = details.point_value.value
+        if not market_id or not text:
+            return
+        if _PRICE_TEXT.fullmatch(text) is None or Decimal(text) <= 0:
+            self.metrics.inc("markets.invalid")
+            log.warning("market.point_value_invalid", market_id=market_id[:80],
+                        point_value=text[:40])
+            return
+        market = Market(market_id, details.exchange_id, details.contract_id, Decimal(text))
+        if self.markets.get(market_id) != market:
+            if market_id not in self.markets and len(self.markets) >= MAX_ORDERS:
+                self.markets.clear()
+            self.markets[market_id] = market
+            self.new_markets.append(market)
 
     def unresolve(self, sides: list[OrderSide]) -> None:
         """Sides resolved by a frame that was then discarded: still unresolved."""
@@ -137,6 +160,8 @@ class Decoder:
         elif kind == "account_details":
             details = message.account_details
             self.learn_account(details.account_id, details.account)
+        elif kind == "market_details":
+            self.learn_market(message.market_details)
 
     # --- payloads -------------------------------------------------------
 
@@ -150,6 +175,8 @@ class Decoder:
                 self.learn_account(details.account_id, details.account)
             elif which == "order_update_multi":
                 self._multi(item.order_update_multi, fills, sides, busts)
+            elif which == "market_details":
+                self.learn_market(item.market_details)
 
     def _multi(
         self, multi: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]

@@ -30,6 +30,7 @@ from fillcapture.model import (
     FeedEvent,
     Fill,
     FillsReceived,
+    MarketsSeen,
     OrderSide,
     Subscribed,
     VisibleAccount,
@@ -301,6 +302,9 @@ class T4Feed:
         if decoder.new_accounts:
             events.append(AccountsSeen(decoder.firm, tuple(decoder.new_accounts)))
             decoder.new_accounts.clear()
+        if decoder.new_markets:
+            events.append(MarketsSeen(tuple(decoder.new_markets)))
+            decoder.new_markets.clear()
         events.extend(sides)
         if fills:
             events.append(FillsReceived(tuple(fills), received_ns))

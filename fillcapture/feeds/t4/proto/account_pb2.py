@@ -22,32 +22,33 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fillcapture.feeds.t4.proto import market_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_market__pb2
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_orderrouting__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fillcapture/feeds/t4/proto/account.proto\x12\x12t4proto.v1.account\x1a-fillcapture/feeds/t4/proto/orderrouting.proto\"\xb2\x01\n\x10\x41\x63\x63ountSubscribe\x12;\n\tsubscribe\x18\x01 \x01(\x0e\x32(.t4proto.v1.account.AccountSubscribeType\x12\x1e\n\x16subscribe_all_accounts\x18\x02 \x01(\x08\x12\x12\n\naccount_id\x18\x03 \x03(\t\x12-\n\x08upl_mode\x18\x04 \x01(\x0e\x32\x1b.t4proto.v1.account.UPLMode\";\n\x18\x41\x63\x63ountSubscribeResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\xc6\x01\n\x0e\x41\x63\x63ountDetails\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x33\n\x07\x65nabled\x18\x04 \x01(\x0e\x32\".t4proto.v1.account.AccountEnabled\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x12\x0f\n\x07\x66irm_id\x18\n \x01(\t\x12\x0c\n\x04\x66irm\x18\x16 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x1a \x01(\t\"\xab\x01\n\x16\x41\x63\x63ountSnapshotMessage\x12=\n\x0f\x61\x63\x63ount_details\x18\x05 \x01(\x0b\x32\".t4proto.v1.account.AccountDetailsH\x00\x12G\n\x12order_update_multi\x18\x08 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateMultiH\x00\x42\t\n\x07payload\"\xee\x01\n\x0f\x41\x63\x63ountSnapshot\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x1d\n\x15last_update_requested\x18\x02 \x01(\x03\x12\x1c\n\x14last_update_supplied\x18\x03 \x01(\x03\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.t4proto.v1.account.AccountStatus\x12\x19\n\x11\x64ue_to_connection\x18\x05 \x01(\x08\x12<\n\x08messages\x18\x06 \x03(\x0b\x32*.t4proto.v1.account.AccountSnapshotMessage*_\n\x14\x41\x63\x63ountSubscribeType\x12\x1f\n\x1b\x41\x43\x43OUNT_SUBSCRIBE_TYPE_NONE\x10\x00\x12&\n\"ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES\x10\x02*2\n\x07UPLMode\x12\x11\n\rUPL_MODE_NONE\x10\x00\x12\x14\n\x10UPL_MODE_AVERAGE\x10\x01*/\n\x0e\x41\x63\x63ountEnabled\x12\x1d\n\x19\x41\x43\x43OUNT_ENABLED_UNDEFINED\x10\x00*-\n\rAccountStatus\x12\x1c\n\x18\x41\x43\x43OUNT_STATUS_UNDEFINED\x10\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fillcapture/feeds/t4/proto/account.proto\x12\x12t4proto.v1.account\x1a\'fillcapture/feeds/t4/proto/market.proto\x1a-fillcapture/feeds/t4/proto/orderrouting.proto\"\xb2\x01\n\x10\x41\x63\x63ountSubscribe\x12;\n\tsubscribe\x18\x01 \x01(\x0e\x32(.t4proto.v1.account.AccountSubscribeType\x12\x1e\n\x16subscribe_all_accounts\x18\x02 \x01(\x08\x12\x12\n\naccount_id\x18\x03 \x03(\t\x12-\n\x08upl_mode\x18\x04 \x01(\x0e\x32\x1b.t4proto.v1.account.UPLMode\";\n\x18\x41\x63\x63ountSubscribeResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\xc6\x01\n\x0e\x41\x63\x63ountDetails\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x33\n\x07\x65nabled\x18\x04 \x01(\x0e\x32\".t4proto.v1.account.AccountEnabled\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x12\x0f\n\x07\x66irm_id\x18\n \x01(\t\x12\x0c\n\x04\x66irm\x18\x16 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x1a \x01(\t\"\xe7\x01\n\x16\x41\x63\x63ountSnapshotMessage\x12=\n\x0f\x61\x63\x63ount_details\x18\x05 \x01(\x0b\x32\".t4proto.v1.account.AccountDetailsH\x00\x12:\n\x0emarket_details\x18\x07 \x01(\x0b\x32 .t4proto.v1.market.MarketDetailsH\x00\x12G\n\x12order_update_multi\x18\x08 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateMultiH\x00\x42\t\n\x07payload\"\xee\x01\n\x0f\x41\x63\x63ountSnapshot\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x1d\n\x15last_update_requested\x18\x02 \x01(\x03\x12\x1c\n\x14last_update_supplied\x18\x03 \x01(\x03\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.t4proto.v1.account.AccountStatus\x12\x19\n\x11\x64ue_to_connection\x18\x05 \x01(\x08\x12<\n\x08messages\x18\x06 \x03(\x0b\x32*.t4proto.v1.account.AccountSnapshotMessage*_\n\x14\x41\x63\x63ountSubscribeType\x12\x1f\n\x1b\x41\x43\x43OUNT_SUBSCRIBE_TYPE_NONE\x10\x00\x12&\n\"ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES\x10\x02*2\n\x07UPLMode\x12\x11\n\rUPL_MODE_NONE\x10\x00\x12\x14\n\x10UPL_MODE_AVERAGE\x10\x01*/\n\x0e\x41\x63\x63ountEnabled\x12\x1d\n\x19\x41\x43\x43OUNT_ENABLED_UNDEFINED\x10\x00*-\n\rAccountStatus\x12\x1c\n\x18\x41\x43\x43OUNT_STATUS_UNDEFINED\x10\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fillcapture.feeds.t4.proto.account_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTSUBSCRIBETYPE']._serialized_start=969
-  _globals['_ACCOUNTSUBSCRIBETYPE']._serialized_end=1064
-  _globals['_UPLMODE']._serialized_start=1066
-  _globals['_UPLMODE']._serialized_end=1116
-  _globals['_ACCOUNTENABLED']._serialized_start=1118
-  _globals['_ACCOUNTENABLED']._serialized_end=1165
-  _globals['_ACCOUNTSTATUS']._serialized_start=1167
-  _globals['_ACCOUNTSTATUS']._serialized_end=1212
-  _globals['_ACCOUNTSUBSCRIBE']._serialized_start=112
-  _globals['_ACCOUNTSUBSCRIBE']._serialized_end=290
-  _globals['_ACCOUNTSUBSCRIBERESPONSE']._serialized_start=292
-  _globals['_ACCOUNTSUBSCRIBERESPONSE']._serialized_end=351
-  _globals['_ACCOUNTDETAILS']._serialized_start=354
-  _globals['_ACCOUNTDETAILS']._serialized_end=552
-  _globals['_ACCOUNTSNAPSHOTMESSAGE']._serialized_start=555
-  _globals['_ACCOUNTSNAPSHOTMESSAGE']._serialized_end=726
-  _globals['_ACCOUNTSNAPSHOT']._serialized_start=729
-  _globals['_ACCOUNTSNAPSHOT']._serialized_end=967
+  _globals['_ACCOUNTSUBSCRIBETYPE']._serialized_start=1070
+  _globals['_ACCOUNTSUBSCRIBETYPE']._serialized_end=1165
+  _globals['_UPLMODE']._serialized_start=1167
+  _globals['_UPLMODE']._serialized_end=1217
+  _globals['_ACCOUNTENABLED']._serialized_start=1219
+  _globals['_ACCOUNTENABLED']._serialized_end=1266
+  _globals['_ACCOUNTSTATUS']._serialized_start=1268
+  _globals['_ACCOUNTSTATUS']._serialized_end=1313
+  _globals['_ACCOUNTSUBSCRIBE']._serialized_start=153
+  _globals['_ACCOUNTSUBSCRIBE']._serialized_end=331
+  _globals['_ACCOUNTSUBSCRIBERESPONSE']._serialized_start=333
+  _globals['_ACCOUNTSUBSCRIBERESPONSE']._serialized_end=392
+  _globals['_ACCOUNTDETAILS']._serialized_start=395
+  _globals['_ACCOUNTDETAILS']._serialized_end=593
+  _globals['_ACCOUNTSNAPSHOTMESSAGE']._serialized_start=596
+  _globals['_ACCOUNTSNAPSHOTMESSAGE']._serialized_end=827
+  _globals['_ACCOUNTSNAPSHOT']._serialized_start=830
+  _globals['_ACCOUNTSNAPSHOT']._serialized_end=1068
 # @@protoc_insertion_point(module_scope)

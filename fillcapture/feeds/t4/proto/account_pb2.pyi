@@ -1,3 +1,4 @@
+from fillcapture.feeds.t4.proto import market_pb2 as _market_pb2
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as _orderrouting_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -73,12 +74,14 @@ class AccountDetails(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., account_name: _Optional[str] = ..., account: _Optional[str] = ..., enabled: _Optional[_Union[AccountEnabled, str]] = ..., deleted: _Optional[bool] = ..., firm_id: _Optional[str] = ..., firm: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class AccountSnapshotMessage(_message.Message):
-    __slots__ = ("account_details", "order_update_multi")
+    __slots__ = ("account_details", "market_details", "order_update_multi")
     ACCOUNT_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    MARKET_DETAILS_FIELD_NUMBER: _ClassVar[int]
     ORDER_UPDATE_MULTI_FIELD_NUMBER: _ClassVar[int]
     account_details: AccountDetails
+    market_details: _market_pb2.MarketDetails
     order_update_multi: _orderrouting_pb2.OrderUpdateMulti
-    def __init__(self, account_details: _Optional[_Union[AccountDetails, _Mapping]] = ..., order_update_multi: _Optional[_Union[_orderrouting_pb2.OrderUpdateMulti, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_details: _Optional[_Union[AccountDetails, _Mapping]] = ..., market_details: _Optional[_Union[_market_pb2.MarketDetails, _Mapping]] = ..., order_update_multi: _Optional[_Union[_orderrouting_pb2.OrderUpdateMulti, _Mapping]] = ...) -> None: ...
 
 class AccountSnapshot(_message.Message):
     __slots__ = ("account_id", "last_update_requested", "last_update_supplied", "status", "due_to_connection", "messages")

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fillcapture/feeds/t4/proto/common.proto\x12\x11t4proto.v1.common\"\x16\n\x05Price\x12\r\n\x05value\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fillcapture/feeds/t4/proto/common.proto\x12\x11t4proto.v1.common\"\x18\n\x07\x44\x65\x63imal\x12\r\n\x05value\x18\x01 \x01(\t\"\x16\n\x05Price\x12\r\n\x05value\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fillcapture.feeds.t4.proto.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRICE']._serialized_start=62
-  _globals['_PRICE']._serialized_end=84
+  _globals['_DECIMAL']._serialized_start=62
+  _globals['_DECIMAL']._serialized_end=86
+  _globals['_PRICE']._serialized_start=88
+  _globals['_PRICE']._serialized_end=110
 # @@protoc_insertion_point(module_scope)

@@ -24,20 +24,21 @@ _sym_db = _symbol_database.Default()
 
 from fillcapture.feeds.t4.proto import auth_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_auth__pb2
 from fillcapture.feeds.t4.proto import account_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_account__pb2
+from fillcapture.feeds.t4.proto import market_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_market__pb2
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_orderrouting__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fillcapture/feeds/t4/proto/service.proto\x12\x12t4proto.v1.service\x1a%fillcapture/feeds/t4/proto/auth.proto\x1a(fillcapture/feeds/t4/proto/account.proto\x1a-fillcapture/feeds/t4/proto/orderrouting.proto\"\x1e\n\tHeartbeat\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\"\x9f\x02\n\rClientMessage\x12\x32\n\theartbeat\x18\x01 \x01(\x0b\x32\x1d.t4proto.v1.service.HeartbeatH\x00\x12\x36\n\rlogin_request\x18\x02 \x01(\x0b\x32\x1d.t4proto.v1.auth.LoginRequestH\x00\x12S\n\x1c\x61uthentication_token_request\x18\x03 \x01(\x0b\x32+.t4proto.v1.auth.AuthenticationTokenRequestH\x00\x12\x42\n\x11\x61\x63\x63ount_subscribe\x18\xc8\x01 \x01(\x0b\x32$.t4proto.v1.account.AccountSubscribeH\x00\x42\t\n\x07payload\"\xe1\x06\n\rServerMessage\x12\x32\n\theartbeat\x18\x01 \x01(\x0b\x32\x1d.t4proto.v1.service.HeartbeatH\x00\x12\x38\n\x0elogin_response\x18\x02 \x01(\x0b\x32\x1e.t4proto.v1.auth.LoginResponseH\x00\x12\x44\n\x14\x61uthentication_token\x18\x03 \x01(\x0b\x32$.t4proto.v1.auth.AuthenticationTokenH\x00\x12S\n\x1a\x61\x63\x63ount_subscribe_response\x18\xc8\x01 \x01(\x0b\x32,.t4proto.v1.account.AccountSubscribeResponseH\x00\x12>\n\x0f\x61\x63\x63ount_details\x18\xcc\x01 \x01(\x0b\x32\".t4proto.v1.account.AccountDetailsH\x00\x12@\n\x10\x61\x63\x63ount_snapshot\x18\xcd\x01 \x01(\x0b\x32#.t4proto.v1.account.AccountSnapshotH\x00\x12=\n\x0corder_update\x18\xac\x02 \x01(\x0b\x32$.t4proto.v1.orderrouting.OrderUpdateH\x00\x12H\n\x12order_update_multi\x18\xad\x02 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateMultiH\x00\x12J\n\x13order_update_failed\x18\xae\x02 \x01(\x0b\x32*.t4proto.v1.orderrouting.OrderUpdateFailedH\x00\x12J\n\x13order_update_status\x18\xaf\x02 \x01(\x0b\x32*.t4proto.v1.orderrouting.OrderUpdateStatusH\x00\x12H\n\x12order_update_trade\x18\xb0\x02 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateTradeH\x00\x12O\n\x16order_update_trade_leg\x18\xb1\x02 \x01(\x0b\x32,.t4proto.v1.orderrouting.OrderUpdateTradeLegH\x00\x42\t\n\x07payloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fillcapture/feeds/t4/proto/service.proto\x12\x12t4proto.v1.service\x1a%fillcapture/feeds/t4/proto/auth.proto\x1a(fillcapture/feeds/t4/proto/account.proto\x1a\'fillcapture/feeds/t4/proto/market.proto\x1a-fillcapture/feeds/t4/proto/orderrouting.proto\"\x1e\n\tHeartbeat\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\"\x9f\x02\n\rClientMessage\x12\x32\n\theartbeat\x18\x01 \x01(\x0b\x32\x1d.t4proto.v1.service.HeartbeatH\x00\x12\x36\n\rlogin_request\x18\x02 \x01(\x0b\x32\x1d.t4proto.v1.auth.LoginRequestH\x00\x12S\n\x1c\x61uthentication_token_request\x18\x03 \x01(\x0b\x32+.t4proto.v1.auth.AuthenticationTokenRequestH\x00\x12\x42\n\x11\x61\x63\x63ount_subscribe\x18\xc8\x01 \x01(\x0b\x32$.t4proto.v1.account.AccountSubscribeH\x00\x42\t\n\x07payload\"\x9d\x07\n\rServerMessage\x12\x32\n\theartbeat\x18\x01 \x01(\x0b\x32\x1d.t4proto.v1.service.HeartbeatH\x00\x12\x38\n\x0elogin_response\x18\x02 \x01(\x0b\x32\x1e.t4proto.v1.auth.LoginResponseH\x00\x12\x44\n\x14\x61uthentication_token\x18\x03 \x01(\x0b\x32$.t4proto.v1.auth.AuthenticationTokenH\x00\x12:\n\x0emarket_details\x18\x66 \x01(\x0b\x32 .t4proto.v1.market.MarketDetailsH\x00\x12S\n\x1a\x61\x63\x63ount_subscribe_response\x18\xc8\x01 \x01(\x0b\x32,.t4proto.v1.account.AccountSubscribeResponseH\x00\x12>\n\x0f\x61\x63\x63ount_details\x18\xcc\x01 \x01(\x0b\x32\".t4proto.v1.account.AccountDetailsH\x00\x12@\n\x10\x61\x63\x63ount_snapshot\x18\xcd\x01 \x01(\x0b\x32#.t4proto.v1.account.AccountSnapshotH\x00\x12=\n\x0corder_update\x18\xac\x02 \x01(\x0b\x32$.t4proto.v1.orderrouting.OrderUpdateH\x00\x12H\n\x12order_update_multi\x18\xad\x02 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateMultiH\x00\x12J\n\x13order_update_failed\x18\xae\x02 \x01(\x0b\x32*.t4proto.v1.orderrouting.OrderUpdateFailedH\x00\x12J\n\x13order_update_status\x18\xaf\x02 \x01(\x0b\x32*.t4proto.v1.orderrouting.OrderUpdateStatusH\x00\x12H\n\x12order_update_trade\x18\xb0\x02 \x01(\x0b\x32).t4proto.v1.orderrouting.OrderUpdateTradeH\x00\x12O\n\x16order_update_trade_leg\x18\xb1\x02 \x01(\x0b\x32,.t4proto.v1.orderrouting.OrderUpdateTradeLegH\x00\x42\t\n\x07payloadb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fillcapture.feeds.t4.proto.service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HEARTBEAT']._serialized_start=192
-  _globals['_HEARTBEAT']._serialized_end=222
-  _globals['_CLIENTMESSAGE']._serialized_start=225
-  _globals['_CLIENTMESSAGE']._serialized_end=512
-  _globals['_SERVERMESSAGE']._serialized_start=515
-  _globals['_SERVERMESSAGE']._serialized_end=1380
+  _globals['_HEARTBEAT']._serialized_start=233
+  _globals['_HEARTBEAT']._serialized_end=263
+  _globals['_CLIENTMESSAGE']._serialized_start=266
+  _globals['_CLIENTMESSAGE']._serialized_end=553
+  _globals['_SERVERMESSAGE']._serialized_start=556
+  _globals['_SERVERMESSAGE']._serialized_end=1481
 # @@protoc_insertion_point(module_scope)
