@@ -46,6 +46,8 @@ COUNTERS = (
     ("fillcapture_frames_malformed", "frames.malformed",
      "Frames from T4 skipped whole because they did not decode or made no sense."),
     ("fillcapture_busts_recorded", "busts.recorded", "Trade busts stored."),
+    ("fillcapture_markets_invalid", "markets.invalid",
+     "T4 market details skipped for an unusable point value (their frame's fills stand)."),
     ("fillcapture_reconnects", "feed.disconnects",
      "T4 sessions lost or not opened, each followed by another attempt."),
     ("fillcapture_mqtt_published", "mqtt.published",
