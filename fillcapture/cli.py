@@ -657,7 +657,7 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.reports import REPORT_COLUMNS, daily_summary, point_values, report_row
+    from fillcapture.reports import REPORT_COLUMNS, point_values, report_row, summarize
     from fillcapture.store import FillQuery, open_store
 
     try:
@@ -671,13 +671,13 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     # From the account's first fill: positions opened before --from are closed after it.
     query = FillQuery(user=args.user, until=args.until, include_busted=False)
 
-    async def summarize() -> list[dict[str, Any]]:
+    async def summary() -> list[dict[str, Any]]:
         async with open_store(settings.store.url, readonly=True) as store:
             values = await point_values(store, settings.api.point_values, given)
-            rows = await daily_summary(store.fills(query), since=args.since, point_values=values)
+            rows = await summarize(store, query, since=args.since, point_values=values)
         return [report_row(row) for row in rows]
 
-    rows = asyncio.run(summarize())
+    rows = asyncio.run(summary())
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from fillcapture.reports import record_positions
 from fillcapture.schedule import (
     CHICAGO,
     is_trading_day,
@@ -33,7 +35,7 @@ from fillcapture.schedule import (
     roll_moment,
     trade_date,
 )
-from fillcapture.store import Seal, SqliteStore
+from fillcapture.store import Seal, SqliteStore, StoreError
 
 if TYPE_CHECKING:
     from fillcapture.service import Daemon, FeedStatus
@@ -238,7 +240,23 @@ class Operations:
                  volume=sum(seal.volume for seal in seals),
                  reconciled_at=None if reconciled is None else _iso(reconciled))
         await store.set_state(self.instance, {"seal.last": str(day), "seal.at": _iso(now)})
+        await self._record_positions(day)
         return seals
+
+    async def _record_positions(self, day: date) -> None:
+        """Checkpoint the daily summary's books at the sealed day. Only a
+        speed-up for summaries: a failure is logged and the next seal retries."""
+        started = time.monotonic()
+        try:
+            positions = await record_positions(self.daemon.store, self.firm, day)
+        except StoreError as exc:
+            log.error("positions.failed", trade_date=str(day), error=str(exc))
+            return
+        if positions is None:
+            log.warning("positions.superseded", trade_date=str(day))
+            return
+        log.info("positions.recorded", trade_date=str(day), books=len(positions.books),
+                 seconds=round(time.monotonic() - started, 3))
 
     async def maintenance_job(self) -> None:
         """Weekly: online backup with rotation, optimize, integrity check, retention."""

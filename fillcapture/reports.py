@@ -16,9 +16,12 @@ The rules, which the README repeats for end users:
   the trade date of the closing fill. Each fill counts on its own trade date,
   so markets whose trade dates roll at different times mix freely; a row's
   position is the one after its last fill in time order.
-- **Lots carry across trade dates**, so a summary from ``since`` must still be
-  fed every earlier fill of the account: a position opened before ``since``
-  and closed after it is realized against its real opening price. Rows before
+- **Lots carry across trade dates**, so a summary from ``since`` must start
+  from the account's open lots before it: a position opened before ``since``
+  and closed after it is realized against its real opening price. Those lots
+  come from the positions recorded at each seal (:func:`record_positions`:
+  the books after a sealed day, kept until a change to that day or an
+  earlier one discards them), or else from every earlier fill. Rows before
   ``since`` are simply not reported.
 - **Busted fills never happened**: they are skipped, neither counted nor matched.
 - **Fills of unknown side** (their order was never seen) cannot be placed in a
@@ -46,14 +49,14 @@ The rules, which the README repeats for end users:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 
 from fillcapture.model import Side
-from fillcapture.store.base import Store, StoredFill
+from fillcapture.store.base import FillQuery, PositionDay, Store, StoredFill
 
 VWAP_EXTRA_DECIMALS = 4
 """Decimals a VWAP keeps beyond the finest price it averages."""
@@ -138,14 +141,27 @@ class DailySummary:
     """
 
     def __init__(self, *, since: date | None = None,
-                 point_values: Mapping[str, Decimal] | None = None) -> None:
+                 point_values: Mapping[str, Decimal] | None = None,
+                 opening: Sequence[PositionDay] = ()) -> None:
         self._since = since
         self._point_values = dict(point_values or {})
         self._books: dict[_Key, _Book] = {}
         self._days: dict[tuple[date, str, str, str], _Day] = {}
+        # Per firm, the day whose positions the books start from: fills of it
+        # and earlier are already in them.
+        self._opened: dict[str, date] = {}
+        for day in opening:
+            self._opened[day.firm] = day.trade_date
+            for (account, market_id), lots in day.books.items():
+                self._books[(day.firm, account, market_id)] = _Book(
+                    deque(_Lot(price, abs(volume)) for price, volume in lots),
+                    sum(volume for _, volume in lots))
 
     def add(self, fill: StoredFill) -> None:
         if fill.busted:
+            return
+        opened = self._opened.get(fill.firm)
+        if opened is not None and fill.trade_date <= opened:
             return
         key = (fill.firm, fill.account, fill.market_id)
         book = self._books.get(key)
@@ -178,6 +194,14 @@ class DailySummary:
             day.sell_decimals = max(day.sell_decimals, decimals)
         day.pnl = _EXACT.add(day.pnl, realized)
         day.net = book.net
+
+    def positions(self, firm: str, trade_date: date) -> PositionDay:
+        """``firm``'s open lots now, as positions of ``trade_date``."""
+        return PositionDay(firm, trade_date, {
+            (account, market_id): tuple((lot.price, lot.volume if book.net > 0 else -lot.volume)
+                                        for lot in book.lots)
+            for (book_firm, account, market_id), book in self._books.items()
+            if book_firm == firm and book.lots})
 
     def rows(self) -> list[DailyRow]:
         """The rows so far, by trade date, firm, account and market."""
@@ -228,14 +252,56 @@ async def point_values(store: Store, *overrides: Mapping[str, Decimal]) -> dict[
     return values
 
 
-async def daily_summary(fills: AsyncIterable[StoredFill], *, since: date | None = None,
-                        point_values: Mapping[str, Decimal] | None = None) -> list[DailyRow]:
-    """The summary of ``fills`` (time order, from each account's first fill), rows
-    from ``since`` on: see :class:`DailySummary`."""
-    summary = DailySummary(since=since, point_values=point_values)
-    async for fill in fills:
+async def summarize(store: Store, query: FillQuery, *, since: date | None = None,
+                    point_values: Mapping[str, Decimal] | None = None) -> list[DailyRow]:
+    """The daily summary of ``query``'s live fills (its ``since`` ignored), rows
+    from ``since`` on. Each firm's books start from the positions recorded for
+    its latest day before ``since``, when one is, so only later fills are read;
+    without one, from the account's first fill."""
+    opening: list[PositionDay] = []
+    start: date | None = None
+    if since is not None:
+        accounts: list[str] | None = None
+        if query.account is not None:
+            accounts = [query.account]
+        elif query.user is not None:
+            accounts = [owner.account for owner in await store.user_accounts(query.user) or []]
+        complete = True
+        for firm in await store.fill_firms():
+            if query.firm is not None and firm != query.firm:
+                continue
+            day = await store.position_day(firm, since, accounts)
+            if day is None:
+                complete = False  # this firm's fills are read from the first
+            else:
+                opening.append(day)
+        if complete and opening:
+            start = min(day.trade_date for day in opening) + timedelta(days=1)
+    summary = DailySummary(since=since, point_values=point_values, opening=opening)
+    async for fill in store.fills(replace(query, since=start, include_busted=False)):
         summary.add(fill)
     return summary.rows()
+
+
+async def record_positions(store: Store, firm: str, through: date) -> PositionDay | None:
+    """Record ``firm``'s positions after its fills of ``through`` and before,
+    from the latest recorded day before it (or the first fill) on. ``None`` if
+    the fills changed meanwhile (an amendment): the next call starts over."""
+    mark = await store.invalidation_mark()
+    base = await store.position_day(firm, through + timedelta(days=1))
+    if base is not None and base.trade_date == through:
+        return base
+    summary = DailySummary(since=date.max, opening=() if base is None else (base,))
+    start = None if base is None else base.trade_date + timedelta(days=1)
+    # Account by account, through the account index: the firm's other fills
+    # are not read, and each account's new fills are few.
+    for account in await store.fill_accounts():
+        query = FillQuery(firm=firm, account=account, since=start, until=through,
+                          include_busted=False)
+        async for fill in store.fills(query):
+            summary.add(fill)
+    day = summary.positions(firm, through)
+    return day if await store.save_positions(day, mark) else None
 
 
 REPORT_COLUMNS = (

@@ -177,6 +177,12 @@ async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path:
     expected = len(ledger_rows(sim.ledger, OWNED))
     assert sum(seal.fills for seal in seals) == expected
     assert {seal.trade_date for seal in seals} == {MONDAY}
+    # The seal checkpointed the summary's books at the sealed day.
+    async with SqliteStore(db, readonly=True) as store:
+        positions = await store.position_day("SIMFIRM", TUESDAY)
+    assert positions is not None
+    assert positions.trade_date == MONDAY
+    assert positions.books, "800 simulated fills leave some position open"
 
     # normal_day was recorded on Monday 2026-11-23, so replaying it into this
     # store changes the sealed Monday: every new fill is an amendment.
@@ -191,6 +197,11 @@ async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path:
     async with SqliteStore(db, readonly=True) as store:
         after = {seal.account: seal for seal in await store.seals()}
     assert sum(seal.amendments for seal in after.values()) == 725
+    async with SqliteStore(db, readonly=True) as store:
+        # The amendments changed Monday: its positions no longer hold (the
+        # replay's own daemon may have sealed an earlier day meanwhile).
+        latest = await store.position_day("SIMFIRM", TUESDAY)
+    assert latest is None or latest.trade_date < MONDAY
     assert {a: s.fills for a, s in after.items()} == {s.account: s.fills for s in seals}
 
 

@@ -34,7 +34,7 @@ from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.model import Side
 from fillcapture.publish.schema import message_fields, utc_text
-from fillcapture.reports import daily_summary, point_values, report_row
+from fillcapture.reports import point_values, report_row, summarize
 from fillcapture.store.base import (
     AccountActivity,
     FillQuery,
@@ -120,12 +120,12 @@ class _Api:
         market = params.text("market")
         since, until = params.date("from_date"), params.date("to_date")
         user = await self._user(request, holder, asked, account)
-        # From each account's first fill, whatever from_date says: a position
-        # opened before it is closed at its real price (see reports.py).
+        # Positions opened before from_date are closed at their real price:
+        # the books start from recorded positions or each account's first fill.
         query = FillQuery(user=user, account=account, market_id=market, until=until,
                           include_busted=False)
         values = await point_values(self.store, self.point_values)
-        rows = await daily_summary(self.store.fills(query), since=since, point_values=values)
+        rows = await summarize(self.store, query, since=since, point_values=values)
         return JSONResponse({"user": user, "rows": [report_row(row) for row in rows]})
 
     async def accounts(self, request: Request) -> JSONResponse:

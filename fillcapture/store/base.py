@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -87,6 +88,20 @@ class AccountActivity:
     busted: int
     first_fill: datetime | None
     last_fill: datetime | None
+
+
+Lots = tuple[tuple[Decimal, int], ...]
+"""A book's open lots, oldest first: (price, signed contracts), long above zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionDay:
+    """``firm``'s open positions after every fill of ``trade_date`` and before:
+    lots by (account, market id), flat books left out."""
+
+    firm: str
+    trade_date: date
+    books: dict[tuple[str, str], Lots]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +269,35 @@ class Store(Protocol):
 
     async def markets(self) -> dict[str, Market]:
         """Every market's recorded terms, by market id."""
+        ...
+
+    # --- positions (checkpoints of the daily summary) ------------------------
+
+    async def position_day(self, firm: str, before: date,
+                           accounts: Sequence[str] | None = None) -> PositionDay | None:
+        """``firm``'s latest recorded positions of a trade date before ``before``
+        (books of ``accounts`` only, if given); ``None`` if none is recorded."""
+        ...
+
+    async def invalidation_mark(self) -> int:
+        """The store's count of position invalidations so far: read it before
+        reading what positions are computed from, give it to :meth:`save_positions`."""
+        ...
+
+    async def save_positions(self, day: PositionDay, mark: int) -> bool:
+        """Record ``day`` (replacing a record of the same day), unless a change
+        to ``day.firm``'s fills of that date or earlier was made since the
+        invalidation mark was ``mark``: then record nothing and return
+        ``False``. Such a change (an amendment of a sealed day, a late side)
+        deletes the recorded positions of its date and later."""
+        ...
+
+    async def fill_firms(self) -> list[str]:
+        """Every firm with a stored fill."""
+        ...
+
+    async def fill_accounts(self) -> list[str]:
+        """Every account number with a stored fill, at any firm."""
         ...
 
     # --- operations -----------------------------------------------------------

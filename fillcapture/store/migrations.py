@@ -263,6 +263,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "positions",
+        (
+            # Checkpoints of the daily summary's FIFO books, recorded after a
+            # day is sealed: a summary from a date reads the positions of the
+            # latest recorded day before it and the fills after, not the
+            # account's whole history. lots is 'price:signed_volume' items,
+            # oldest first, separated by spaces; flat books have no row.
+            """
+            CREATE TABLE position_days (
+                firm        TEXT    NOT NULL,
+                trade_date  TEXT    NOT NULL,
+                recorded_at INTEGER NOT NULL,
+                PRIMARY KEY (firm, trade_date)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE positions (
+                firm       TEXT NOT NULL,
+                trade_date TEXT NOT NULL,
+                account    TEXT NOT NULL,
+                market_id  TEXT NOT NULL,
+                lots       TEXT NOT NULL,
+                PRIMARY KEY (firm, trade_date, account, market_id)
+            ) WITHOUT ROWID
+            """,
+            # One row per change that deleted recorded positions: a
+            # computation that began before it must not record its result.
+            """
+            CREATE TABLE position_invalidations (
+                id         INTEGER PRIMARY KEY,
+                firm       TEXT    NOT NULL,
+                trade_date TEXT    NOT NULL,
+                at         INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

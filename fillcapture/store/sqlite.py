@@ -11,7 +11,7 @@ import itertools
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -28,10 +28,12 @@ from fillcapture.store.base import (
     FillPage,
     FillQuery,
     Gap,
+    Lots,
     Outbox,
     OutboxBatch,
     OutboxCursor,
     Owner,
+    PositionDay,
     Seal,
     StoredFill,
     StoreError,
@@ -50,6 +52,10 @@ from fillcapture.store.rows import (
 )
 
 log = structlog.get_logger(__name__)
+
+POSITIONS_KEPT_DAYS = 31
+"""Recorded positions of the days this close to the newest are all kept;
+before them, only each month's last."""
 
 PAGE_ROWS = 500
 """Rows fetched per round trip by ``fills()``: what it holds in memory at most."""
@@ -280,6 +286,16 @@ class SqliteStore:
             return 0
         rows = [(item.side.value, item.firm, item.account_id, item.order_id) for item in items]
         async with self._writing() as conn:
+            if await _has_positions(conn):
+                # A side changes what the summary makes of a recorded day.
+                for item in items:
+                    async with conn.execute(
+                        "SELECT min(trade_date) FROM fills WHERE firm = ? AND account_id = ? "
+                        "AND order_id = ? AND side IS NULL",
+                        (item.firm, item.account_id, item.order_id)) as cursor:
+                        found = await cursor.fetchone()
+                    if found is not None and found[0] is not None:
+                        await _invalidate_positions(conn, item.firm, found[0])
             cursor = await conn.executemany(_RESOLVE_SIDE, rows)
             return int(cursor.rowcount)
 
@@ -336,6 +352,71 @@ class SqliteStore:
                     new_busts.append(bust)
                     await _amend(conn, fill, "bust", now)
         return new_fills, new_busts
+
+    # --- positions (checkpoints of the daily summary) ------------------------
+
+    async def position_day(self, firm: str, before: date,
+                           accounts: Sequence[str] | None = None) -> PositionDay | None:
+        async with self._reading() as conn:
+            async with conn.execute(
+                "SELECT max(trade_date) FROM position_days WHERE firm = ? AND trade_date < ?",
+                (firm, before.isoformat())) as cursor:
+                found = await cursor.fetchone()
+            if found is None or found[0] is None:
+                return None
+            day: str = found[0]
+            sql = ("SELECT account, market_id, lots FROM positions "
+                   "WHERE firm = ? AND trade_date = ?")
+            params: list[Any] = [firm, day]
+            if accounts is not None:
+                sql += f" AND account IN ({', '.join('?' * len(accounts))})"
+                params.extend(accounts)
+            rows = await conn.execute_fetchall(sql, params)
+        return PositionDay(firm, date.fromisoformat(day),
+                           {(row[0], row[1]): _lots(row[2]) for row in rows})
+
+    async def invalidation_mark(self) -> int:
+        async with self._reading() as conn:
+            return await _scalar(conn, "SELECT coalesce(max(id), 0) FROM position_invalidations")
+
+    async def save_positions(self, day: PositionDay, mark: int) -> bool:
+        text = day.trade_date.isoformat()
+        rows = [(day.firm, text, account, market_id, _lots_text(lots))
+                for (account, market_id), lots in day.books.items() if lots]
+        async with self._writing() as conn:
+            async with conn.execute(
+                "SELECT 1 FROM position_invalidations WHERE id > ? AND firm = ? "
+                "AND trade_date <= ? LIMIT 1", (mark, day.firm, text)) as cursor:
+                if await cursor.fetchone() is not None:
+                    return False
+            await conn.execute("DELETE FROM positions WHERE firm = ? AND trade_date = ?",
+                               (day.firm, text))
+            await conn.executemany(
+                "INSERT INTO positions (firm, trade_date, account, market_id, lots) "
+                "VALUES (?, ?, ?, ?, ?)", rows)
+            await conn.execute(
+                "INSERT OR REPLACE INTO position_days (firm, trade_date, recorded_at) "
+                "VALUES (?, ?, ?)", (day.firm, text, utc_micros(datetime.now(UTC))))
+            # Kept: the last 31 days' records and each month's last, so that a
+            # summary from any date starts near it and the table stays small.
+            keep_from = (day.trade_date - timedelta(days=POSITIONS_KEPT_DAYS)).isoformat()
+            await conn.execute(
+                "DELETE FROM position_days WHERE firm = ? AND trade_date < ? AND trade_date "
+                "NOT IN (SELECT max(trade_date) FROM position_days WHERE firm = ? "
+                "GROUP BY substr(trade_date, 1, 7))", (day.firm, keep_from, day.firm))
+            await conn.execute(
+                "DELETE FROM positions WHERE firm = ? AND trade_date < ? AND trade_date "
+                "NOT IN (SELECT trade_date FROM position_days WHERE firm = ?)",
+                (day.firm, keep_from, day.firm))
+        return True
+
+    async def fill_firms(self) -> list[str]:
+        rows = await self._all(_DISTINCT.format(column="firm"))
+        return [row[0] for row in rows]
+
+    async def fill_accounts(self) -> list[str]:
+        rows = await self._all(_DISTINCT.format(column="account"))
+        return [row[0] for row in rows]
 
     # --- operations -----------------------------------------------------------
 
@@ -792,11 +873,53 @@ class SqliteStore:
 
 
 async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) -> None:
+    day = fill.trade_date.isoformat()
     await conn.execute(
         "INSERT INTO amendments (firm, account, trade_date, kind, order_id, trade_key, "
         "leg_index, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (fill.firm, fill.account, fill.trade_date.isoformat(), kind, fill.order_id,
+        (fill.firm, fill.account, day, kind, fill.order_id,
          fill.trade_key, OUTRIGHT if fill.leg_index is None else fill.leg_index, now))
+    await _invalidate_positions(conn, fill.firm, day)
+
+
+async def _has_positions(conn: aiosqlite.Connection) -> bool:
+    async with conn.execute("SELECT 1 FROM position_days LIMIT 1") as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def _invalidate_positions(conn: aiosqlite.Connection, firm: str, day: str) -> None:
+    """Inside the caller's transaction: ``firm``'s fills of ``day`` changed, so
+    positions recorded for it or later no longer hold."""
+    cursor = await conn.execute(
+        "DELETE FROM position_days WHERE firm = ? AND trade_date >= ?", (firm, day))
+    if cursor.rowcount:
+        await conn.execute(
+            "DELETE FROM positions WHERE firm = ? AND trade_date >= ?", (firm, day))
+    # Recorded even when nothing was deleted: a computation under way may be
+    # about to record this day.
+    await conn.execute(
+        "INSERT INTO position_invalidations (firm, trade_date, at) VALUES (?, ?, ?)",
+        (firm, day, utc_micros(datetime.now(UTC))))
+
+
+def _lots_text(lots: Lots) -> str:
+    return " ".join(f"{price}:{volume}" for price, volume in lots)
+
+
+def _lots(text: str) -> Lots:
+    items = (item.partition(":") for item in text.split())
+    return tuple((Decimal(price), int(volume)) for price, _, volume in items)
+
+
+# The distinct values of an index's leading column, one index probe each
+# (a loose index scan): a handful of firms or accounts among millions of rows.
+_DISTINCT = (
+    "WITH RECURSIVE v(value) AS ("
+    "SELECT (SELECT min({column}) FROM fills) "
+    "UNION ALL SELECT (SELECT min({column}) FROM fills WHERE {column} > v.value) "
+    "FROM v WHERE v.value IS NOT NULL) "
+    "SELECT value FROM v WHERE value IS NOT NULL"
+)
 
 
 async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:

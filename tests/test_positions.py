@@ -1,0 +1,191 @@
+"""Recorded positions: a summary that starts from them equals one from the first fill.
+
+Real SQLite files; the reference is the summary of every stored fill with no
+recorded positions, computed the way it was before positions existed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fillcapture.model import Bust, Fill, OrderSide, Side
+from fillcapture.reports import DailyRow, DailySummary, record_positions, summarize
+from fillcapture.store import FillQuery, Owner, SqliteStore
+from tests.store.factories import make_fill
+
+DAYS = [date(2026, 11, 2) + timedelta(days=n) for n in range(12) if n % 7 < 5]
+MARKETS = ("XCME_Eq ES (Z26)", "XNYM_En CL (F27)")
+ACCOUNTS = ("11111", "22222", "33333")
+
+
+def _fills(seed: int, days: list[date], start: int = 0) -> list[Fill]:
+    """Random trading: partial closes, flips through zero, odd prices, a few
+    fills of unknown side and spread legs; two firms share account 11111."""
+    rng = random.Random(seed)
+    fills = []
+    for n, day in enumerate(days):
+        for k in range(rng.randint(5, 40)):
+            number = start + n * 1000 + k
+            firm = "OTHERFIRM" if rng.random() < 0.1 else "SIMFIRM"
+            account = ACCOUNTS[rng.randrange(3)] if firm == "SIMFIRM" else "11111"
+            roll = rng.random()
+            side = None if roll < 0.03 else Side.BUY if roll < 0.52 else Side.SELL
+            price = f"{rng.randint(5990, 6010)}.{rng.choice(['00', '25', '5', '75'])}"
+            when = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=14,
+                                                                               seconds=k)
+            fills.append(make_fill(
+                number, firm=firm, account=account, account_id=f"acc-{account}",
+                order_id=f"order-{number}", side=side, volume=rng.randint(1, 7),
+                price_text=price, market_id=MARKETS[rng.randrange(2)], exchange_time=when,
+                trade_date=day, leg_index=0 if rng.random() < 0.03 else None))
+    return fills
+
+
+async def _reference(store: SqliteStore, query: FillQuery, since: date) -> list[DailyRow]:
+    summary = DailySummary(since=since)
+    async for fill in store.fills(query):
+        summary.add(fill)
+    return summary.rows()
+
+
+@asynccontextmanager
+async def _open(path: Path, fills: list[Fill]) -> AsyncIterator[SqliteStore]:
+    async with SqliteStore(path) as store:
+        await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "22222"),
+                                   Owner("B", None, "33333")])
+        await store.insert_fills(fills)
+        yield store
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_summaries_from_recorded_positions_equal_the_full_ones(
+    tmp_path: Path, seed: int,
+) -> None:
+    async with _open(tmp_path / "fills.db", _fills(seed, DAYS)) as store:
+        for day in DAYS[:-2]:  # the nightly seals
+            for firm in ("SIMFIRM", "OTHERFIRM"):
+                assert await record_positions(store, firm, day) is not None
+        queries = [FillQuery(user="A", include_busted=False),
+                   FillQuery(user="B", include_busted=False),
+                   FillQuery(user="B", account="33333", include_busted=False),
+                   FillQuery(user="A", market_id=MARKETS[1], include_busted=False)]
+        compared = 0
+        for query in queries:
+            for since in DAYS[1:]:
+                expected = await _reference(store, query, since)
+                assert await summarize(store, query, since=since) == expected
+                compared += len(expected)
+        assert compared > 100
+        # The checkpoints are used: a summary from the last day reads one day of fills.
+        day = await store.position_day("SIMFIRM", DAYS[-1])
+        assert day is not None
+        assert day.trade_date == DAYS[-3]
+        assert day.books
+
+
+async def test_a_position_records_the_open_lots_oldest_first(tmp_path: Path) -> None:
+    day = DAYS[0]
+    fills = [
+        make_fill(1, side=Side.BUY, volume=2, price_text="6000.00", trade_date=day),
+        make_fill(2, side=Side.BUY, volume=3, price_text="6001.25", trade_date=day),
+        make_fill(3, side=Side.SELL, volume=1, price_text="6002.00", trade_date=day),
+        make_fill(4, side=Side.SELL, volume=9, price_text="5999.00",
+                  market_id=MARKETS[1], trade_date=day),
+    ]
+    async with _open(tmp_path / "fills.db", fills) as store:
+        positions = await record_positions(store, "SIMFIRM", day)
+        assert positions is not None
+        assert positions.books == {
+            ("11111", MARKETS[0]): ((Decimal("6000.00"), 1), (Decimal("6001.25"), 3)),
+            ("11111", MARKETS[1]): ((Decimal("5999.00"), -9),),
+        }
+        assert await store.position_day("SIMFIRM", day + timedelta(days=1)) == positions
+
+
+async def test_changes_to_recorded_days_discard_their_positions(tmp_path: Path) -> None:
+    fills = _fills(11, DAYS)
+    query = FillQuery(user="A", include_busted=False)
+    since = DAYS[-1]
+    async with _open(tmp_path / "fills.db", fills) as store:
+        for day in DAYS[:-1]:
+            await record_positions(store, "SIMFIRM", day)
+        # A late fill of a recorded day (an amendment of a sealed day).
+        late = make_fill(99_001, account="11111", account_id="acc-11111", side=Side.BUY,
+                         volume=5, price_text="6100.00", trade_date=DAYS[3],
+                         exchange_time=datetime.combine(DAYS[3], datetime.min.time(), UTC)
+                         + timedelta(hours=20))
+        await store.insert_amendments([late], [])
+        found = await store.position_day("SIMFIRM", since)
+        assert found is not None
+        assert found.trade_date < DAYS[3]
+        assert await summarize(store, query, since=since) == await _reference(
+            store, query, since)
+
+        # A bust of a recorded day, recorded again first.
+        for day in DAYS[3:-1]:
+            await record_positions(store, "SIMFIRM", day)
+        victim = next(f for f in fills if f.account == "11111" and f.firm == "SIMFIRM"
+                      and f.side is not None and f.leg_index is None and f.trade_date == DAYS[2])
+        await store.insert_amendments([], [Bust(victim, victim.exchange_time)])
+        found = await store.position_day("SIMFIRM", since)
+        assert found is not None
+        assert found.trade_date < DAYS[2]
+        assert await summarize(store, query, since=since) == await _reference(
+            store, query, since)
+
+        # A side learned late for a fill of a recorded day.
+        for day in DAYS[2:-1]:
+            await record_positions(store, "SIMFIRM", day)
+        sideless = next(f for f in fills if f.side is None and f.firm == "SIMFIRM"
+                        and f.trade_date < DAYS[-1])
+        assert await store.resolve_sides(
+            [OrderSide("SIMFIRM", sideless.account_id, sideless.order_id, Side.SELL)]) == 1
+        found = await store.position_day("SIMFIRM", since)
+        assert found is None or found.trade_date < sideless.trade_date
+        for user in ("A", "B"):
+            user_query = FillQuery(user=user, include_busted=False)
+            assert await summarize(store, user_query, since=since) == await _reference(
+                store, user_query, since)
+
+
+async def test_a_change_during_a_computation_keeps_its_result_out(tmp_path: Path) -> None:
+    fills = _fills(3, DAYS)
+    async with _open(tmp_path / "fills.db", fills) as store:
+        mark = await store.invalidation_mark()
+        summary = DailySummary(since=date.max)
+        async for fill in store.fills(FillQuery(firm="SIMFIRM", until=DAYS[4],
+                                                include_busted=False)):
+            summary.add(fill)
+        late = make_fill(99_002, trade_date=DAYS[1], side=Side.SELL, volume=4)
+        await store.insert_amendments([late], [])  # lands while the result is computed
+        assert not await store.save_positions(summary.positions("SIMFIRM", DAYS[4]), mark)
+        assert await store.position_day("SIMFIRM", DAYS[-1]) is None
+        # A change to a later day than the one computed does not matter.
+        assert await record_positions(store, "SIMFIRM", DAYS[0]) is not None
+        mark = await store.invalidation_mark()
+        await store.insert_amendments([make_fill(99_003, trade_date=DAYS[2])], [])
+        assert await store.save_positions(
+            (await store.position_day("SIMFIRM", DAYS[1])) or summary.positions("x", DAYS[0]),
+            mark)
+
+
+async def test_old_positions_thin_out_to_month_ends(tmp_path: Path) -> None:
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(120)]
+    async with _open(tmp_path / "fills.db", [make_fill(1, trade_date=days[0])]) as store:
+        for day in days:
+            assert await record_positions(store, "SIMFIRM", day) is not None
+        kept = [row[0] for row in await store._all(
+            "SELECT trade_date FROM position_days ORDER BY trade_date")]
+        recent = [d.isoformat() for d in days if d >= days[-1] - timedelta(days=31)]
+        assert kept == ["2026-01-31", "2026-02-28", *recent]
+        positions = await store.position_day("SIMFIRM", date(2026, 3, 15))
+        assert positions is not None
+        assert positions.trade_date == date(2026, 2, 28)
+        assert positions.books == {("11111", "XCME_Eq ES (Z26)"): ((make_fill(1).price, 1),)}
