@@ -1014,6 +1014,16 @@ def _conditions(query: FillQuery) -> tuple[list[str], dict[str, Any]]:
     if query.until is not None:
         where.append("f.trade_date <= :until")
         params["until"] = query.until.isoformat()
+    if query.account is not None and query.since is not None:
+        # Implied by the terms above, but it lets an account's fills be read
+        # in time order (fills_account_time) from the first one of those
+        # trade dates, found among a few index entries per day, instead of
+        # from the account's first fill ever.
+        last = " AND trade_date <= :until" if query.until is not None else ""
+        where.append(
+            "f.exchange_time >= (SELECT min(exchange_time) FROM fills "  # noqa: S608 - constant
+            "INDEXED BY fills_account_date WHERE account = :account "
+            f"AND trade_date >= :since{last})")
     if not query.include_busted:
         where.append("f.busted_at IS NULL")
     if query.market_id is not None:

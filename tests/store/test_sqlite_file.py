@@ -10,13 +10,15 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError, migrations, open_store
 from fillcapture.store.migrations import Migration
-from tests.store.factories import make_fill
+from fillcapture.store.sqlite import _page_select
+from tests.store.factories import DAY, T0, make_fill
 
 
 def mode(path: Path) -> int:
@@ -267,3 +269,41 @@ def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -
                                   stderr=subprocess.PIPE, text=True) for _ in range(6)]
         errors = [p.communicate(timeout=30)[1] for p in procs]
         assert [p.returncode for p in procs] == [0] * 6, errors
+
+
+@pytest.mark.parametrize("version", [5, 7])
+async def test_an_older_store_gets_the_time_index_and_pages_use_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
+) -> None:
+    """Migration 8 indexes the fills already stored, and a page of an account's
+    trade dates then reads them in time order rather than sorting them all."""
+    with monkeypatch.context() as older:
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:version])
+        older.setattr(migrations, "LATEST", version)
+        async with SqliteStore(db_path) as store:
+            await store.insert_fills([
+                make_fill(n, trade_date=DAY + timedelta(days=n % 4),
+                          exchange_time=T0 + timedelta(days=n % 4, seconds=n),
+                          account="11111" if n % 5 else "22222")
+                for n in range(200)])
+    assert user_version(db_path) == version
+
+    query = FillQuery(account="11111", since=DAY + timedelta(days=1),
+                      until=DAY + timedelta(days=2), include_busted=False)
+    sql, params = _page_select(query, None, 11)
+    async with SqliteStore(db_path) as store:
+        assert store._conn is not None
+        async with store._conn.execute("EXPLAIN QUERY PLAN " + sql, params) as cursor:
+            plan = [str(row[3]) for row in await cursor.fetchall()]
+        async with store._conn.execute("PRAGMA index_info(fills_account_time)") as cursor:
+            columns = [str(row[2]) for row in await cursor.fetchall()]
+        page = await store.fill_page(query, None, 10)
+
+    assert user_version(db_path) == migrations.LATEST
+    assert columns == ["account", "exchange_time"]
+    assert any("USING INDEX fills_account_time (account=? AND exchange_time>?)" in step
+               for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+    expected = [f"T{n}" for n in range(200) if n % 4 in (1, 2) and n % 5]
+    expected.sort(key=lambda tid: (int(tid[1:]) % 4, int(tid[1:])))
+    assert [fill.exchange_trade_id for fill in page.fills] == expected[:10]
