@@ -42,6 +42,7 @@ proto: $(STAMP)
 bench: $(STAMP) $(MOSQUITTO)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/mqtt.py
+	$(BIN)/python bench/history.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
