@@ -218,9 +218,11 @@ def build(path: Path, total: int) -> float:
 
 def positions_days(days: Sequence[date]) -> list[date]:
     """The trade dates whose positions the seal job would still hold at the
-    end: each month's last and those of the last 31 days."""
-    keep = {day for day in days if day >= days[-1] - timedelta(days=31)}
-    keep |= {day for day, after in itertools.pairwise(days)
+    end: each month's last and those of the last 31 days, the last trade date
+    excepted: it is today, not sealed yet, and its rows are computed from fills."""
+    sealed = days[:-1]
+    keep = {day for day in sealed if day >= sealed[-1] - timedelta(days=31)}
+    keep |= {day for day, after in itertools.pairwise(sealed)
              if after.month != day.month}
     return sorted(keep)
 

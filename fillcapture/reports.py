@@ -22,7 +22,10 @@ The rules, which the README repeats for end users:
   come from the positions recorded at each seal (:func:`record_positions`:
   the books after a sealed day, kept until a change to that day or an
   earlier one discards them), or else from every earlier fill. Rows before
-  ``since`` are simply not reported.
+  ``since`` are simply not reported. The seal records the days' rows too,
+  and :func:`summarize` reads those rather than computing them again. Both
+  rely on each market's trade dates following its fills' time order, as
+  T4's do.
 - **Busted fills never happened**: they are skipped, neither counted nor matched.
 - **Fills of unknown side** (their order was never seen) cannot be placed in a
   position: they are left out and counted in the row's ``unknown_side``. A row
@@ -56,7 +59,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 
 from fillcapture.model import Side
-from fillcapture.store.base import FillQuery, PositionDay, Store, StoredFill
+from fillcapture.store.base import DailyRow, FillQuery, PositionDay, Store, StoredFill
 
 VWAP_EXTRA_DECIMALS = 4
 """Decimals a VWAP keeps beyond the finest price it averages."""
@@ -65,33 +68,6 @@ VWAP_EXTRA_DECIMALS = 4
 # and a result needing more than this many raises rather than rounds.
 _EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
 _ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class DailyRow:
-    """One account's trading in one market on one trade date.
-
-    ``buy_vwap``/``sell_vwap`` are ``None`` on a day without buys/sells;
-    ``pnl_currency`` is ``None`` where the market's point value is unknown.
-    ``net_position`` is signed contracts (short below zero) after the day's
-    last fill. ``unknown_side`` and ``spread_legs`` count fills left out.
-    """
-
-    trade_date: date
-    firm: str
-    account: str
-    market_id: str
-    buys: int
-    buy_volume: int
-    buy_vwap: Decimal | None
-    sells: int
-    sell_volume: int
-    sell_vwap: Decimal | None
-    pnl_points: Decimal
-    pnl_currency: Decimal | None
-    net_position: int
-    unknown_side: int
-    spread_legs: int
 
 
 @dataclass(slots=True)
@@ -255,53 +231,82 @@ async def point_values(store: Store, *overrides: Mapping[str, Decimal]) -> dict[
 async def summarize(store: Store, query: FillQuery, *, since: date | None = None,
                     point_values: Mapping[str, Decimal] | None = None) -> list[DailyRow]:
     """The daily summary of ``query``'s live fills (its ``since`` ignored), rows
-    from ``since`` on. Each firm's books start from the positions recorded for
-    its latest day before ``since``, when one is, so only later fills are read;
-    without one, from the account's first fill."""
-    opening: list[PositionDay] = []
-    start: date | None = None
-    if since is not None:
-        accounts: list[str] | None = None
-        if query.account is not None:
-            accounts = [query.account]
-        elif query.user is not None:
-            accounts = [owner.account for owner in await store.user_accounts(query.user) or []]
-        complete = True
-        for firm in await store.fill_firms():
-            if query.firm is not None and firm != query.firm:
-                continue
-            day = await store.position_day(firm, since, accounts)
-            if day is None:
-                complete = False  # this firm's fills are read from the first
-            else:
-                opening.append(day)
-        if complete and opening:
-            start = min(day.trade_date for day in opening) + timedelta(days=1)
-    summary = DailySummary(since=since, point_values=point_values, opening=opening)
-    async for fill in store.fills(replace(query, since=start, include_busted=False)):
-        summary.add(fill)
-    return summary.rows()
+    of trade dates ``since`` to ``query.until``.
+
+    Per firm, rows of the days the seal job recorded are read as recorded; the
+    later days' rows are computed from the fills after the latest positions
+    recorded before them (or, with none, from the account's first fill). The
+    rows are the same either way.
+    """
+    values = dict(point_values or {})
+    until = query.until
+    rows: list[DailyRow] = []
+    accounts: list[str] | None = None
+    if query.account is not None:
+        accounts = [query.account]
+    elif query.user is not None:
+        accounts = [owner.account for owner in await store.user_accounts(query.user) or []]
+    for firm in await store.fill_firms():
+        if query.firm is not None and firm != query.firm:
+            continue
+        scoped = replace(query, firm=firm, include_busted=False)
+        covered = await store.summary_coverage(firm)
+        live_from = since
+        if covered is not None and (since is None or since <= covered):
+            last = covered if until is None else min(until, covered)
+            rows.extend(_priced(row, values) for row in
+                        await store.summary_rows(scoped, since, last))
+            live_from = covered + timedelta(days=1)
+        if until is not None and live_from is not None and live_from > until:
+            continue
+        opening: tuple[PositionDay, ...] = ()
+        start = None
+        if live_from is not None:
+            day = await store.position_day(firm, live_from, accounts)
+            if day is not None:
+                opening = (day,)
+                start = day.trade_date + timedelta(days=1)
+        summary = DailySummary(since=live_from, point_values=values, opening=opening)
+        async for fill in store.fills(replace(scoped, since=start)):
+            summary.add(fill)
+        rows.extend(summary.rows())
+    rows.sort(key=lambda row: (row.trade_date, row.firm, row.account, row.market_id))
+    return rows
+
+
+def _priced(row: DailyRow, point_values: Mapping[str, Decimal]) -> DailyRow:
+    point_value = point_values.get(row.market_id)
+    if point_value is None:
+        return row
+    return replace(row, pnl_currency=_EXACT.multiply(row.pnl_points, point_value))
 
 
 async def record_positions(store: Store, firm: str, through: date) -> PositionDay | None:
     """Record ``firm``'s positions after its fills of ``through`` and before,
-    from the latest recorded day before it (or the first fill) on. ``None`` if
-    the fills changed meanwhile (an amendment): the next call starts over."""
+    and its summary rows through ``through``, continuing from the latest day
+    recorded before it (or from the first fill). ``None`` if the fills changed
+    meanwhile (an amendment): the next call starts over from before the change."""
     mark = await store.invalidation_mark()
+    covered = await store.summary_coverage(firm)
     base = await store.position_day(firm, through + timedelta(days=1))
+    if base is not None and (covered is None or covered < base.trade_date):
+        base = None  # positions without the rows before them: start over
     if base is not None and base.trade_date == through:
         return base
-    summary = DailySummary(since=date.max, opening=() if base is None else (base,))
-    start = None if base is None else base.trade_date + timedelta(days=1)
+    after = None if base is None else base.trade_date
+    summary = DailySummary(since=None if after is None else after + timedelta(days=1),
+                           opening=() if base is None else (base,))
     # Account by account, through the account index: the firm's other fills
     # are not read, and each account's new fills are few.
     for account in await store.fill_accounts():
-        query = FillQuery(firm=firm, account=account, since=start, until=through,
-                          include_busted=False)
+        query = FillQuery(firm=firm, account=account,
+                          since=None if after is None else after + timedelta(days=1),
+                          until=through, include_busted=False)
         async for fill in store.fills(query):
             summary.add(fill)
     day = summary.positions(firm, through)
-    return day if await store.save_positions(day, mark) else None
+    saved = await store.save_positions(day, mark, summary.rows(), after)
+    return day if saved else None
 
 
 REPORT_COLUMNS = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -48,7 +49,13 @@ def _fills(seed: int, days: list[date], start: int = 0) -> list[Fill]:
     return fills
 
 
-async def _reference(store: SqliteStore, query: FillQuery, since: date) -> list[DailyRow]:
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)
+
+
+async def _reference(store: SqliteStore, query: FillQuery, since: date | None
+                     ) -> list[DailyRow]:
+    """The summary computed from every fill, as if nothing were recorded."""
     summary = DailySummary(since=since)
     async for fill in store.fills(query):
         summary.add(fill)
@@ -78,11 +85,18 @@ async def test_summaries_from_recorded_positions_equal_the_full_ones(
                    FillQuery(user="A", market_id=MARKETS[1], include_busted=False)]
         compared = 0
         for query in queries:
-            for since in DAYS[1:]:
-                expected = await _reference(store, query, since)
-                assert await summarize(store, query, since=since) == expected
-                compared += len(expected)
-        assert compared > 100
+            for until in (None, DAYS[-4], DAYS[-2], DAYS[-1]):
+                for since in (None, *DAYS):
+                    bounded = replace(query, until=until)
+                    expected = await _reference(store, bounded, since)
+                    assert await summarize(store, bounded, since=since) == expected
+                    compared += len(expected)
+        assert compared > 1000
+        # Rows of recorded days are read as recorded; the last two days computed.
+        assert await store.summary_coverage("SIMFIRM") == DAYS[-3]
+        recorded = await store.summary_rows(FillQuery(user="A"), None, None)
+        assert recorded
+        assert max(row.trade_date for row in recorded) <= DAYS[-3]
         # The checkpoints are used: a summary from the last day reads one day of fills.
         day = await store.position_day("SIMFIRM", DAYS[-1])
         assert day is not None
@@ -156,24 +170,34 @@ async def test_changes_to_recorded_days_discard_their_positions(tmp_path: Path) 
 
 
 async def test_a_change_during_a_computation_keeps_its_result_out(tmp_path: Path) -> None:
-    fills = _fills(3, DAYS)
-    async with _open(tmp_path / "fills.db", fills) as store:
-        mark = await store.invalidation_mark()
-        summary = DailySummary(since=date.max)
-        async for fill in store.fills(FillQuery(firm="SIMFIRM", until=DAYS[4],
+    async def computed(store: SqliteStore, through: date) -> DailySummary:
+        summary = DailySummary()
+        async for fill in store.fills(FillQuery(firm="SIMFIRM", until=through,
                                                 include_busted=False)):
             summary.add(fill)
-        late = make_fill(99_002, trade_date=DAYS[1], side=Side.SELL, volume=4)
-        await store.insert_amendments([late], [])  # lands while the result is computed
-        assert not await store.save_positions(summary.positions("SIMFIRM", DAYS[4]), mark)
-        assert await store.position_day("SIMFIRM", DAYS[-1]) is None
-        # A change to a later day than the one computed does not matter.
-        assert await record_positions(store, "SIMFIRM", DAYS[0]) is not None
+        return summary
+
+    async with _open(tmp_path / "fills.db", _fills(3, DAYS)) as store:
         mark = await store.invalidation_mark()
-        await store.insert_amendments([make_fill(99_003, trade_date=DAYS[2])], [])
+        summary = await computed(store, DAYS[4])
+        late = make_fill(99_002, trade_date=DAYS[1], side=Side.SELL, volume=4,
+                         exchange_time=_noon(DAYS[1]))
+        await store.insert_amendments([late], [])  # lands while the result is computed
+        assert not await store.save_positions(
+            summary.positions("SIMFIRM", DAYS[4]), mark, summary.rows(), None)
+        assert await store.position_day("SIMFIRM", DAYS[-1]) is None
+        assert await store.summary_coverage("SIMFIRM") is None
+
+        # A change to a later day than the one computed does not matter.
+        mark = await store.invalidation_mark()
+        summary = await computed(store, DAYS[0])
+        await store.insert_amendments(
+            [make_fill(99_003, trade_date=DAYS[2], exchange_time=_noon(DAYS[2]))], [])
         assert await store.save_positions(
-            (await store.position_day("SIMFIRM", DAYS[1])) or summary.positions("x", DAYS[0]),
-            mark)
+            summary.positions("SIMFIRM", DAYS[0]), mark, summary.rows(), None)
+        assert await store.summary_coverage("SIMFIRM") == DAYS[0]
+        query = FillQuery(user="A", include_busted=False)
+        assert await summarize(store, query) == await _reference(store, query, None)
 
 
 async def test_old_positions_thin_out_to_month_ends(tmp_path: Path) -> None:

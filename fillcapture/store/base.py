@@ -90,6 +90,34 @@ class AccountActivity:
     last_fill: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DailyRow:
+    """One account's trading in one market on one trade date: a row of the
+    daily summary (``fillcapture.reports`` computes them).
+
+    ``buy_vwap``/``sell_vwap`` are ``None`` on a day without buys/sells;
+    ``pnl_currency`` is ``None`` where the market's point value is unknown.
+    ``net_position`` is signed contracts (short below zero) after the day's
+    last fill. ``unknown_side`` and ``spread_legs`` count fills left out.
+    """
+
+    trade_date: date
+    firm: str
+    account: str
+    market_id: str
+    buys: int
+    buy_volume: int
+    buy_vwap: Decimal | None
+    sells: int
+    sell_volume: int
+    sell_vwap: Decimal | None
+    pnl_points: Decimal
+    pnl_currency: Decimal | None
+    net_position: int
+    unknown_side: int
+    spread_legs: int
+
+
 Lots = tuple[tuple[Decimal, int], ...]
 """A book's open lots, oldest first: (price, signed contracts), long above zero."""
 
@@ -279,17 +307,32 @@ class Store(Protocol):
         (books of ``accounts`` only, if given); ``None`` if none is recorded."""
         ...
 
+    async def summary_coverage(self, firm: str) -> date | None:
+        """The trade date through which ``firm``'s daily summary rows are recorded."""
+        ...
+
+    async def summary_rows(self, query: FillQuery, since: date | None,
+                           until: date | None) -> list[DailyRow]:
+        """Recorded summary rows of trade dates ``since`` to ``until`` (inclusive,
+        open ends unbounded), of the accounts, firm and market ``query`` names
+        (its other criteria ignored); ``pnl_currency`` is ``None``."""
+        ...
+
     async def invalidation_mark(self) -> int:
         """The store's count of position invalidations so far: read it before
         reading what positions are computed from, give it to :meth:`save_positions`."""
         ...
 
-    async def save_positions(self, day: PositionDay, mark: int) -> bool:
-        """Record ``day`` (replacing a record of the same day), unless a change
-        to ``day.firm``'s fills of that date or earlier was made since the
-        invalidation mark was ``mark``: then record nothing and return
-        ``False``. Such a change (an amendment of a sealed day, a late side)
-        deletes the recorded positions of its date and later."""
+    async def save_positions(self, day: PositionDay, mark: int, rows: Sequence[DailyRow],
+                             rows_after: date | None) -> bool:
+        """Record ``day`` (replacing a record of the same day) and ``day.firm``'s
+        summary rows of the trade dates after ``rows_after`` (all if ``None``)
+        through ``day.trade_date``, replacing those recorded, and so the rows
+        cover ``day.trade_date``; unless a change to ``day.firm``'s fills of
+        that date or earlier was made since the invalidation mark was
+        ``mark``: then record nothing and return ``False``. Such a change (an
+        amendment of a sealed day, a late side) deletes the positions and
+        rows recorded of its date and later."""
         ...
 
     async def fill_firms(self) -> list[str]:

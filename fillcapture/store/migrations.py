@@ -316,6 +316,43 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX fills_account_time ON fills (account, exchange_time)",
         ),
     ),
+    Migration(
+        9,
+        "daily summary rows",
+        (
+            # The daily summary's rows of recorded (sealed) days, written with
+            # the positions: a summary of those days reads its rows here
+            # instead of computing them from fills. Decimals are exact text;
+            # pnl_currency is not kept (point values may change).
+            # summary_coverage.through: every row of the firm's trade dates up
+            # to it is here. Led by account: a user's rows are read by account.
+            """
+            CREATE TABLE summary_rows (
+                firm          TEXT    NOT NULL,
+                account       TEXT    NOT NULL,
+                trade_date    TEXT    NOT NULL,
+                market_id     TEXT    NOT NULL,
+                buys          INTEGER NOT NULL,
+                buy_volume    INTEGER NOT NULL,
+                buy_vwap      TEXT    NULL,
+                sells         INTEGER NOT NULL,
+                sell_volume   INTEGER NOT NULL,
+                sell_vwap     TEXT    NULL,
+                pnl_points    TEXT    NOT NULL,
+                net_position  INTEGER NOT NULL,
+                unknown_side  INTEGER NOT NULL,
+                spread_legs   INTEGER NOT NULL,
+                PRIMARY KEY (account, trade_date, firm, market_id)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE summary_coverage (
+                firm    TEXT PRIMARY KEY,
+                through TEXT NOT NULL
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

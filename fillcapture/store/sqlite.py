@@ -24,6 +24,7 @@ from fillcapture.model import Bust, Fill, Market, OrderSide
 from fillcapture.store import migrations
 from fillcapture.store.base import (
     AccountActivity,
+    DailyRow,
     FillKey,
     FillPage,
     FillQuery,
@@ -375,14 +376,42 @@ class SqliteStore:
         return PositionDay(firm, date.fromisoformat(day),
                            {(row[0], row[1]): _lots(row[2]) for row in rows})
 
+    async def summary_coverage(self, firm: str) -> date | None:
+        rows = await self._all("SELECT through FROM summary_coverage WHERE firm = ?", (firm,))
+        return date.fromisoformat(rows[0][0]) if rows else None
+
+    async def summary_rows(self, query: FillQuery, since: date | None,
+                           until: date | None) -> list[DailyRow]:
+        where, params = _conditions(FillQuery(user=query.user, account=query.account,
+                                              firm=query.firm, market_id=query.market_id))
+        if since is not None:
+            where.append("f.trade_date >= :from_date")
+            params["from_date"] = since.isoformat()
+        if until is not None:
+            where.append("f.trade_date <= :to_date")
+            params["to_date"] = until.isoformat()
+        sql = f"SELECT {_SUMMARY_COLUMNS} FROM summary_rows f"  # noqa: S608 - fixed text
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._all(sql, params)
+        return [DailyRow(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5],
+                         None if r[6] is None else Decimal(r[6]), r[7], r[8],
+                         None if r[9] is None else Decimal(r[9]), Decimal(r[10]), None,
+                         r[11], r[12], r[13]) for r in rows]
+
     async def invalidation_mark(self) -> int:
         async with self._reading() as conn:
             return await _scalar(conn, "SELECT coalesce(max(id), 0) FROM position_invalidations")
 
-    async def save_positions(self, day: PositionDay, mark: int) -> bool:
+    async def save_positions(self, day: PositionDay, mark: int, rows: Sequence[DailyRow],
+                             rows_after: date | None) -> bool:
         text = day.trade_date.isoformat()
-        rows = [(day.firm, text, account, market_id, _lots_text(lots))
-                for (account, market_id), lots in day.books.items() if lots]
+        summary = [(r.trade_date.isoformat(), r.firm, r.account, r.market_id, r.buys,
+                    r.buy_volume, _text(r.buy_vwap), r.sells, r.sell_volume,
+                    _text(r.sell_vwap), str(r.pnl_points), r.net_position, r.unknown_side,
+                    r.spread_legs) for r in rows]
+        books = [(day.firm, text, account, market_id, _lots_text(lots))
+                 for (account, market_id), lots in day.books.items() if lots]
         async with self._writing() as conn:
             async with conn.execute(
                 "SELECT 1 FROM position_invalidations WHERE id > ? AND firm = ? "
@@ -393,10 +422,20 @@ class SqliteStore:
                                (day.firm, text))
             await conn.executemany(
                 "INSERT INTO positions (firm, trade_date, account, market_id, lots) "
-                "VALUES (?, ?, ?, ?, ?)", rows)
+                "VALUES (?, ?, ?, ?, ?)", books)
             await conn.execute(
                 "INSERT OR REPLACE INTO position_days (firm, trade_date, recorded_at) "
                 "VALUES (?, ?, ?)", (day.firm, text, utc_micros(datetime.now(UTC))))
+            await conn.execute(
+                "DELETE FROM summary_rows WHERE firm = ? AND trade_date > ? AND trade_date <= ?",
+                (day.firm, "" if rows_after is None else rows_after.isoformat(), text))
+            await conn.executemany(
+                f"INSERT INTO summary_rows ({_SUMMARY_COLUMNS}) "  # noqa: S608 - fixed text
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", summary)
+            await conn.execute(
+                "INSERT INTO summary_coverage (firm, through) VALUES (?, ?) "
+                "ON CONFLICT (firm) DO UPDATE SET through = excluded.through",
+                (day.firm, text))
             # Kept: the last 31 days' records and each month's last, so that a
             # summary from any date starts near it and the table stays small.
             keep_from = (day.trade_date - timedelta(days=POSITIONS_KEPT_DAYS)).isoformat()
@@ -895,11 +934,27 @@ async def _invalidate_positions(conn: aiosqlite.Connection, firm: str, day: str)
     if cursor.rowcount:
         await conn.execute(
             "DELETE FROM positions WHERE firm = ? AND trade_date >= ?", (firm, day))
+    cursor = await conn.execute(
+        "UPDATE summary_coverage SET through = date(?, '-1 day') "
+        "WHERE firm = ? AND through >= ?", (day, firm, day))
+    if cursor.rowcount:
+        await conn.execute(
+            "DELETE FROM summary_rows WHERE firm = ? AND trade_date >= ?", (firm, day))
     # Recorded even when nothing was deleted: a computation under way may be
     # about to record this day.
     await conn.execute(
         "INSERT INTO position_invalidations (firm, trade_date, at) VALUES (?, ?, ?)",
         (firm, day, utc_micros(datetime.now(UTC))))
+
+
+_SUMMARY_COLUMNS = (
+    "trade_date, firm, account, market_id, buys, buy_volume, buy_vwap, sells, sell_volume, "
+    "sell_vwap, pnl_points, net_position, unknown_side, spread_legs"
+)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _lots_text(lots: Lots) -> str:
