@@ -111,6 +111,7 @@ class Decoder:
         # session last collected them (MarketsSeen).
         self.markets: dict[str, Market] = {}
         self.new_markets: list[Market] = []
+        self._market_terms: dict[str, tuple[str, str, str]] = {}
 
     def learn_account(self, account_id: str, number: str) -> None:
         if account_id and number and self.accounts.get(account_id) != number:
@@ -124,6 +125,12 @@ class Decoder:
         text: str = details.point_value.value
         if not market_id or not text:
             return
+        terms = (details.exchange_id, details.contract_id, text)
+        if self._market_terms.get(market_id) == terms:
+            return  # as last seen: every snapshot frame repeats its markets' details
+        if len(self._market_terms) >= MAX_ORDERS:
+            self._market_terms.clear()
+        self._market_terms[market_id] = terms
         if _PRICE_TEXT.fullmatch(text) is None or Decimal(text) <= 0:
             self.metrics.inc("markets.invalid")
             log.warning("market.point_value_invalid", market_id=market_id[:80],
