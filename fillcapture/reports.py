@@ -288,9 +288,9 @@ async def record_positions(store: Store, firm: str, through: date) -> PositionDa
     meanwhile (an amendment): the next call starts over from before the change."""
     mark = await store.invalidation_mark()
     covered = await store.summary_coverage(firm)
-    base = await store.position_day(firm, through + timedelta(days=1))
-    if base is not None and (covered is None or covered < base.trade_date):
-        base = None  # positions without the rows before them: start over
+    # Continue from positions whose day's rows are recorded too.
+    base = None if covered is None else await store.position_day(
+        firm, min(through, covered) + timedelta(days=1))
     if base is not None and base.trade_date == through:
         return base
     after = None if base is None else base.trade_date

@@ -1079,6 +1079,12 @@ def _conditions(query: FillQuery) -> tuple[list[str], dict[str, Any]]:
             "f.exchange_time >= (SELECT min(exchange_time) FROM fills "  # noqa: S608 - constant
             "INDEXED BY fills_account_date WHERE account = :account "
             f"AND trade_date >= :since{last})")
+        if query.until is not None:
+            # And to the last of them, not on through the account's later fills.
+            where.append(
+                "f.exchange_time <= (SELECT max(exchange_time) FROM fills "
+                "INDEXED BY fills_account_date WHERE account = :account "
+                "AND trade_date >= :since AND trade_date <= :until)")
     if not query.include_busted:
         where.append("f.busted_at IS NULL")
     if query.market_id is not None:
