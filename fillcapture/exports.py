@@ -100,6 +100,9 @@ async def write_parquet(fills: AsyncIterable[StoredFill], path: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # The C allocator's pool, not Arrow's default (jemalloc), which keeps
+X
+    pa.set_memory_pool(pa.system_memory_pool())
     schema = pa.schema([
         pa.field("user", pa.string()),
         pa.field("firm", pa.string(), nullable=False),
