@@ -285,7 +285,35 @@ async def record_positions(store: Store, firm: str, through: date) -> PositionDa
     """Record ``firm``'s positions after its fills of ``through`` and before,
     and its summary rows through ``through``, continuing from the latest day
     recorded before it (or from the first fill). ``None`` if the fills changed
-    meanwhile (an amendment): the next call starts over from before the change."""
+    meanwhile (an amendment): the next call starts over from before the change.
+
+    A long stretch unrecorded (a first seal, or one after an early amendment)
+    is recorded a calendar month at a time: memory holds a month of rows.
+    """
+    covered = await store.summary_coverage(firm)
+    start = covered if covered is not None else await store.first_trade_date(firm)
+    if start is not None:
+        for month_end in _month_ends(start, through):
+            if await _record_positions(store, firm, month_end) is None:
+                return None
+    return await _record_positions(store, firm, through)
+
+
+def _month_ends(start: date, through: date) -> list[date]:
+    """The last days of the months from ``start``'s to the one before
+    ``through``'s, those from ``start`` on."""
+    ends = []
+    month = start.replace(day=1)
+    while (month.year, month.month) < (through.year, through.month):
+        following = (month + timedelta(days=31)).replace(day=1)
+        end = following - timedelta(days=1)
+        if end >= start:
+            ends.append(end)
+        month = following
+    return ends
+
+
+async def _record_positions(store: Store, firm: str, through: date) -> PositionDay | None:
     mark = await store.invalidation_mark()
     covered = await store.summary_coverage(firm)
     # Continue from positions whose day's rows are recorded too.

@@ -213,3 +213,18 @@ async def test_old_positions_thin_out_to_month_ends(tmp_path: Path) -> None:
         assert positions is not None
         assert positions.trade_date == date(2026, 2, 28)
         assert positions.books == {("11111", "XCME_Eq ES (Z26)"): ((make_fill(1).price, 1),)}
+
+
+async def test_a_long_unrecorded_stretch_is_recorded_a_month_at_a_time(tmp_path: Path) -> None:
+    days = [date(2026, 1, 5) + timedelta(days=n) for n in range(100) if n % 7 < 5]
+    async with _open(tmp_path / "fills.db", _fills(21, days)) as store:
+        assert await store.first_trade_date("SIMFIRM") == days[0]
+        assert await record_positions(store, "SIMFIRM", days[-1]) is not None
+        recorded = [row[0] for row in await store._all(
+            "SELECT trade_date FROM position_days ORDER BY trade_date")]
+        assert recorded == ["2026-01-31", "2026-02-28", "2026-03-31", days[-1].isoformat()]
+        assert await store.summary_coverage("SIMFIRM") == days[-1]
+        query = FillQuery(user="B", include_busted=False)
+        for since in (None, date(2026, 2, 2), date(2026, 3, 31), days[-1]):
+            assert await summarize(store, query, since=since) == await _reference(
+                store, query, since)

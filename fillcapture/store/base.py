@@ -343,6 +343,10 @@ class Store(Protocol):
         """Every account number with a stored fill, at any firm."""
         ...
 
+    async def first_trade_date(self, firm: str) -> date | None:
+        """The earliest trade date of ``firm``'s stored fills; ``None`` without any."""
+        ...
+
     # --- operations -----------------------------------------------------------
 
     async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None

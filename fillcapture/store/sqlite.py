@@ -457,6 +457,14 @@ class SqliteStore:
         rows = await self._all(_DISTINCT.format(column="account"))
         return [row[0] for row in rows]
 
+    async def first_trade_date(self, firm: str) -> date | None:
+        # Per account, its first trade date at the firm, from the account index.
+        rows = await self._all(
+            "SELECT min((SELECT min(trade_date) FROM fills "  # noqa: S608 - fixed text
+            "INDEXED BY fills_account_date WHERE account = a.value AND firm = :firm)) "
+            f"FROM ({_DISTINCT.format(column='account')}) a", {"firm": firm})
+        return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
     # --- operations -----------------------------------------------------------
 
     async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None
