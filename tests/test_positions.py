@@ -228,3 +228,17 @@ async def test_a_long_unrecorded_stretch_is_recorded_a_month_at_a_time(tmp_path:
         for since in (None, date(2026, 2, 2), date(2026, 3, 31), days[-1]):
             assert await summarize(store, query, since=since) == await _reference(
                 store, query, since)
+
+
+async def test_a_late_side_of_an_unrecorded_day_discards_nothing(tmp_path: Path) -> None:
+    today = make_fill(99_004, side=None, trade_date=DAYS[-1], exchange_time=_noon(DAYS[-1]))
+    async with _open(tmp_path / "fills.db", [*_fills(5, DAYS[:-1]), today]) as store:
+        await record_positions(store, "SIMFIRM", DAYS[-2])
+        mark = await store.invalidation_mark()
+        assert await store.resolve_sides(
+            [OrderSide("SIMFIRM", today.account_id, today.order_id, Side.BUY)]) == 1
+        assert await store.invalidation_mark() == mark
+        recorded = await store.position_day("SIMFIRM", DAYS[-1])
+        assert recorded is not None
+        assert recorded.trade_date == DAYS[-2]
+        assert await store.summary_coverage("SIMFIRM") == DAYS[-2]

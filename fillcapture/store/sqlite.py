@@ -117,6 +117,17 @@ _RESOLVE_SIDE = (
     "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? AND side IS NULL"
 )
 
+# The earliest trade date of an order's side-less fills, if it is a day
+# sealed or recorded for the firm (else NULL).
+_SIDELESS_RECORDED_DAY = (
+    "SELECT day FROM (SELECT min(trade_date) AS day FROM fills WHERE firm = :firm "
+    "AND account_id = :account_id AND order_id = :order_id AND side IS NULL) "
+    "WHERE day <= max("
+    "coalesce((SELECT max(trade_date) FROM sealed_days WHERE firm = :firm), ''), "
+    "coalesce((SELECT through FROM summary_coverage WHERE firm = :firm), ''), "
+    "coalesce((SELECT max(trade_date) FROM position_days WHERE firm = :firm), ''))"
+)
+
 # A market's row changes (and counts) only when one of its terms did.
 _SAVE_MARKET = (
     "INSERT INTO markets (market_id, exchange_id, contract_id, point_value, updated_at) "
@@ -288,12 +299,13 @@ class SqliteStore:
         rows = [(item.side.value, item.firm, item.account_id, item.order_id) for item in items]
         async with self._writing() as conn:
             if await _has_positions(conn):
-                # A side changes what the summary makes of a recorded day.
+                # A side changes what the summary makes of a recorded (or
+                # sealed, so perhaps being recorded) day; most late sides
+                # are of today's fills and change nothing recorded.
                 for item in items:
-                    async with conn.execute(
-                        "SELECT min(trade_date) FROM fills WHERE firm = ? AND account_id = ? "
-                        "AND order_id = ? AND side IS NULL",
-                        (item.firm, item.account_id, item.order_id)) as cursor:
+                    async with conn.execute(_SIDELESS_RECORDED_DAY, {
+                            "firm": item.firm, "account_id": item.account_id,
+                            "order_id": item.order_id}) as cursor:
                         found = await cursor.fetchone()
                     if found is not None and found[0] is not None:
                         await _invalidate_positions(conn, item.firm, found[0])
