@@ -7,7 +7,8 @@ migrations make, and prints:
 (a) the first page (500 fills) of the busiest account's last 30 days,
     ``GET /v1/fills``, p50/p95/max over 100 requests, and a page further on
     through its cursor;
-(b) one month of one user's daily summary, ``GET /v1/summary/daily``, p50/p95;
+(b) one month of one user's daily summary, ``GET /v1/summary/daily``, p50/p95,
+    and that user's ``GET /v1/accounts``;
 (c) ``fillcapture export --format csv`` of that user's year: rows, seconds,
     rows/s and the peak RSS of the export process; and the same as Parquet.
 
@@ -416,6 +417,12 @@ def main() -> None:
                   f"p95 {percentile(times, 0.95):7.1f} ms "
                   f"(user {EXPORT_USER}, {len(summary.json()['rows']):,} rows; "
                   f"{args.summaries} requests; target <= 200 ms)")
+            times, listing = timed(client, "/v1/accounts", {}, args.summaries)
+            print(f"    accounts                 p50 {percentile(times, 0.5):7.1f} ms, "
+                  f"p95 {percentile(times, 0.95):7.1f} ms "
+                  f"(user {EXPORT_USER}, {len(listing.json()['accounts'])} accounts, "
+                  f"{sum(a['fills'] for a in listing.json()['accounts']):,} fills; "
+                  f"{args.summaries} requests)")
 
         formats = ["csv"] if args.no_parquet else ["csv", "parquet"]
         for fmt in formats:

@@ -54,12 +54,19 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 
 from fillcapture.model import Side
-from fillcapture.store.base import DailyRow, FillQuery, PositionDay, Store, StoredFill
+from fillcapture.store.base import (
+    DailyRow,
+    DayActivity,
+    FillQuery,
+    PositionDay,
+    Store,
+    StoredFill,
+)
 
 VWAP_EXTRA_DECIMALS = 4
 """Decimals a VWAP keeps beyond the finest price it averages."""
@@ -324,17 +331,46 @@ async def _record_positions(store: Store, firm: str, through: date) -> PositionD
     after = None if base is None else base.trade_date
     summary = DailySummary(since=None if after is None else after + timedelta(days=1),
                            opening=() if base is None else (base,))
+    activity: dict[tuple[str, date], _Activity] = {}
     # Account by account, through the account index: the firm's other fills
     # are not read, and each account's new fills are few.
     for account in await store.fill_accounts():
         query = FillQuery(firm=firm, account=account,
                           since=None if after is None else after + timedelta(days=1),
-                          until=through, include_busted=False)
+                          until=through, include_busted=True)
         async for fill in store.fills(query):
-            summary.add(fill)
+            summary.add(fill)  # which leaves busted fills out
+            counts = activity.get((fill.account, fill.trade_date))
+            if counts is None:
+                counts = activity[(fill.account, fill.trade_date)] = _Activity()
+            counts.add(fill)
     day = summary.positions(firm, through)
-    saved = await store.save_positions(day, mark, summary.rows(), after)
+    days = [DayActivity(firm, account, when, counts.fills, counts.volume, counts.busted,
+                        counts.first, counts.last)
+            for (account, when), counts in activity.items()]
+    saved = await store.save_positions(day, mark, summary.rows(), days, after)
     return day if saved else None
+
+
+@dataclass(slots=True)
+class _Activity:
+    """One account's fills of one trade date, being counted."""
+
+    fills: int = 0
+    volume: int = 0
+    busted: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, fill: StoredFill) -> None:
+        if fill.busted:
+            self.busted += 1
+            return
+        self.fills += 1
+        self.volume += fill.volume
+        if self.first is None:
+            self.first = fill.exchange_time  # fills come in time order
+        self.last = fill.exchange_time
 
 
 REPORT_COLUMNS = (

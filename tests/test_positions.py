@@ -19,6 +19,7 @@ import pytest
 from fillcapture.model import Bust, Fill, OrderSide, Side
 from fillcapture.reports import DailyRow, DailySummary, record_positions, summarize
 from fillcapture.store import FillQuery, Owner, SqliteStore
+from fillcapture.store.base import AccountActivity
 from tests.store.factories import make_fill
 
 DAYS = [date(2026, 11, 2) + timedelta(days=n) for n in range(12) if n % 7 < 5]
@@ -184,7 +185,7 @@ async def test_a_change_during_a_computation_keeps_its_result_out(tmp_path: Path
                          exchange_time=_noon(DAYS[1]))
         await store.insert_amendments([late], [])  # lands while the result is computed
         assert not await store.save_positions(
-            summary.positions("SIMFIRM", DAYS[4]), mark, summary.rows(), None)
+            summary.positions("SIMFIRM", DAYS[4]), mark, summary.rows(), [], None)
         assert await store.position_day("SIMFIRM", DAYS[-1]) is None
         assert await store.summary_coverage("SIMFIRM") is None
 
@@ -194,7 +195,7 @@ async def test_a_change_during_a_computation_keeps_its_result_out(tmp_path: Path
         await store.insert_amendments(
             [make_fill(99_003, trade_date=DAYS[2], exchange_time=_noon(DAYS[2]))], [])
         assert await store.save_positions(
-            summary.positions("SIMFIRM", DAYS[0]), mark, summary.rows(), None)
+            summary.positions("SIMFIRM", DAYS[0]), mark, summary.rows(), [], None)
         assert await store.summary_coverage("SIMFIRM") == DAYS[0]
         query = FillQuery(user="A", include_busted=False)
         assert await summarize(store, query) == await _reference(store, query, None)
@@ -242,3 +243,49 @@ async def test_a_late_side_of_an_unrecorded_day_discards_nothing(tmp_path: Path)
         assert recorded is not None
         assert recorded.trade_date == DAYS[-2]
         assert await store.summary_coverage("SIMFIRM") == DAYS[-2]
+
+
+async def _activity_reference(store: SqliteStore, user: str) -> list[AccountActivity]:
+    """Each registry entry's activity counted from its owned fills, one by one."""
+    found = []
+    for owner in await store.user_accounts(user) or []:
+        live, busted = [], 0
+        query = FillQuery(user=user, account=owner.account, firm=owner.firm)
+        async for fill in store.fills(query):
+            if fill.busted:
+                busted += 1
+            else:
+                live.append(fill)
+        found.append(AccountActivity(
+            owner.firm, owner.account, len(live), sum(f.volume for f in live), busted,
+            min((f.exchange_time for f in live), default=None),
+            max((f.exchange_time for f in live), default=None)))
+    return found
+
+
+async def test_account_activity_from_records_equals_the_fills(tmp_path: Path) -> None:
+    fills = _fills(8, DAYS)
+    async with _open(tmp_path / "fills.db", fills) as store:
+        await store.add_user("C", ["11111"], firm="OTHERFIRM")  # takes 11111 there from A
+        owned = [f for f in fills if f.side is not None and f.leg_index is None]
+        await store.insert_busts([Bust(f, f.exchange_time) for f in owned[::37]])
+        users = ("A", "B", "C")
+        before = {user: await store.account_activity(user) for user in users}
+        assert before["C"][0].fills > 0
+        assert sum(a.busted for activity in before.values() for a in activity) > 0
+        for day in DAYS[:-2]:
+            for firm in ("SIMFIRM", "OTHERFIRM"):
+                await record_positions(store, firm, day)
+        assert {user: await store.account_activity(user) for user in users} == before
+        for user in users:
+            assert before[user] == await _activity_reference(store, user)
+
+        # A late fill and a bust of recorded days: the records give way.
+        late = make_fill(99_005, trade_date=DAYS[2], exchange_time=_noon(DAYS[2]), volume=3)
+        await store.insert_amendments([late], [Bust(owned[5], owned[5].exchange_time)])
+        for user in users:
+            assert await store.account_activity(user) == await _activity_reference(store, user)
+        for day in DAYS[:-1]:
+            await record_positions(store, "SIMFIRM", day)
+        for user in users:
+            assert await store.account_activity(user) == await _activity_reference(store, user)

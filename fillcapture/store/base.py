@@ -76,6 +76,21 @@ class FillPage:
 
 
 @dataclass(frozen=True, slots=True)
+class DayActivity:
+    """One account's fills of one trade date at one firm: live ones, their
+    volume, the first and last live fill time (``None`` without any), busted ones."""
+
+    firm: str
+    account: str
+    trade_date: date
+    fills: int
+    volume: int
+    busted: int
+    first_fill: datetime | None
+    last_fill: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class AccountActivity:
     """A user's registry entry (``firm`` ``None``: the account number at any
     firm) and the fills of it that user owns: live ones, their volume and the
@@ -324,11 +339,11 @@ class Store(Protocol):
         ...
 
     async def save_positions(self, day: PositionDay, mark: int, rows: Sequence[DailyRow],
-                             rows_after: date | None) -> bool:
+                             activity: Sequence[DayActivity], rows_after: date | None) -> bool:
         """Record ``day`` (replacing a record of the same day) and ``day.firm``'s
-        summary rows of the trade dates after ``rows_after`` (all if ``None``)
-        through ``day.trade_date``, replacing those recorded, and so the rows
-        cover ``day.trade_date``; unless a change to ``day.firm``'s fills of
+        summary rows and activity of the trade dates after ``rows_after`` (all
+        if ``None``) through ``day.trade_date``, replacing those recorded, and
+        so they cover ``day.trade_date``; unless a change to ``day.firm``'s fills of
         that date or earlier was made since the invalidation mark was
         ``mark``: then record nothing and return ``False``. Such a change (an
         amendment of a sealed day, a late side) deletes the positions and

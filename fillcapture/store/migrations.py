@@ -353,6 +353,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        10,
+        "account activity by day",
+        (
+            # Per (firm, account, trade date) of recorded days: live fills,
+            # their volume, busted fills, first and last live fill time
+            # (microseconds UTC), for /v1/accounts without reading every fill.
+            # Recorded with the summary rows and under the same coverage.
+            """
+            CREATE TABLE activity_days (
+                account    TEXT    NOT NULL,
+                firm       TEXT    NOT NULL,
+                trade_date TEXT    NOT NULL,
+                fills      INTEGER NOT NULL,
+                volume     INTEGER NOT NULL,
+                busted     INTEGER NOT NULL,
+                first_time INTEGER NULL,
+                last_time  INTEGER NULL,
+                PRIMARY KEY (account, firm, trade_date)
+            ) WITHOUT ROWID
+            """,
+            # Rows recorded before there was activity are recorded again,
+            # with it, at the next seal.
+            "DELETE FROM summary_coverage",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

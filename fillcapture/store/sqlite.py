@@ -25,6 +25,7 @@ from fillcapture.store import migrations
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
+    DayActivity,
     FillKey,
     FillPage,
     FillQuery,
@@ -126,6 +127,23 @@ _SIDELESS_RECORDED_DAY = (
     "coalesce((SELECT max(trade_date) FROM sealed_days WHERE firm = :firm), ''), "
     "coalesce((SELECT through FROM summary_coverage WHERE firm = :firm), ''), "
     "coalesce((SELECT max(trade_date) FROM position_days WHERE firm = :firm), ''))"
+)
+
+# An account's activity at a firm: of the days recorded (through the third
+# parameter), from activity_days; of later days, from their fills. Each gives
+# live fills, their volume, busted fills, first and last live fill time.
+_RECORDED_ACTIVITY = (
+    "SELECT coalesce(sum(fills), 0), coalesce(sum(volume), 0), coalesce(sum(busted), 0), "
+    "min(first_time), max(last_time) FROM activity_days "
+    "WHERE account = ? AND firm = ? AND trade_date <= ?"
+)
+_LIVE_ACTIVITY = (
+    "SELECT count(*) FILTER (WHERE busted_at IS NULL), "
+    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0), "
+    "count(*) FILTER (WHERE busted_at IS NOT NULL), "
+    "min(exchange_time) FILTER (WHERE busted_at IS NULL), "
+    "max(exchange_time) FILTER (WHERE busted_at IS NULL) "
+    "FROM fills INDEXED BY fills_account_date WHERE account = ? AND firm = ? AND trade_date > ?"
 )
 
 # A market's row changes (and counts) only when one of its terms did.
@@ -416,7 +434,7 @@ class SqliteStore:
             return await _scalar(conn, "SELECT coalesce(max(id), 0) FROM position_invalidations")
 
     async def save_positions(self, day: PositionDay, mark: int, rows: Sequence[DailyRow],
-                             rows_after: date | None) -> bool:
+                             activity: Sequence[DayActivity], rows_after: date | None) -> bool:
         text = day.trade_date.isoformat()
         summary = [(r.trade_date.isoformat(), r.firm, r.account, r.market_id, r.buys,
                     r.buy_volume, _text(r.buy_vwap), r.sells, r.sell_volume,
@@ -438,9 +456,19 @@ class SqliteStore:
             await conn.execute(
                 "INSERT OR REPLACE INTO position_days (firm, trade_date, recorded_at) "
                 "VALUES (?, ?, ?)", (day.firm, text, utc_micros(datetime.now(UTC))))
+            after = "" if rows_after is None else rows_after.isoformat()
             await conn.execute(
                 "DELETE FROM summary_rows WHERE firm = ? AND trade_date > ? AND trade_date <= ?",
-                (day.firm, "" if rows_after is None else rows_after.isoformat(), text))
+                (day.firm, after, text))
+            await conn.execute(
+                "DELETE FROM activity_days WHERE firm = ? AND trade_date > ? AND trade_date <= ?",
+                (day.firm, after, text))
+            await conn.executemany(
+                "INSERT INTO activity_days (account, firm, trade_date, fills, volume, busted, "
+                "first_time, last_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.account, a.firm, a.trade_date.isoformat(), a.fills, a.volume, a.busted,
+                  None if a.first_fill is None else utc_micros(a.first_fill),
+                  None if a.last_fill is None else utc_micros(a.last_fill)) for a in activity])
             await conn.executemany(
                 f"INSERT INTO summary_rows ({_SUMMARY_COLUMNS}) "  # noqa: S608 - fixed text
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", summary)
@@ -800,30 +828,39 @@ class SqliteStore:
         return FillPage(fills, FillKey(fills[-1].exchange_time, rows[limit - 1][0]))
 
     async def account_activity(self, name: str) -> list[AccountActivity]:
-        """Per registry entry of ``name``, one pass over its account's index
-        entries. An entry naming its firm owns that firm's fills of the account;
-        a firm-less entry those at every firm no other entry names (the
-        precedence of :data:`_OWNER`, without its per-row subqueries)."""
+        """Per registry entry of ``name``: the recorded activity of the days
+        the summary covers, and the fills of later days. An entry naming its
+        firm owns that firm's fills of the account; a firm-less entry those at
+        every firm no other entry names (the precedence of :data:`_OWNER`)."""
         found: list[AccountActivity] = []
         owners = await self.user_accounts(name) or []
+        if not owners:
+            return found
         async with self._own_reader() as reader:
+            coverage = {row[0]: row[1] for row in await reader.execute_fetchall(
+                "SELECT firm, through FROM summary_coverage")}
+            firms = [row[0] for row in await reader.execute_fetchall(
+                _DISTINCT.format(column="firm"))]
             for owner in owners:
-                firm_test = (
-                    "firm = :firm" if owner.firm else
-                    "firm NOT IN (SELECT firm FROM user_accounts "
-                    "WHERE account = :account AND firm <> '')")
-                ((fills, volume, busted, first, last),) = await reader.execute_fetchall(
-                    "SELECT count(*) FILTER (WHERE busted_at IS NULL), "  # noqa: S608 - constant
-                    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0), "
-                    "count(*) FILTER (WHERE busted_at IS NOT NULL), "
-                    "min(exchange_time) FILTER (WHERE busted_at IS NULL), "
-                    "max(exchange_time) FILTER (WHERE busted_at IS NULL) "
-                    f"FROM fills WHERE account = :account AND {firm_test}",
-                    {"account": owner.account, "firm": owner.firm})
+                if owner.firm:
+                    owned = [owner.firm]
+                else:
+                    claimed = {row[0] for row in await reader.execute_fetchall(
+                        "SELECT firm FROM user_accounts WHERE account = ? AND firm <> ''",
+                        (owner.account,))}
+                    owned = [firm for firm in firms if firm not in claimed]
+                parts: list[sqlite3.Row] = []
+                for firm in owned:
+                    params = (owner.account, firm, coverage.get(firm, ""))
+                    parts.extend(await reader.execute_fetchall(_RECORDED_ACTIVITY, params))
+                    parts.extend(await reader.execute_fetchall(_LIVE_ACTIVITY, params))
+                firsts = [part[3] for part in parts if part[3] is not None]
+                lasts = [part[4] for part in parts if part[4] is not None]
                 found.append(AccountActivity(
-                    owner.firm, owner.account, fills, volume, busted,
-                    None if first is None else from_micros(first),
-                    None if last is None else from_micros(last)))
+                    owner.firm, owner.account, sum(part[0] for part in parts),
+                    sum(part[1] for part in parts), sum(part[2] for part in parts),
+                    from_micros(min(firsts)) if firsts else None,
+                    from_micros(max(lasts)) if lasts else None))
         return found
 
     @asynccontextmanager
@@ -960,6 +997,8 @@ async def _invalidate_positions(conn: aiosqlite.Connection, firm: str, day: str)
     if cursor.rowcount:
         await conn.execute(
             "DELETE FROM summary_rows WHERE firm = ? AND trade_date >= ?", (firm, day))
+        await conn.execute(
+            "DELETE FROM activity_days WHERE firm = ? AND trade_date >= ?", (firm, day))
     # Recorded even when nothing was deleted: a computation under way may be
     # about to record this day.
     await conn.execute(
