@@ -39,6 +39,13 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``fillcapture --config CONFIG ARGS`` in a child process, its output captured."""
+    return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60, env=clean_env(),
+                          check=False)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,7 +14,15 @@ from pathlib import Path
 
 from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
-from tests.conftest import Proc, clean_env, free_port, stored_rows, wait_until, write_config
+from tests.conftest import (
+    Proc,
+    clean_env,
+    free_port,
+    run_cli,
+    stored_rows,
+    wait_until,
+    write_config,
+)
 
 FILLS = [
     Fill("SIMFIRM", "acc-1", "11111", "o1", "T1", 1, None, "XCME_FX 6E (Z26)", Side.BUY, 2,
@@ -46,15 +52,9 @@ def _store(tmp_path: Path) -> Path:
     return config
 
 
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=30, env=clean_env(),
-                          check=False)
-
-
 def test_fills_csv_has_the_contract_columns_and_exact_prices(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    result = _cli(config, "fills", "--format", "csv")
+    result = run_cli(config, "fills", "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == ["user", "firm", "account", "order_id", "exchange_trade_id",
@@ -72,15 +72,16 @@ def test_fills_csv_has_the_contract_columns_and_exact_prices(tmp_path: Path) -> 
 
 def test_fills_filters_by_user_account_and_trade_date(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    by_user = json.loads(_cli(config, "fills", "--user", "B", "--format", "json").stdout)
+    by_user = json.loads(run_cli(config, "fills", "--user", "B", "--format", "json").stdout)
     assert [f["order_id"] for f in by_user] == ["o3"]
-    by_date = json.loads(_cli(config, "fills", "--since", "2026-11-21", "--format", "json").stdout)
+    by_date = json.loads(
+        run_cli(config, "fills", "--since", "2026-11-21", "--format", "json").stdout)
     assert [f["order_id"] for f in by_date] == ["o2", "o3"]
-    until = json.loads(_cli(config, "fills", "--account", "11111", "--until", "2026-11-20",
+    until = json.loads(run_cli(config, "fills", "--account", "11111", "--until", "2026-11-20",
                             "--format", "json").stdout)
     assert [f["order_id"] for f in until] == ["o1"]
     assert until[0]["busted"] is False
-    table = _cli(config, "fills", "--user", "A").stdout
+    table = run_cli(config, "fills", "--user", "A").stdout
     assert "1.08500" in table
     assert "70.41" not in table
 
@@ -93,25 +94,25 @@ def test_busted_fills_show_only_with_include_busted(tmp_path: Path) -> None:
             await store.insert_busts([Bust(FILLS[1], datetime(2026, 11, 23, 15, 0, tzinfo=UTC))])
 
     asyncio.run(bust())
-    shown = list(csv.DictReader(io.StringIO(_cli(config, "fills", "--format", "csv").stdout)))
+    shown = list(csv.DictReader(io.StringIO(run_cli(config, "fills", "--format", "csv").stdout)))
     assert [r["order_id"] for r in shown] == ["o1", "o3"]
     every = list(csv.DictReader(io.StringIO(
-        _cli(config, "fills", "--include-busted", "--format", "csv").stdout)))
+        run_cli(config, "fills", "--include-busted", "--format", "csv").stdout)))
     assert [(r["order_id"], r["busted"]) for r in every] == [
         ("o1", "false"), ("o2", "true"), ("o3", "false")]
 
 
 def test_users_add_list_remove(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    assert _cli(config, "users", "add", "C", "--accounts", "55555,66666").returncode == 0
-    listing = _cli(config, "users", "list").stdout
+    assert run_cli(config, "users", "add", "C", "--accounts", "55555,66666").returncode == 0
+    listing = run_cli(config, "users", "list").stdout
     assert "55555, 66666" in listing
-    taken = _cli(config, "users", "add", "D", "--accounts", "11111")
+    taken = run_cli(config, "users", "add", "D", "--accounts", "11111")
     assert taken.returncode == 1
     assert "11111" in taken.stderr
-    assert _cli(config, "users", "remove", "C").returncode == 0
-    assert "55555" not in _cli(config, "users", "list").stdout
-    assert _cli(config, "users", "remove", "C").returncode == 1
+    assert run_cli(config, "users", "remove", "C").returncode == 0
+    assert "55555" not in run_cli(config, "users", "list").stdout
+    assert run_cli(config, "users", "remove", "C").returncode == 1
 
 
 def test_demo_run_stores_fills_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
-from tests.conftest import clean_env, write_config
+from tests.conftest import clean_env, run_cli, write_config
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
@@ -68,12 +68,6 @@ def _store(tmp_path: Path) -> Path:
     return config
 
 
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60, env=clean_env(),
-                          check=False)
-
-
 def _json(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     assert result.returncode == 0, result.stderr
     rows: list[dict[str, object]] = json.loads(result.stdout)
@@ -85,7 +79,7 @@ def _json(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
 
 def test_report_daily_json_is_the_users_summary_with_decimals_as_strings(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    result = _cli(config, "report", "daily", "--user", "A", "--format", "json",
+    result = run_cli(config, "report", "daily", "--user", "A", "--format", "json",
                   "--point-value", f"{ES}=50")
     rows = _json(result)
     assert [(r["trade_date"], r["market_id"], r["pnl_points"], r["pnl_currency"],
@@ -107,7 +101,7 @@ def test_report_daily_json_is_the_users_summary_with_decimals_as_strings(tmp_pat
 
 def test_report_daily_from_still_matches_against_earlier_positions(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    rows = _json(_cli(config, "report", "daily", "--user", "A", "--from", "2026-11-20",
+    rows = _json(run_cli(config, "report", "daily", "--user", "A", "--from", "2026-11-20",
                       "--to", "2026-11-20", "--format", "json"))
     # DAY2 closes lots opened on DAY1, at DAY1's prices.
     assert [(r["trade_date"], r["market_id"], r["pnl_points"]) for r in rows] == [
@@ -116,7 +110,7 @@ def test_report_daily_from_still_matches_against_earlier_positions(tmp_path: Pat
 
 def test_report_daily_csv_and_table(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    result = _cli(config, "report", "daily", "--user", "B", "--format", "csv")
+    result = run_cli(config, "report", "daily", "--user", "B", "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -125,22 +119,22 @@ def test_report_daily_csv_and_table(tmp_path: Path) -> None:
         "buys": "0", "buy_volume": "0", "buy_vwap": "", "sells": "1", "sell_volume": "5",
         "sell_vwap": "6100.00", "pnl_points": "0", "pnl_currency": "", "net_position": "-5",
         "unknown_side": "0", "spread_legs": "0"}
-    table = _cli(config, "report", "daily", "--user", "B").stdout.splitlines()
+    table = run_cli(config, "report", "daily", "--user", "B").stdout.splitlines()
     assert table[0].split() == ["trade_date", "firm", "account", "market_id", "buys",
                                 "buy_volume", "buy_vwap", "sells", "sell_volume", "sell_vwap",
                                 "pnl_points", "pnl_currency", "net_position", "unknown_side",
                                 "spread_legs"]
     assert "6100.00" in table[1]
-    assert _cli(config, "report", "daily", "--user", "nobody").stdout.strip().endswith("(none)")
+    assert run_cli(config, "report", "daily", "--user", "nobody").stdout.strip().endswith("(none)")
 
 
 def test_report_daily_refuses_a_bad_point_value_and_a_missing_store(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    bad = _cli(config, "report", "daily", "--user", "A", "--point-value", f"{ES}=fifty")
+    bad = run_cli(config, "report", "daily", "--user", "A", "--point-value", f"{ES}=fifty")
     assert bad.returncode == 2
     assert "--point-value" in bad.stderr
     (tmp_path / "fills.db").unlink()
-    missing = _cli(config, "report", "daily", "--user", "A")
+    missing = run_cli(config, "report", "daily", "--user", "A")
     assert missing.returncode == 1
     assert "no store" in missing.stderr
 
@@ -151,12 +145,12 @@ def test_report_daily_refuses_a_bad_point_value_and_a_missing_store(tmp_path: Pa
 def test_export_csv_is_the_fills_csv(tmp_path: Path) -> None:
     config = _store(tmp_path)
     out = tmp_path / "a.csv"
-    result = _cli(config, "export", "--format", "csv", "--out", str(out), "--user", "A",
+    result = run_cli(config, "export", "--format", "csv", "--out", str(out), "--user", "A",
                   "--since", "2026-11-20")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"5 fills written to {out}\n"
     assert result.stderr == ""  # no progress bar off a terminal
-    assert out.read_text() == _cli(config, "fills", "--user", "A", "--since", "2026-11-20",
+    assert out.read_text() == run_cli(config, "fills", "--user", "A", "--since", "2026-11-20",
                                    "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["order_id"], r["side"], r["price"], r["leg_index"]) for r in rows] == [
@@ -169,7 +163,7 @@ def test_export_csv_is_the_fills_csv(tmp_path: Path) -> None:
 def test_export_parquet_round_trips_exact_types(tmp_path: Path) -> None:
     config = _store(tmp_path)
     out = tmp_path / "a.parquet"
-    result = _cli(config, "export", "--format", "parquet", "--out", str(out),
+    result = run_cli(config, "export", "--format", "parquet", "--out", str(out),
                   "--include-busted")
     assert result.returncode == 0, result.stderr
     table = pq.read_table(out)
@@ -215,7 +209,7 @@ def test_export_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
 def test_export_filters_like_fills(tmp_path: Path) -> None:
     config = _store(tmp_path)
     out = tmp_path / "b.parquet"
-    assert _cli(config, "export", "--format", "parquet", "--out", str(out), "--account",
+    assert run_cli(config, "export", "--format", "parquet", "--out", str(out), "--account",
                 "11111", "--until", "2026-11-20").returncode == 0
     assert pq.read_table(out).column("order_id").to_pylist() == [
         "order-1", "order-2", "order-4", "order-5", "order-6"]
@@ -223,7 +217,7 @@ def test_export_filters_like_fills(tmp_path: Path) -> None:
 
 def test_export_to_an_unwritable_place_fails_cleanly(tmp_path: Path) -> None:
     config = _store(tmp_path)
-    result = _cli(config, "export", "--format", "csv", "--out", str(tmp_path / "no" / "a.csv"))
+    result = run_cli(config, "export", "--format", "csv", "--out", str(tmp_path / "no" / "a.csv"))
     assert result.returncode == 1
     assert result.stderr.startswith(f"fillcapture: cannot write {tmp_path / 'no' / 'a.csv'}: ")
 

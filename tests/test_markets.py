@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +12,9 @@ from fillcapture.sim.book import MARKETS
 from tests.conftest import (
     Proc,
     SimProc,
-    clean_env,
     daemon_config,
     ledger_rows,
+    run_cli,
     stored_rows,
     wait_until,
 )
@@ -26,9 +24,7 @@ ES = "XCME_Eq ES (Z26)"
 
 
 def _cli(config: Path, *args: str) -> list[dict[str, str]]:
-    result = subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
-                            capture_output=True, text=True, timeout=60, env=clean_env(),
-                            check=False)
+    result = run_cli(config, *args)
     assert result.returncode == 0, result.stderr
     rows: list[dict[str, str]] = json.loads(result.stdout)
     return rows

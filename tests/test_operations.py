@@ -9,8 +9,6 @@ import json
 import math
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,9 +28,9 @@ from tests.conftest import (
     FIXTURES,
     Proc,
     SimProc,
-    clean_env,
     daemon_config,
     ledger_rows,
+    run_cli,
     stored_rows,
     wait_until,
     write_config,
@@ -147,20 +145,14 @@ async def test_a_disconnect_across_the_roll_is_one_unrecoverable_gap(tmp_path: P
     assert gaps_open == 1
 
     config = write_config(tmp_path / "c.toml", {"store": {"url": f"sqlite:///{db}"}})
-    shown = _cli(config, "status", "--json")
+    shown = run_cli(config, "status", "--json")
     status = json.loads(shown.stdout)
     assert [gap["id"] for gap in status["open_gaps"]] == [lost[0].id]
     assert status["daemons"][0]["state"] == "stopped"
-    assert "UNRECOVERABLE GAP" in _cli(config, "status").stdout
-    assert _cli(config, "gaps", "ack", str(lost[0].id)).returncode == 0
-    assert json.loads(_cli(config, "status", "--json").stdout)["open_gaps"] == []
-    assert _cli(config, "gaps", "ack", "999").returncode == 1
-
-
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=30, env=clean_env(),
-                          check=False)
+    assert "UNRECOVERABLE GAP" in run_cli(config, "status").stdout
+    assert run_cli(config, "gaps", "ack", str(lost[0].id)).returncode == 0
+    assert json.loads(run_cli(config, "status", "--json").stdout)["open_gaps"] == []
+    assert run_cli(config, "gaps", "ack", "999").returncode == 1
 
 
 async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path: Path) -> None:
@@ -241,11 +233,11 @@ def test_status_reads_the_store_while_the_daemon_runs_and_after(
     daemon = start_daemon(config)
     wait_until(lambda: len(stored_rows(tmp_path / "fills.db")) > 20, 30, "fills stored")
 
-    running = json.loads(_cli(config, "status", "--json").stdout)
+    running = json.loads(run_cli(config, "status", "--json").stdout)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
-    after = json.loads(_cli(config, "status", "--json").stdout)
-    text = _cli(config, "status").stdout
+    after = json.loads(run_cli(config, "status", "--json").stdout)
+    text = run_cli(config, "status").stdout
 
     print(text)
     (me,) = running["daemons"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +21,7 @@ import pytest
 
 from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import SqliteStore
-from tests.conftest import Proc, clean_env, free_port, write_config
+from tests.conftest import Proc, free_port, run_cli, write_config
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
@@ -91,17 +90,11 @@ class Api:
         return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return cli(self.config, *args)
-
-
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60, env=clean_env(),
-                          check=False)
+        return run_cli(self.config, *args)
 
 
 def issue_token(config: Path, *args: str) -> str:
-    result = cli(config, "users", "token", *args)
+    result = run_cli(config, "users", "token", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]
 

@@ -15,8 +15,8 @@ import httpx
 
 from fillcapture.model import Side
 from fillcapture.store import SqliteStore
-from tests.api.conftest import DAY2, FILLS, Api, _fill, cli, expected, issue_token, start_api
-from tests.conftest import write_config
+from tests.api.conftest import DAY2, FILLS, Api, _fill, expected, issue_token, start_api
+from tests.conftest import run_cli, write_config
 
 
 def status(api: Api, token: str, **params: str) -> int:
@@ -87,19 +87,19 @@ def test_fills_stored_between_pages(api: Api) -> None:
 
 def test_serve_refuses_a_taken_port_and_a_missing_store(api: Api, tmp_path: Path) -> None:
     port = api.url.rsplit(":", 1)[1]
-    taken = cli(api.config, "serve", "--port", port)
+    taken = run_cli(api.config, "serve", "--port", port)
     assert taken.returncode == 2
     assert taken.stderr.startswith("fillcapture: configuration error: --host/--port: "
                                    f"cannot listen on 127.0.0.1:{port}: ")
     configured = write_config(tmp_path / "taken.toml", {
         "store": {"url": f"sqlite:///{api.db}"}, "api": {"listen": f"127.0.0.1:{port}"}})
-    refused = cli(configured, "serve")
+    refused = run_cli(configured, "serve")
     assert refused.returncode == 2
     assert "api.listen: cannot listen on" in refused.stderr
 
     missing = write_config(tmp_path / "missing.toml", {
         "store": {"url": f"sqlite:///{tmp_path / 'none.db'}"}})
-    result = cli(missing, "serve", "--port", "0")
+    result = run_cli(missing, "serve", "--port", "0")
     assert result.returncode == 1
     assert "no store at" in result.stderr
 
