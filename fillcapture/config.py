@@ -18,7 +18,7 @@ from datetime import date, time
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -90,7 +90,35 @@ class T4Settings(_Section):
         return self.api_key is not None and bool(self.api_key.get_secret_value())
 
 
-class MqttFeedSettings(_Section):
+class _Broker(_Section):
+    """An MQTT broker connection, as the feed adapter and the publisher make
+    it: ``host``:``port``, optional ``username``/``password``; ``tls``
+    connects with TLS, trusting the system's CAs or ``ca_file``;
+    ``cert_file`` and ``key_file`` are a client certificate."""
+
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive: int = Field(30, ge=5)
+    connect_timeout: float = Field(15.0, gt=0)
+    reconnect_base: float = Field(1.0, gt=0)
+    reconnect_cap: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Self:
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("tls: ca_file, cert_file and key_file need tls = true")
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file: needs cert_file")
+        return self
+
+
+class MqttFeedSettings(_Broker):
     """The MQTT feed adapter (``[feed] adapter = "mqtt"``): fills and busts in
     fillcapture's JSON schema from the broker at ``host``:``port``.
 
@@ -104,18 +132,8 @@ class MqttFeedSettings(_Section):
     broker queues QoS 1 and 2 messages while the daemon is away: ``client_id``
     must be unique on the broker. ``dead_letter_topic``, when set, receives the
     raw payload of every invalid message; no subscribed filter may match it.
-    ``tls`` connects with TLS, trusting the system's CAs or ``ca_file``;
-    ``cert_file`` and ``key_file`` are a client certificate.
     """
 
-    host: str = Field("localhost", min_length=1)
-    port: int = Field(1883, ge=1, le=65535)
-    username: str = ""
-    password: SecretStr | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
     client_id: str = Field(
         default_factory=lambda: f"fillcapture-feed-{socket.gethostname()}", min_length=1
     )
@@ -125,10 +143,6 @@ class MqttFeedSettings(_Section):
     qos: Literal[0, 1, 2] = 1
     dead_letter_topic: str | None = None
     firm: str = ""
-    keepalive: int = Field(30, ge=5)
-    reconnect_base: float = Field(1.0, gt=0)
-    reconnect_cap: float = Field(30.0, gt=0)
-    connect_timeout: float = Field(15.0, gt=0)
 
     @field_validator("fill_topics", "bust_topics")
     @classmethod
@@ -158,10 +172,6 @@ class MqttFeedSettings(_Section):
                 if dead.matches(pattern):
                     # Its messages would come back, fail again, go back out: a loop.
                     raise ValueError(f"dead_letter_topic: matched by the subscribed {pattern!r}")
-        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
-            raise ValueError("tls: ca_file, cert_file and key_file need tls = true")
-        if self.key_file and not self.cert_file:
-            raise ValueError("key_file: needs cert_file")
         return self
 
 
@@ -371,7 +381,7 @@ class MetricsSettings(_Listener):
     listen: str = "127.0.0.1:9464"
 
 
-class MqttSettings(_Section):
+class MqttSettings(_Broker):
     """The MQTT publisher: every stored fill and bust, as JSON, to the broker at
     ``host``:``port`` (see ``docs/mqtt.md``), while ``enabled``.
 
@@ -380,8 +390,6 @@ class MqttSettings(_Section):
     to ``{topic_prefix}/status``, at ``qos``. ``client_id`` must be unique on
     the broker; it also names the publisher's place in the store, so changing
     it publishes everything again. Unset, it is ``fillcapture-<[t4] firm>``.
-    ``tls`` connects with TLS, trusting the system's CAs or ``ca_file``;
-    ``cert_file`` and ``key_file`` are a client certificate.
 
     ``batch`` rows are read from the store at a time and up to ``inflight``
     messages await the broker's acknowledgement at once. After a lost
@@ -392,21 +400,9 @@ class MqttSettings(_Section):
     """
 
     enabled: bool = False
-    host: str = Field("localhost", min_length=1)
-    port: int = Field(1883, ge=1, le=65535)
-    username: str = ""
-    password: SecretStr | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
     client_id: str = ""
     topic_prefix: str = "fillcapture"
     qos: Literal[0, 1, 2] = 1
-    keepalive: int = Field(30, ge=5)
-    connect_timeout: float = Field(15.0, gt=0)
-    reconnect_base: float = Field(1.0, gt=0)
-    reconnect_cap: float = Field(30.0, gt=0)
     batch: int = Field(1000, ge=1)
     inflight: int = Field(100, ge=1, le=65535)
     resend_window: float = Field(10.0, ge=0)
@@ -421,14 +417,6 @@ class MqttSettings(_Section):
         if any(char in value for char in "+#\0"):
             raise ValueError("must not contain the wildcards '+' or '#', or NUL")
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> MqttSettings:
-        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
-            raise ValueError("tls: ca_file, cert_file and key_file need tls = true")
-        if self.key_file and not self.cert_file:
-            raise ValueError("key_file: needs cert_file")
-        return self
 
 
 class LogSettings(_Section):
