@@ -316,17 +316,16 @@ class SqliteStore:
             return 0
         rows = [(item.side.value, item.firm, item.account_id, item.order_id) for item in items]
         async with self._writing() as conn:
-            if await _has_positions(conn):
-                # A side changes what the summary makes of a recorded (or
-                # sealed, so perhaps being recorded) day; most late sides
-                # are of today's fills and change nothing recorded.
-                for item in items:
-                    async with conn.execute(_SIDELESS_RECORDED_DAY, {
-                            "firm": item.firm, "account_id": item.account_id,
-                            "order_id": item.order_id}) as cursor:
-                        found = await cursor.fetchone()
-                    if found is not None and found[0] is not None:
-                        await _invalidate_positions(conn, item.firm, found[0])
+            # A side changes what the summary makes of a recorded (or sealed,
+            # so perhaps being recorded) day; most late sides are of today's
+            # fills and change nothing recorded.
+            for item in items:
+                async with conn.execute(_SIDELESS_RECORDED_DAY, {
+                        "firm": item.firm, "account_id": item.account_id,
+                        "order_id": item.order_id}) as cursor:
+                    found = await cursor.fetchone()
+                if found is not None and found[0] is not None:
+                    await _invalidate_positions(conn, item.firm, found[0])
             cursor = await conn.executemany(_RESOLVE_SIDE, rows)
             return int(cursor.rowcount)
 
@@ -976,11 +975,6 @@ async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) ->
         (fill.firm, fill.account, day, kind, fill.order_id,
          fill.trade_key, OUTRIGHT if fill.leg_index is None else fill.leg_index, now))
     await _invalidate_positions(conn, fill.firm, day)
-
-
-async def _has_positions(conn: aiosqlite.Connection) -> bool:
-    async with conn.execute("SELECT 1 FROM position_days LIMIT 1") as cursor:
-        return await cursor.fetchone() is not None
 
 
 async def _invalidate_positions(conn: aiosqlite.Connection, firm: str, day: str) -> None:
