@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from fillcapture import __version__
+from fillcapture.commands import quarantine as quarantine_commands
 from fillcapture.config import (
     ConfigError,
     Settings,
@@ -196,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         "gaps, last reconcile, seal and backup.")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_cmd_status)
+    quarantine_commands.register(commands)
     gaps = commands.add_parser("gaps", help="times the daemon did not hear T4")
     gap_commands = gaps.add_subparsers(dest="gaps_command", required=True)
     gap_list = gap_commands.add_parser("list", help="every gap, newest first")

@@ -60,6 +60,7 @@ COUNTERS = (
 
 LOGIN_SUCCESS = "LOGIN_RESULT_SUCCESS"
 REFUSED_PREFIX = "feed.login_refused."
+QUARANTINED_PREFIX = "quarantined."
 CONNECTED_STATES = frozenset({"connected", "subscribed"})
 
 
@@ -89,6 +90,14 @@ class DaemonCollector:
             if key.startswith(REFUSED_PREFIX):
                 logins.add_metric([key.removeprefix(REFUSED_PREFIX)], count)
         yield logins
+        quarantined = CounterMetricFamily(
+            "fillcapture_quarantined",
+            "Records from T4 that could not be stored as they came, kept in the quarantine "
+            "(fillcapture quarantine list), by reason.", labels=["reason"])
+        for key, count in sorted(counters.items()):
+            if key.startswith(QUARANTINED_PREFIX):
+                quarantined.add_metric([key.removeprefix(QUARANTINED_PREFIX)], count)
+        yield quarantined
         yield GaugeMetricFamily("fillcapture_connected",
                                 "1 while logged in to T4 (connected or subscribed), else 0.",
                                 value=metrics.gauge("feed.connected"))

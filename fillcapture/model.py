@@ -83,11 +83,45 @@ class Bust:
 
 @dataclass(frozen=True, slots=True)
 class VisibleAccount:
-    """An account the fill user can see, as T4 lists it at login."""
+    """An account the fill user can see. ``account_id`` is T4's GUID, by which
+    fills are attributed; ``account`` its number (the login's
+    ``account_number``, an order's ``account_number``); ``code`` the short
+    name an account is created with (``AccountDetails.account``, e.g.
+    ``jsmith01``), which may differ from the number; ``name`` its long name."""
 
     account_id: str
     account: str
     name: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record T4 sent that could not be stored correctly, kept rather than lost.
+
+    ``raw`` is a serialized ``ServerMessage`` holding just this record inside
+    its enclosing block (an ``OrderUpdateMulti`` with the block's ids, an order
+    with only the offending trade), or the whole frame where it did not decode
+    at all: feeding ``raw`` to the decoder again reproduces the record, so a
+    later version (or a registry that now knows the account) can store it.
+    ``reason`` is a short stable code (``invalid_price``, ``unknown_account``,
+    ``undecodable``, ...), ``detail`` a human line. ``account`` is the account
+    number where known, else ``""``.
+    """
+
+    firm: str
+    account_id: str
+    account: str
+    order_id: str
+    reason: str
+    detail: str
+    kind: str
+    raw: bytes
+    trade_date: date | None
+    received_at: datetime
+    # The record's order side where the decoder knew it: a lone fill message
+    # carries none, so a retry needs the side the order had said.
+    side: Side | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +211,26 @@ class OrderSide:
     side: Side
 
 
+@dataclass(frozen=True, slots=True)
+class RecordsQuarantined:
+    """Records of one frame that could not be stored (see :class:`Quarantined`)."""
+
+    records: tuple[Quarantined, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """Quarantined records that now decode: their owned fills and busts, to be
+    stored; the quarantine ids to mark resolved once they are (``stored``), and
+    those that proved to be of no user's account (``unowned``)."""
+
+    fills: tuple[Fill, ...]
+    busts: tuple[Bust, ...]
+    stored: tuple[int, ...]
+    unowned: tuple[int, ...] = ()
+
+
 FeedEvent = (
     Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
-    | BustsReceived | OrderSide
+    | BustsReceived | OrderSide | RecordsQuarantined
 )

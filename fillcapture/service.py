@@ -33,11 +33,14 @@ from fillcapture.model import (
     FillsReceived,
     MarketsSeen,
     OrderSide,
+    RecordsQuarantined,
     Subscribed,
+    VisibleAccount,
 )
 from fillcapture.operations import Operations
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.publish.mqtt import publishing
+from fillcapture.quarantine import QuarantineWarnings, Releaser
 from fillcapture.store import Owner, Store, open_store
 from fillcapture.systemd import Notifier
 from fillcapture.writer import CaptureWriter
@@ -98,6 +101,8 @@ class Daemon:
         # Called after every commit of the writer (see CaptureWriter).
         self.commit_listeners: list[Callable[[], None]] = []
         self._sealed_through: date | None = None
+        self._quarantine_warnings = QuarantineWarnings()
+        self._releaser: Releaser | None = None
         self.operations = Operations(self)
         self.listeners.append(self.operations.on_status)
 
@@ -149,6 +154,8 @@ class Daemon:
         writer.commit_listeners = self.commit_listeners
         await self.operations.start()
         writer_task = asyncio.create_task(writer.run(), name="writer")
+        releaser = Releaser(self.store, writer, self.metrics, lambda: self.ownership)
+        self._releaser = await releaser.__aenter__()
         pump = asyncio.create_task(self._pump(feed, writer), name="feed")
         helpers = [
             asyncio.create_task(self._poll_registry(), name="registry"),
@@ -167,9 +174,11 @@ class Daemon:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            await releaser.__aexit__(None, None, None)
             await writer.stop()
             await writer_task
         finally:
+            await releaser.__aexit__(None, None, None)
             if self._visibility_check is not None:
                 self._visibility_check.cancel()
             for task in (*helpers, stopping, pump, writer_task):
@@ -207,6 +216,11 @@ class Daemon:
                     await writer.put(BustsReceived(busts))
             elif isinstance(event, (OrderSide, MarketsSeen)):
                 await writer.put(event)
+            elif isinstance(event, RecordsQuarantined):
+                kept = self._quarantinable(event)
+                if kept is not None:
+                    self._quarantine_warnings.warn(kept.records)
+                    await writer.put(kept)
             elif isinstance(event, Connected):
                 # Before any fill of this session is handed over: the firm's
                 # sealed days are known only now that the login named the firm.
@@ -219,14 +233,36 @@ class Daemon:
                                  visible=frozenset(self._visible), reason=None,
                                  lists_accounts=event.lists_accounts)
                 self._schedule_visibility_check(event.risk_manager)
+                if event.accounts:
+                    await writer.put(AccountsSeen(event.firm, event.accounts))
+                    self._learned(event.firm, event.accounts)
             elif isinstance(event, Subscribed):
                 self._set_status("subscribed")
             elif isinstance(event, AccountsSeen):
-                self._visible.update(account.account for account in event.accounts)
+                self._visible.update(
+                    account.account for account in event.accounts if account.account)
                 self._set_status(visible=frozenset(self._visible))
+                await writer.put(event)
+                self._learned(event.firm, event.accounts)
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
                 self._set_status("disconnected", reason=event.reason)
+
+    def _learned(self, firm: str, accounts: tuple[VisibleAccount, ...]) -> None:
+        if self._releaser is not None:
+            self._releaser.learn(firm, accounts)
+
+    def _quarantinable(self, event: RecordsQuarantined) -> RecordsQuarantined | None:
+        """The records to keep: all but those of an account known to be no
+        user's (dropped as its fills would be)."""
+        owner = self.ownership.owner
+        kept = tuple(r for r in event.records
+                     if not r.account or owner(r.firm, r.account) is not None)
+        if len(kept) < len(event.records):
+            self.metrics.inc("quarantine.dropped_unowned", len(event.records) - len(kept))
+        if not kept:
+            return None
+        return event if len(kept) == len(event.records) else RecordsQuarantined(kept)
 
     def _owned(self, fills: tuple[Fill, ...]) -> tuple[Fill, ...]:
         """The fills whose account has an owner. A frame's fills usually share
@@ -265,6 +301,8 @@ class Daemon:
             if await self.load_registry():
                 log.info("registry.changed", entries=len(self.ownership))
                 self._warn_invisible()
+                if self._releaser is not None:
+                    self._releaser.wake()
                 if self._feed is not None:
                     await self._feed.registry_changed()
 

@@ -66,6 +66,7 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "daemons": daemons,
         "accounts": accounts,
         "open_gaps": [gap_row(gap) for gap in await store.gaps(open_only=True)],
+        "quarantine": await store.quarantine_counts(),
     }
 
 
@@ -108,6 +109,14 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"UNRECOVERABLE GAP #{gap['id']} ({gap['instance']}): {gap['started_at']} "
                      f"to {gap['ended_at'] or 'now'}: {gap['reason']}; fills may be lost. "
                      f"After checking: fillcapture gaps ack {gap['id']}")
+    quarantine = status["quarantine"]
+    if not quarantine:
+        lines.append("quarantine: empty")
+    else:
+        lines.append(f"QUARANTINE: {sum(quarantine.values())} records T4 sent could not be "
+                     "stored (" + ", ".join(f"{reason} {count}" for reason, count
+                                             in sorted(quarantine.items()))
+                     + "); see fillcapture quarantine list")
     return "\n".join(lines) + "\n"
 
 

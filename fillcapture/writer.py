@@ -17,6 +17,7 @@ import structlog
 
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
+    AccountsSeen,
     Bust,
     BustsReceived,
     Fill,
@@ -24,6 +25,10 @@ from fillcapture.model import (
     Market,
     MarketsSeen,
     OrderSide,
+    Quarantined,
+    RecordsQuarantined,
+    Released,
+    VisibleAccount,
 )
 
 log = structlog.get_logger(__name__)
@@ -44,12 +49,20 @@ class FillSink(Protocol):
 
     async def save_markets(self, markets: list[Market]) -> int: ...
 
+    async def quarantine(self, records: list[Quarantined]) -> int: ...
+
+    async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
+
+    async def save_accounts(self, firm: str, accounts: list[VisibleAccount]) -> None: ...
+
 
 class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Item = FillsReceived | BustsReceived | OrderSide | MarketsSeen | _Stop
+Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | AccountsSeen \
+    | RecordsQuarantined | Released
+Item = Handed | _Stop
 
 
 class CaptureWriter:
@@ -81,13 +94,16 @@ class CaptureWriter:
         # Called after each commit, e.g. to wake the MQTT publisher at once
         # rather than at its next poll. Quick, and must not raise.
         self.commit_listeners: list[Callable[[], None]] = []
+        # Called after a commit that kept records of accounts not known yet,
+        # so that they are retried once the account is. Quick, must not raise.
+        self.unknown_listeners: list[Callable[[], None]] = []
 
     @property
     def queued(self) -> int:
         """Fills handed over and not yet committed."""
         return self._queued
 
-    async def put(self, item: FillsReceived | BustsReceived | OrderSide | MarketsSeen) -> None:
+    async def put(self, item: Handed) -> None:
         """Hand over one frame's fills; waits while the queue is full."""
         while self._queued >= self.queue_fills:
             self._room.clear()
@@ -126,6 +142,9 @@ class CaptureWriter:
         sides: list[OrderSide] = []
         busts: list[Bust] = []
         markets: dict[str, Market] = {}
+        kept: list[Quarantined] = []
+        released: list[Released] = []
+        accounts: list[AccountsSeen] = []
         for item in batch:
             if isinstance(item, FillsReceived):
                 # A frame's fills are all live or all from a snapshot.
@@ -136,6 +155,19 @@ class CaptureWriter:
                 busts.extend(item.busts)
             elif isinstance(item, MarketsSeen):
                 markets.update((market.market_id, market) for market in item.markets)
+            elif isinstance(item, RecordsQuarantined):
+                kept.extend(item.records)
+            elif isinstance(item, Released):
+                released.append(item)
+                for fill in item.fills:
+                    (snapshot if fill.historical else fills).append(fill)
+                busts.extend(item.busts)
+            elif isinstance(item, AccountsSeen):
+                accounts.append(item)
+        for seen in accounts:
+            await self.store.save_accounts(seen.firm, list(seen.accounts))
+        if kept:
+            await self._keep(kept)
         if markets:
             changed = await self.store.save_markets(list(markets.values()))
             if changed:
@@ -172,6 +204,22 @@ class CaptureWriter:
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
+        for item in released:
+            # Only now that their fills are committed: a crash before this
+            # leaves them quarantined, and the retry stores them once anyway.
+            stored = await self.store.resolve_quarantined(list(item.stored), "stored")
+            unowned = await self.store.resolve_quarantined(list(item.unowned), "unowned")
+            self.metrics.inc("quarantine.released", stored)
+            if stored or unowned:
+                log.info("quarantine.released", stored=stored, unowned=unowned,
+                         fills=len(item.fills), busts=len(item.busts))
+
+    async def _keep(self, records: list[Quarantined]) -> None:
+        new = await self.store.quarantine(records)
+        self.metrics.inc("quarantine.kept", new)
+        if any(record.reason == "unknown_account" for record in records):
+            for listener in self.unknown_listeners:
+                listener()
 
 
     async def _amend(self, fills: list[Fill], snapshot: list[Fill], busts: list[Bust]) -> None:
@@ -209,4 +257,6 @@ def _size(item: Item) -> int:
         return len(item.fills)
     if isinstance(item, BustsReceived):
         return len(item.busts)
-    return 1 if isinstance(item, OrderSide) else 0
+    if isinstance(item, Released):
+        return len(item.fills) + len(item.busts)
+    return 1 if isinstance(item, (OrderSide, RecordsQuarantined)) else 0

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-from fillcapture.model import Bust, Fill, Market, OrderSide, Side
+if TYPE_CHECKING:
+    from fillcapture.store.quarantine import QuarantineRow
+
+from fillcapture.model import Bust, Fill, Market, OrderSide, Quarantined, Side, VisibleAccount
 
 
 class StoreError(Exception):
@@ -295,6 +298,31 @@ class Store(Protocol):
 
     async def count_busts(self) -> int:
         """How many busts are recorded."""
+        ...
+
+    async def quarantine(self, records: Sequence[Quarantined]) -> int:
+        """Keep records that could not be stored; the same record kept once."""
+        ...
+
+    async def quarantined(self, *, open_only: bool = True, reason: str | None = None,
+                          limit: int | None = None) -> list[QuarantineRow]:
+        """Quarantined records in arrival order (unresolved only by default)."""
+        ...
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """Unresolved quarantined records by reason."""
+        ...
+
+    async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
+        """Mark quarantined records resolved; returns how many were open."""
+        ...
+
+    async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:
+        """Record what is known of accounts the fill user sees."""
+        ...
+
+    async def known_accounts(self) -> dict[str, list[VisibleAccount]]:
+        """Every recorded account, by firm."""
         ...
 
     async def insert_amendments(

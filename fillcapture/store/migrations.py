@@ -379,6 +379,53 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DELETE FROM summary_coverage",
         ),
     ),
+    Migration(
+        11,
+        "quarantine and known accounts",
+        (
+            # Records T4 sent that could not be stored correctly, kept whole
+            # (raw: a serialized ServerMessage) so that none is silently lost
+            # and a later version can store them. digest (SHA-256 of raw) keeps
+            # a record that every snapshot repeats from piling up; resolved_at
+            # (microseconds UTC) is set once its fills are stored or it is
+            # found unowned, with the outcome in resolution.
+            """
+            CREATE TABLE quarantine (
+                id          INTEGER PRIMARY KEY,
+                firm        TEXT    NOT NULL,
+                account_id  TEXT    NOT NULL,
+                account     TEXT    NOT NULL,
+                order_id    TEXT    NOT NULL,
+                reason      TEXT    NOT NULL,
+                detail      TEXT    NOT NULL,
+                kind        TEXT    NOT NULL,
+                raw         BLOB    NOT NULL,
+                digest      TEXT    NOT NULL,
+                side        TEXT    NULL CHECK (side IN ('BUY', 'SELL')),
+                trade_date  TEXT    NULL,
+                received_at INTEGER NOT NULL,
+                resolved_at INTEGER NULL,
+                resolution  TEXT    NULL,
+                UNIQUE (firm, digest)
+            )
+            """,
+            "CREATE INDEX quarantine_open ON quarantine (reason) WHERE resolved_at IS NULL",
+            # Every account the fill user has seen, by T4's id: its number
+            # (which fills are stored under), code and name. A quarantined
+            # record retried by another process is attributed from here.
+            """
+            CREATE TABLE accounts (
+                firm       TEXT    NOT NULL,
+                account_id TEXT    NOT NULL,
+                number     TEXT    NOT NULL,
+                code       TEXT    NOT NULL,
+                name       TEXT    NOT NULL,
+                seen_at    INTEGER NOT NULL,
+                PRIMARY KEY (firm, account_id)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -20,8 +20,8 @@ from typing import Any, Self
 import aiosqlite
 import structlog
 
-from fillcapture.model import Bust, Fill, Market, OrderSide
-from fillcapture.store import migrations
+from fillcapture.model import Bust, Fill, Market, OrderSide, Quarantined, VisibleAccount
+from fillcapture.store import migrations, quarantine
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
@@ -42,6 +42,7 @@ from fillcapture.store.base import (
     TokenHolder,
 )
 from fillcapture.store.connection import connect, transaction
+from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
     OUTRIGHT,
@@ -352,6 +353,47 @@ class SqliteStore:
         rows = await self._all(
             "SELECT market_id, exchange_id, contract_id, point_value FROM markets")
         return {row[0]: Market(row[0], row[1], row[2], Decimal(row[3])) for row in rows}
+
+    # --- quarantine and known accounts ------------------------------------
+
+    async def quarantine(self, records: Sequence[Quarantined]) -> int:
+        """Keep records that could not be stored; returns how many were new
+        (the same record sent again is kept once)."""
+        if not records:
+            return 0
+        async with self._writing() as conn:
+            return await quarantine.insert(conn, records)
+
+    async def quarantined(self, *, open_only: bool = True, reason: str | None = None,
+                          limit: int | None = None) -> list[QuarantineRow]:
+        """Quarantined records in the order they came, unresolved ones only by default."""
+        async with self._reading() as conn:
+            return await quarantine.select(conn, open_only=open_only, reason=reason,
+                                           limit=limit)
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """Unresolved quarantined records by reason."""
+        async with self._reading() as conn:
+            return await quarantine.counts(conn)
+
+    async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
+        """Mark quarantined records resolved (their fills are stored, or they are
+        of no user's account); returns how many were still open."""
+        if not ids:
+            return 0
+        async with self._writing() as conn:
+            return await quarantine.resolve(conn, ids, resolution, datetime.now(UTC))
+
+    async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:
+        """Record accounts the fill user sees: id, number, code and name."""
+        if accounts:
+            async with self._writing() as conn:
+                await quarantine.save_accounts(conn, firm, accounts, datetime.now(UTC))
+
+    async def known_accounts(self) -> dict[str, list[VisibleAccount]]:
+        """Every account ever recorded by ``save_accounts``, by firm."""
+        async with self._reading() as conn:
+            return await quarantine.known_accounts(conn)
 
     async def insert_amendments(
         self, fills: Sequence[Fill], busts: Sequence[Bust]

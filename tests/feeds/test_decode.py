@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from fillcapture.feeds.t4.decode import Decoder, InvalidMessage, trade_date_of
+from fillcapture.feeds.t4.decode import Decoder, trade_date_of
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.metrics import Metrics
 from fillcapture.model import Bust, Fill, Market, OrderSide, Side
@@ -100,38 +100,94 @@ def test_fill_before_its_order_is_sideless_then_resolved() -> None:
     _trade(volume=-3), _trade(uid=""), _trade(trade_id="", sequence_order=0),
     _trade(account_id=""),
 ], ids=lambda m: str(m).replace("\n", " ")[:60])
-def test_nonsense_fills_are_refused(message: service_pb2.ServerMessage) -> None:
+def test_nonsense_fills_are_quarantined_whole(message: service_pb2.ServerMessage) -> None:
     decoder = Decoder("SIMFIRM", Metrics())
     decoder.learn_account("acc-1", "11111")
-    with pytest.raises(InvalidMessage):
-        _decode(decoder, message)
+    fills, _ = _decode(decoder, message)
+    assert fills == []
+    (kept,) = decoder.quarantined
+    assert kept.reason in {"invalid_price", "invalid_volume", "missing_id"}
+    assert decoder.metrics[f"quarantined.{kept.reason}"] == 1
+    # The kept bytes are the record itself: decoding them again gives it back.
+    again = service_pb2.ServerMessage.FromString(kept.raw)
+    assert again.order_update_trade == message.order_update_trade
 
 
 @pytest.mark.parametrize("seconds", [0, -5, 4_200_000_000, 2**62])
-def test_fill_times_out_of_range_are_refused(seconds: int) -> None:
+def test_fill_times_out_of_range_are_quarantined(seconds: int) -> None:
     message = _trade()
     message.order_update_trade.exchange_time.seconds = seconds
     message.order_update_trade.time.seconds = seconds
-    with pytest.raises(InvalidMessage, match="out of range"):
-        _decode(Decoder("SIMFIRM", Metrics()), message)
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    assert _decode(decoder, message)[0] == []
+    assert [(q.reason, "out of range" in q.detail) for q in decoder.quarantined] == [
+        ("invalid_time", True)]
 
 
-def test_one_nonsense_fill_refuses_its_whole_snapshot_frame() -> None:
+def test_one_nonsense_fill_is_quarantined_and_the_rest_of_its_snapshot_kept() -> None:
     message = service_pb2.ServerMessage()
-    multi = message.account_snapshot.messages.add().order_update_multi
+    snap = message.account_snapshot
+    snap.account_id = "acc-9"
+    multi = snap.messages.add().order_update_multi
+    multi.historical = True
     order = multi.updates.add().order_update
     order.unique_id = "o9"
-    order.account_id = "acc-9"
-    for n, volume in ((1, 1), (2, -1)):
+    order.account_number = "99999"  # ids left empty: the block's
+    order.buy_sell = orderrouting_pb2.BUY_SELL_BUY
+    for n, volume in ((1, 1), (2, -1), (3, 4)):
         trade = order.trades.add(sequence_order=n, exchange_trade_id=f"X{n}", volume=volume)
         trade.price.value = "70.41"
         trade.exchange_time.FromDatetime(WHEN)
-    with pytest.raises(InvalidMessage, match="volume -1"):
-        _decode(Decoder("SIMFIRM", Metrics()), message)
+    decoder = Decoder("SIMFIRM", Metrics())
+    fills, _ = _decode(decoder, message)
+    assert [(f.account_id, f.account, f.exchange_trade_id) for f in fills] == [
+        ("acc-9", "99999", "X1"), ("acc-9", "99999", "X3")]
+    (kept,) = decoder.quarantined
+    assert (kept.reason, kept.account_id, kept.account, kept.order_id, kept.side) == (
+        "invalid_volume", "acc-9", "99999", "o9", Side.BUY)
+    # The smallest enclosing record: the order with just the bad trade, in its block.
+    again = service_pb2.ServerMessage.FromString(kept.raw).order_update_multi
+    assert (again.account_id, again.historical) == ("acc-9", True)
+    (update,) = again.updates
+    assert [t.exchange_trade_id for t in update.order_update.trades] == ["X2"]
+
+
+def test_a_fill_of_an_account_not_known_yet_is_quarantined() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    assert _decode(decoder, _trade())[0] == []
+    assert [q.reason for q in decoder.quarantined] == ["unknown_account"]
+
+
+def test_account_details_give_the_code_never_the_number() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    message = service_pb2.ServerMessage()
+    details = message.account_details
+    details.account_id = "acc-1"
+    details.account = "jsmith01"
+    details.account_name = "J Smith"
+    _decode(decoder, message)
+    assert decoder.account("acc-1").account == "11111"
+    assert (decoder.account("acc-1").code, decoder.account("acc-1").name) == (
+        "jsmith01", "J Smith")
+    (fill,), _ = _decode(decoder, _trade())
+    assert fill.account == "11111"
+
+
+def test_conflicting_account_numbers_are_refused_and_counted() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    decoder.learn_account("acc-1", "99999")  # the id's number changes
+    decoder.learn_account("acc-2", "11111")  # the number on a second id
+    assert decoder.accounts == {"acc-1": "11111"}
+    assert decoder.metrics["accounts.conflicts"] == 2
+    assert decoder.conflicts == [("acc-1", "99999"), ("acc-2", "11111")]
 
 
 def test_trade_key_falls_back_to_sequence_order() -> None:
     decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
     (fill,), _ = _decode(decoder, _trade(trade_id="", sequence_order=4))
     assert fill.key.trade_key == "#4"
 
@@ -149,6 +205,7 @@ def test_snapshot_carries_account_numbers_and_historical_trades() -> None:
     order = multi.updates.add().order_update
     order.unique_id = "o9"
     order.account_id = "acc-9"
+    order.account_number = "99999"
     order.market_id = "XNYM_En CL (F27)"
     order.buy_sell = orderrouting_pb2.BUY_SELL_BUY
     for n in (1, 2):
@@ -226,6 +283,7 @@ def test_a_bust_carries_the_busted_fill_and_its_own_time() -> None:
 
 def test_a_bust_of_a_leg_fill_names_the_leg() -> None:
     decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
     message = service_pb2.ServerMessage()
     leg = message.order_update_trade_leg
     leg.unique_id, leg.account_id, leg.leg_index = "o1", "acc-1", 1
@@ -276,6 +334,7 @@ def test_market_details_live_are_learned_once_and_again_when_changed() -> None:
 
 def test_market_details_in_a_snapshot_beside_its_fills() -> None:
     decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
     message = service_pb2.ServerMessage()
     snap = message.account_snapshot
     snap.account_id = "acc-1"
@@ -295,6 +354,7 @@ def test_market_details_in_a_snapshot_beside_its_fills() -> None:
 def test_a_bad_point_value_is_skipped_alone(point_value: str) -> None:
     metrics = Metrics()
     decoder = Decoder("SIMFIRM", metrics)
+    decoder.learn_account("acc-1", "11111")
     message = service_pb2.ServerMessage()
     snap = message.account_snapshot
     item = snap.messages.add().market_details

@@ -10,7 +10,15 @@ import time
 from fillcapture.config import T4Settings
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
-from fillcapture.model import Connected, Disconnected, Fill, FillsReceived, OrderSide
+from fillcapture.model import (
+    Connected,
+    Disconnected,
+    Fill,
+    FillsReceived,
+    OrderSide,
+    Quarantined,
+    RecordsQuarantined,
+)
 from fillcapture.ownership import Ownership
 from fillcapture.sim import SimConfig, SimServer
 
@@ -61,8 +69,11 @@ async def test_junk_frames_are_counted_and_skipped_and_real_fills_all_arrive() -
         metrics = Metrics()
         feed = T4Feed(_settings(sim), Ownership, metrics)
         keys: set[object] = set()
+        quarantined: list[Quarantined] = []
         async with asyncio.timeout(30):
             async for event in feed.events():
+                if isinstance(event, RecordsQuarantined):
+                    quarantined.extend(event.records)
                 if isinstance(event, FillsReceived):
                     keys.update(fill.key for fill in event.fills)
                     if len(keys) == 3000:
@@ -75,8 +86,13 @@ async def test_junk_frames_are_counted_and_skipped_and_real_fills_all_arrive() -
     assert {(k.order_id, k.trade_key) for k in keys} == expected  # type: ignore[attr-defined]
     assert junk > 300
     # Every junk frame but the ClientMessage kind (it decodes as a message
-    # carrying nothing for the pipeline) is counted; none became a fill.
-    assert metrics["frames.malformed"] >= junk * 6 // 7 - 5
+    # carrying nothing for the pipeline) is counted and quarantined, whole
+    # (undecodable) or as its one defective record; none became a fill.
+    whole = [q for q in quarantined if q.kind == "frame"]
+    records = [q for q in quarantined if q.kind != "frame"]
+    assert len(whole) == metrics["frames.malformed"]
+    assert {q.reason for q in records} <= {"missing_id", "invalid_volume", "invalid_price"}
+    assert len(whole) + len(records) >= junk * 6 // 7 - 5
 
 
 async def test_fills_before_their_orders_get_their_sides() -> None:

@@ -17,7 +17,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, Fill, Market, OrderSide, Side, VisibleAccount
+from fillcapture.model import (
+    Bust,
+    Fill,
+    Market,
+    OrderSide,
+    Quarantined,
+    Side,
+    VisibleAccount,
+)
 from fillcapture.schedule import trade_date as cme_trade_date
 
 log = structlog.get_logger(__name__)
@@ -51,11 +59,16 @@ _new_tuple = tuple.__new__
 
 
 class InvalidMessage(ValueError):
-    """A message that decodes but makes no sense (empty id, bad price, ...).
+    """A record that decodes but cannot be stored correctly (empty id, bad
+    price, an account not known yet, ...). ``reason`` is the quarantine's
+    short stable code; the message says what in one line.
 
-    The whole frame carrying it is skipped: a frame with one nonsensical fill
-    is not trusted for the others either.
+    The record alone is quarantined: the rest of its frame is captured.
     """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _PRICE_TEXT = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
@@ -67,7 +80,7 @@ def _price(text: str) -> Decimal:
     fraction, nothing ``Decimal()`` would also take (exponents, NaN,
     underscores, other scripts' digits). Cached: a market's prices repeat."""
     if _PRICE_TEXT.fullmatch(text) is None:
-        raise InvalidMessage(f"unparsable price {text[:40]!r}")
+        raise InvalidMessage(f"unparsable price {text[:40]!r}", "invalid_price")
     return Decimal(text)
 
 
@@ -86,37 +99,89 @@ def _ticks_date(raw: int) -> date:
 
 
 class Decoder:
-    """Stateful per-firm normalizer: account numbers by id, order sides by id.
+    """Stateful per-firm normalizer: accounts by id, order sides by id.
 
     ``handle`` takes one decoded ``ServerMessage`` payload and appends the
     fills, busts and late order sides it carries; control messages are the
-    session's job. It raises :class:`InvalidMessage` for nonsense, and then
-    the caller discards everything appended for that frame (and gives
-    :meth:`unresolve` the sides it discards).
+    session's job. Records are judged one at a time: one that cannot be
+    stored correctly goes to :attr:`quarantined` (see :class:`Quarantined`)
+    and the others of its frame are decoded as usual.
     """
 
     def __init__(self, firm: str, metrics: Metrics) -> None:
         self.firm = firm
         self.metrics = metrics
+        # Account number by T4's account id (GUID): a fill is attributed by id.
         self.accounts: dict[str, str] = {}
+        self._id_of_number: dict[str, str] = {}
+        # Account code and name by id (AccountDetails.account / account_name).
+        self.codes: dict[str, str] = {}
+        self.names: dict[str, str] = {}
         # Insertion-ordered, so the oldest orders go first once MAX_ORDERS is
         # reached: a session may last weeks and T4 forgets each day anyway.
         self.sides: dict[str, Side | None] = {}
         # Orders whose fills were emitted before the order itself was seen.
         self.sideless: dict[str, None] = {}
-        self._unknown_accounts: set[str] = set()
         # Accounts learned since the session last collected them (AccountsSeen).
         self.new_accounts: list[VisibleAccount] = []
+        # Records that could not be stored, since the session last collected them.
+        self.quarantined: list[Quarantined] = []
+        # (id, number) pairs already reported as conflicting: logged once each.
+        self._conflicts: set[tuple[str, str]] = set()
         # Market terms by market id, and those new or changed since the
         # session last collected them (MarketsSeen).
         self.markets: dict[str, Market] = {}
         self.new_markets: list[Market] = []
         self._market_terms: dict[str, tuple[str, str, str]] = {}
 
-    def learn_account(self, account_id: str, number: str) -> None:
-        if account_id and number and self.accounts.get(account_id) != number:
-            self.accounts[account_id] = number
-            self.new_accounts.append(VisibleAccount(account_id, number))
+    def learn_account(self, account_id: str, number: str = "", code: str = "",
+                      name: str = "") -> None:
+        """What T4 says of an account: its number (login list, an order's
+        ``account_number``), or its code and name (account details). A number
+        once known for an id is never replaced, nor given to a second id: a
+        conflict is logged, counted and left as it was."""
+        if not account_id:
+            return
+        changed = False
+        if number:
+            known = self.accounts.get(account_id)
+            owner = self._id_of_number.get(number)
+            if known == number:
+                pass
+            elif known is not None or (owner is not None and owner != account_id):
+                self._conflict(account_id, number, known, owner)
+            else:
+                self.accounts[account_id] = number
+                self._id_of_number[number] = account_id
+                changed = True
+        if code and self.codes.get(account_id) != code:
+            self.codes[account_id] = code
+            changed = True
+        if name and self.names.get(account_id) != name:
+            self.names[account_id] = name
+            changed = True
+        if changed:
+            self.new_accounts.append(self.account(account_id))
+
+    def account(self, account_id: str) -> VisibleAccount:
+        """Everything known of ``account_id``."""
+        return VisibleAccount(account_id, self.accounts.get(account_id, ""),
+                              self.names.get(account_id, ""), self.codes.get(account_id, ""))
+
+    def _conflict(self, account_id: str, number: str, known: str | None,
+                  owner: str | None) -> None:
+        if (account_id, number) in self._conflicts:
+            return
+        self._conflicts.add((account_id, number))
+        self.metrics.inc("accounts.conflicts")
+        log.error("account.conflict", firm=self.firm, account_id=account_id[:80],
+                  number=number[:40], known_number=known,
+                  number_held_by=owner if owner != account_id else None)
+
+    @property
+    def conflicts(self) -> list[tuple[str, str]]:
+        """(account id, number) pairs refused as conflicting, for ``status``."""
+        return sorted(self._conflicts)
 
     def learn_market(self, details: Any) -> None:
         """Keep a market's point value. Market details without a usable one
@@ -152,25 +217,24 @@ class Decoder:
         self, kind: str, message: service_pb2.ServerMessage, fills: list[Fill],
         sides: list[OrderSide], busts: list[Bust],
     ) -> None:
-        """Append to ``fills``, ``sides`` and ``busts`` what the ``kind`` payload carries."""
-        if kind == "order_update_trade":
-            self._trade(message.order_update_trade, fills, busts)
-        elif kind == "order_update":
-            self._order(message.order_update, False, fills, sides)
-        elif kind == "order_update_trade_leg":
-            leg = message.order_update_trade_leg
-            self._trade(leg, fills, busts, leg_index=leg.leg_index)
-        elif kind == "order_update_multi":
+        """Append to ``fills``, ``sides`` and ``busts`` what the ``kind`` payload
+        carries, and to :attr:`quarantined` the records that cannot be stored."""
+        if kind == "order_update_multi":
             self._multi(message.order_update_multi, fills, sides, busts)
         elif kind == "account_snapshot":
             self._snapshot(message.account_snapshot, fills, sides, busts)
+        elif kind in _RECORDS:
+            self._record(kind, getattr(message, kind), None, fills, sides, busts)
         elif kind == "account_details":
-            details = message.account_details
-            self.learn_account(details.account_id, details.account)
+            self._details(message.account_details)
         elif kind == "market_details":
             self.learn_market(message.market_details)
 
     # --- payloads -------------------------------------------------------
+
+    def _details(self, details: Any) -> None:
+        # ``account`` is the account's code, not its number (they may differ).
+        self.learn_account(details.account_id, "", details.account, details.account_name)
 
     def _snapshot(
         self, snap: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
@@ -178,33 +242,57 @@ class Decoder:
         for item in snap.messages:
             which = item.WhichOneof("payload")
             if which == "account_details":
-                details = item.account_details
-                self.learn_account(details.account_id, details.account)
+                self._details(item.account_details)
             elif which == "order_update_multi":
-                self._multi(item.order_update_multi, fills, sides, busts)
+                multi = item.order_update_multi
+                if not multi.account_id:
+                    multi.account_id = snap.account_id
+                self._multi(multi, fills, sides, busts)
             elif which == "market_details":
                 self.learn_market(item.market_details)
 
     def _multi(
         self, multi: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
     ) -> None:
-        historical = multi.historical
         for item in multi.updates:
             which = item.WhichOneof("payload")
-            if which == "order_update":
-                self._order(item.order_update, historical, fills, sides)
-            elif which == "order_update_trade":
-                self._trade(item.order_update_trade, fills, busts, historical)
-            elif which == "order_update_trade_leg":
-                leg = item.order_update_trade_leg
-                self._trade(leg, fills, busts, historical, leg.leg_index)
+            if which in _RECORDS:
+                record = getattr(item, which)
+                # Ids left empty on an update are the block's.
+                if not record.account_id:
+                    record.account_id = multi.account_id
+                if not record.market_id:
+                    record.market_id = multi.market_id
+                self._record(which, record, multi, fills, sides, busts)
+
+    def _record(
+        self, kind: str, record: Any, block: Any, fills: list[Fill], sides: list[OrderSide],
+        busts: list[Bust],
+    ) -> None:
+        """One order or fill message: decoded, or quarantined alone."""
+        historical = block is not None and block.historical
+        try:
+            if kind == "order_update":
+                self._order(record, block, historical, fills, sides, busts)
+            elif record.change == _BUSTED:
+                leg = record.leg_index if kind == "order_update_trade_leg" else None
+                self._bust(record, record, leg, historical, busts)
+            elif kind == "order_update_trade":
+                self._add(fills, record.account_id, record.unique_id, record.market_id,
+                          record, None, historical)
+            else:
+                self._add(fills, record.account_id, record.unique_id, record.market_id,
+                          record, record.leg_index, historical)
+        except InvalidMessage as exc:
+            self.quarantine(exc, kind, record, block)
 
     def _order(
-        self, order: Any, historical: bool, fills: list[Fill], sides: list[OrderSide]
+        self, order: Any, block: Any, historical: bool, fills: list[Fill],
+        sides: list[OrderSide], busts: list[Bust],
     ) -> None:
         uid = order.unique_id
         if not uid:
-            raise InvalidMessage("order without unique_id")
+            raise InvalidMessage("order without unique_id", "missing_id")
         if order.account_number:
             self.learn_account(order.account_id, order.account_number)
         side = _SIDES.get(order.buy_sell)
@@ -215,37 +303,70 @@ class Decoder:
         if side is not None and uid in self.sideless:
             del self.sideless[uid]
             sides.append(OrderSide(self.firm, order.account_id, uid, side))
+        if not order.trades and not order.trade_legs:
+            if order.change == _BUSTED:
+                raise InvalidMessage("order busted without naming its trade",
+                                     "bust_unresolved")
+            return
+        busted = order.change == _BUSTED
         account_id, market_id = order.account_id, order.market_id
         for trade in order.trades:
-            self._add(fills, account_id, uid, market_id, trade, None, historical)
+            try:
+                if busted:
+                    self._bust(order, trade, None, historical, busts)
+                else:
+                    self._add(fills, account_id, uid, market_id, trade, None, historical)
+            except InvalidMessage as exc:
+                self.quarantine(exc, "order_update", _only(order, trade, "trades"), block)
         for leg in order.trade_legs:
-            self._add(fills, account_id, uid, market_id, leg, leg.leg_index, historical)
+            try:
+                if busted:
+                    self._bust(order, leg, leg.leg_index, historical, busts)
+                else:
+                    self._add(fills, account_id, uid, market_id, leg, leg.leg_index,
+                              historical)
+            except InvalidMessage as exc:
+                self.quarantine(exc, "order_update", _only(order, leg, "trade_legs"), block)
 
-    def _trade(
-        self, trade: Any, fills: list[Fill], busts: list[Bust], historical: bool = False,
-        leg_index: int | None = None,
-    ) -> None:
-        """One fill (OrderUpdateTrade) or spread leg fill (OrderUpdateTradeLeg):
-        the two messages name their common fields alike. With change BUSTED it
-        is a bust, carrying the busted fill's fields and the bust ``time``."""
-        if trade.change == _BUSTED:
-            found: list[Fill] = []
-            self._add(found, trade.account_id, trade.unique_id, trade.market_id, trade,
-                      leg_index, historical)
-            stamp = trade.time
-            busted_at = (
-                _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
-                if _EARLIEST <= stamp.seconds < _LATEST and 0 <= stamp.nanos < 1_000_000_000
-                else datetime.now(UTC)
-            )
-            busts.append(Bust(found[0], busted_at))
-            return
-        self._add(fills, trade.account_id, trade.unique_id, trade.market_id, trade, leg_index,
-                  historical)
+    def _bust(self, head: Any, trade: Any, leg_index: int | None, historical: bool,
+              busts: list[Bust]) -> None:
+        """A bust of one fill: ``trade`` names it (an order's Trade or TradeLeg,
+        or a live OrderUpdateTrade(Leg) itself), ``head`` carries the order's
+        ids and the bust ``time``. A bust's volume may be zero or negative."""
+        found: list[Fill] = []
+        self._add(found, head.account_id, head.unique_id, head.market_id, trade, leg_index,
+                  historical, bust=True)
+        stamp = head.time
+        busted_at = (
+            _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
+            if _EARLIEST <= stamp.seconds < _LATEST and 0 <= stamp.nanos < 1_000_000_000
+            else datetime.now(UTC)
+        )
+        busts.append(Bust(found[0], busted_at))
+
+    def quarantine(self, exc: InvalidMessage, kind: str, record: Any, block: Any) -> None:
+        """Keep ``record`` (inside a copy of its ``block``, if any) as a
+        :class:`Quarantined`, counted by reason."""
+        message = service_pb2.ServerMessage()
+        if block is None:
+            getattr(message, kind).CopyFrom(record)
+        else:
+            multi = message.order_update_multi
+            multi.market_id = block.market_id
+            multi.account_id = block.account_id
+            multi.historical = block.historical
+            getattr(multi.updates.add(), kind).CopyFrom(record)
+        account_id: str = record.account_id
+        self.metrics.inc(f"quarantined.{exc.reason}")
+        self.quarantined.append(Quarantined(
+            self.firm, account_id, self.accounts.get(account_id, ""), record.unique_id,
+            exc.reason, str(exc), kind, message.SerializeToString(), _record_date(record),
+            datetime.now(UTC), self.sides.get(record.unique_id),
+        ))
 
     def _add(
         self, fills: list[Fill], account_id: str, order_id: str, market_id: str, trade: Any,
-        leg_index: int | None, historical: bool,
+        leg_index: int | None, historical: bool, bust: bool = False,
     ) -> None:
         """Normalize one fill message: an order's Trade or TradeLeg, or a live
         OrderUpdateTrade(Leg); all four name the fill's fields alike."""
@@ -258,31 +379,29 @@ class Decoder:
         if not when.seconds:  # unset: T4's own time of the fill instead
             when = trade.time
         if not account_id or not order_id:
-            raise InvalidMessage("fill without account_id or order unique_id")
+            raise InvalidMessage("fill without account_id or order unique_id", "missing_id")
         if not exchange_trade_id and sequence_order <= 0:
-            raise InvalidMessage("fill without exchange_trade_id or sequence_order")
-        if volume <= 0:
-            raise InvalidMessage(f"non-positive volume {volume}")
+            raise InvalidMessage("fill without exchange_trade_id or sequence_order",
+                                 "missing_id")
+        if volume <= 0 and not bust:
+            raise InvalidMessage(f"non-positive volume {volume}", "invalid_volume")
         if leg_index is not None and leg_index < 0:
-            raise InvalidMessage(f"negative leg_index {leg_index}")
+            raise InvalidMessage(f"negative leg_index {leg_index}", "invalid_leg")
         price = _price(price_text)
         seconds = when.seconds
         nanos = when.nanos
         if not _EARLIEST <= seconds < _LATEST:
-            raise InvalidMessage(f"fill time {seconds} s since the epoch is out of range")
+            raise InvalidMessage(f"fill time {seconds} s since the epoch is out of range",
+                                 "invalid_time")
         if not 0 <= nanos < 1_000_000_000:
-            raise InvalidMessage(f"fill time nanos {nanos} out of range")
-        # timedelta(days, seconds, microseconds), positional: 30% cheaper.
-        exchange_time = _EPOCH + timedelta(0, seconds, nanos // 1000)
+            raise InvalidMessage(f"fill time nanos {nanos} out of range", "invalid_time")
         account = self.accounts.get(account_id)
         if account is None:
-            # Without its number the account cannot be matched to an owner.
-            account = ""
-            if account_id not in self._unknown_accounts:
-                if len(self._unknown_accounts) >= MAX_ORDERS:
-                    self._unknown_accounts.clear()
-                self._unknown_accounts.add(account_id)
-                log.warning("fill.account_unknown", account_id=account_id)
+            # Without its number the account cannot be matched to an owner yet.
+            raise InvalidMessage(f"account {account_id[:80]!r} not known yet",
+                                 "unknown_account")
+        # timedelta(days, seconds, microseconds), positional: 30% cheaper.
+        exchange_time = _EPOCH + timedelta(0, seconds, nanos // 1000)
         side = self.sides.get(order_id)
         if side is None and order_id not in self.sideless:
             _bounded_put(self.sideless, order_id, None)
@@ -292,3 +411,26 @@ class Decoder:
             leg_index, market_id, side, volume, price, price_text, exchange_time,
             trade_date_of(trade.trade_date, exchange_time), historical,
         )))
+
+
+_RECORDS = frozenset({"order_update", "order_update_trade", "order_update_trade_leg"})
+
+
+def _only(order: Any, trade: Any, field: str) -> Any:
+    """A copy of ``order`` whose trades and legs are just ``trade`` (in ``field``)."""
+    copy = type(order)()
+    copy.CopyFrom(order)
+    del copy.trades[:]
+    del copy.trade_legs[:]
+    getattr(copy, field).add().CopyFrom(trade)
+    return copy
+
+
+def _record_date(record: Any) -> date | None:
+    """A quarantined record's trade date where it has a usable one."""
+    raw: int = record.trade_date
+    if not raw and len(getattr(record, "trades", ())) == 1:
+        raw = record.trades[0].trade_date
+    if not raw and len(getattr(record, "trade_legs", ())) == 1:
+        raw = record.trade_legs[0].trade_date
+    return _ticks_date(raw) if _TICKS_MIN <= raw < _TICKS_MAX else None

@@ -9,6 +9,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fillcapture.config import T4Settings
 from fillcapture.feeds.base import LoginRefused
-from fillcapture.feeds.t4.decode import Decoder, InvalidMessage
+from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
@@ -32,6 +33,8 @@ from fillcapture.model import (
     FillsReceived,
     MarketsSeen,
     OrderSide,
+    Quarantined,
+    RecordsQuarantined,
     Subscribed,
     VisibleAccount,
 )
@@ -218,7 +221,7 @@ class T4Feed:
             for a in response.accounts
         )
         for account in accounts:
-            self._decoder.learn_account(account.account_id, account.account)
+            self._decoder.learn_account(account.account_id, account.account, name=account.name)
         self._decoder.new_accounts.clear()  # reported by Connected itself
         self._visible = accounts
         log.info("feed.logged_in", firm=self._decoder.firm, username=response.username,
@@ -269,15 +272,17 @@ class T4Feed:
     def frame_events(self, frame: str | bytes, received_ns: int) -> list[FeedEvent]:
         """What one server frame after login means to the pipeline, in order.
 
-        Control frames, undecodable frames and frames carrying nonsense give
-        ``[]`` (the last two logged and counted as ``frames.malformed``); no
-        exception escapes, so no frame can end the session.
+        A frame's records are judged one at a time: those that cannot be
+        stored are quarantined (:class:`RecordsQuarantined`), the rest are
+        captured. A frame that does not decode at all is quarantined whole and
+        counted as ``frames.malformed``. No exception escapes, so no frame can
+        end the session.
         """
         decoder = self._decoder
         assert decoder is not None
         message = self._parse(frame)
         if message is None:
-            return []
+            return self._take_quarantined()
         kind = message.WhichOneof("payload")
         if kind is None:
             return []
@@ -288,16 +293,13 @@ class T4Feed:
         busts: list[Bust] = []
         try:
             decoder.handle(kind, message, fills, sides, busts)
-        except InvalidMessage as exc:
-            decoder.unresolve(sides)
-            self._malformed(_bytes(frame), str(exc))
-            return []
         except Exception as exc:  # a decoder bug costs one frame, never the session
             decoder.unresolve(sides)
             log.exception("frame.decoder_failed")
             self.metrics.inc("frames.decoder_failed")
-            self._malformed(_bytes(frame), f"decoder failed: {type(exc).__name__}")
-            return []
+            self._malformed(_bytes(frame), f"decoder failed: {type(exc).__name__}",
+                            "decoder_failed")
+            return self._take_quarantined()
         events: list[FeedEvent] = []
         if decoder.new_accounts:
             events.append(AccountsSeen(decoder.firm, tuple(decoder.new_accounts)))
@@ -311,7 +313,16 @@ class T4Feed:
         if busts:
             self.metrics.inc("busts.received", len(busts))
             events.append(BustsReceived(tuple(busts)))
+        events.extend(self._take_quarantined())
         return events
+
+    def _take_quarantined(self) -> list[FeedEvent]:
+        decoder = self._decoder
+        if decoder is None or not decoder.quarantined:
+            return []
+        records = tuple(decoder.quarantined)
+        decoder.quarantined.clear()
+        return [RecordsQuarantined(records)]
 
     def _control(self, kind: str, message: service_pb2.ServerMessage) -> list[FeedEvent]:
         if kind == "account_subscribe_response":
@@ -323,25 +334,34 @@ class T4Feed:
         return []
 
     def _parse(self, frame: str | bytes) -> service_pb2.ServerMessage | None:
-        """One server frame decoded, or None (counted and logged) if it is not a
-        binary protobuf ServerMessage. The recording tap sees every binary frame."""
+        """One server frame decoded, or None (counted, logged and quarantined
+        whole) if it is not a binary protobuf ServerMessage. The recording tap
+        sees every binary frame."""
         if not isinstance(frame, bytes):
-            self._malformed(frame.encode(), "text frame")
+            self._malformed(frame.encode(), "text frame", "text_frame")
             return None
         if self.frame_tap is not None:
             self.frame_tap(frame, time.time_ns())
         try:
             return service_pb2.ServerMessage.FromString(frame)
         except DecodeError as exc:
-            self._malformed(frame, f"undecodable: {exc}")
+            self._malformed(frame, f"undecodable: {exc}", "undecodable")
             return None
 
-    def _malformed(self, frame: bytes, reason: str) -> None:
-        """Count and log a skipped frame by size and a short hex prefix (never whole:
-        a frame may be large, and the prefix is enough to find it in a recording)."""
+    def _malformed(self, frame: bytes, reason: str, code: str) -> None:
+        """Count, log and quarantine a frame none of which could be read. The
+        log shows its size and a short hex prefix (never the whole frame: it
+        may be large); the quarantine keeps it whole."""
         self.metrics.inc("frames.malformed")
         log.warning("frame.malformed", reason=reason, size=len(frame),
                     prefix=frame[:16].hex())
+        decoder = self._decoder
+        if decoder is None:
+            return  # before login: nothing of the firm's can be in it
+        self.metrics.inc(f"quarantined.{code}")
+        decoder.quarantined.append(Quarantined(
+            decoder.firm, "", "", "", code, reason[:200], "frame", frame, None,
+            datetime.now(UTC)))
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         """Send heartbeats; declare the connection dead after a silent spell."""
