@@ -150,6 +150,20 @@ def _parser() -> argparse.ArgumentParser:
                          help="a session goes silent S seconds after its login")
     hostile.add_argument("--stall-seconds", type=float, metavar="S",
                          help="for S seconds ('inf': for good; the default)")
+    shapes = sim.add_argument_group("message shapes (see fillcapture/sim/shapes.py)")
+    shapes.add_argument("--top-level-updates", action="store_true", default=None,
+                        help="live orders, fills and busts as bare messages, not inside "
+                             "an OrderUpdateMulti")
+    shapes.add_argument("--account-codes", action="store_true", default=None,
+                        help="AccountDetails.account carries a code, not the number")
+    shapes.add_argument("--ids-on-block", action="store_true", default=None,
+                        help="updates in an OrderUpdateMulti leave account and market "
+                             "ids to the block")
+    shapes.add_argument("--busts-as-orders", action="store_true", default=None,
+                        help="busts as an OrderUpdate naming the busted trade")
+    shapes.add_argument("--corrupt", type=float, metavar="F",
+                        help="fraction of live fills whose block also carries a corrupt "
+                             "copy (no fill)")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -334,6 +348,11 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "refuse_logins": args.refuse_logins,
         "stall_after": args.stall_after,
         "stall_seconds": args.stall_seconds,
+        "top_level_updates": args.top_level_updates,
+        "account_codes": args.account_codes,
+        "ids_on_block": args.ids_on_block,
+        "busts_as_orders": args.busts_as_orders,
+        "corrupt_fraction": args.corrupt,
     }
     try:
         if args.rate is not None:

@@ -292,6 +292,11 @@ class SimSettings(_Section):
     refuse_logins: int | None = Field(None, ge=1)
     stall_after: float | None = Field(None, ge=0, allow_inf_nan=False)
     stall_seconds: float = Field(float("inf"), gt=0)
+    top_level_updates: bool = False
+    account_codes: bool = False
+    ids_on_block: bool = False
+    busts_as_orders: bool = False
+    corrupt_fraction: float = Field(0.0, ge=0, le=1)
 
     @field_validator("refuse_login", mode="before")
     @classmethod

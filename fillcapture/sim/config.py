@@ -88,6 +88,9 @@ class SimConfig:
       protobuf of the wrong shape; never a valid fill) precedes a live frame.
     - ``refuse_login``: a correct login is answered with this ``LoginResult``
       and closed, the first ``refuse_logins`` times (``None``: always).
+    - ``top_level_updates``, ``account_codes``, ``ids_on_block``,
+      ``busts_as_orders``, ``corrupt_fraction``: message shapes, see
+      :mod:`fillcapture.sim.shapes`.
     - ``stall_after`` / ``stall_seconds``: that long after its login a session
       goes silent (no heartbeats, no fills) for that long (``math.inf``: for
       good) without closing; what it missed is queued and sent when it
@@ -123,6 +126,12 @@ class SimConfig:
     refuse_logins: int | None = None
     stall_after: float | None = None
     stall_seconds: float = math.inf
+    # Message shapes (fillcapture.sim.shapes).
+    top_level_updates: bool = False
+    account_codes: bool = False
+    ids_on_block: bool = False
+    busts_as_orders: bool = False
+    corrupt_fraction: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -163,6 +172,7 @@ class SimConfig:
             "duplicate_fraction",
             "fill_before_order_fraction",
             "malformed_fraction",
+            "corrupt_fraction",
         ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name}: must be a fraction from 0 to 1")

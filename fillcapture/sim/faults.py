@@ -192,6 +192,18 @@ def _defective_fill(frame: bytes, defect: str) -> bytes:
     it is valid protobuf but no valid fill."""
     message = service_pb2.ServerMessage.FromString(frame)
     kind = message.WhichOneof("payload")
+    if kind == "order_update_multi" and message.order_update_multi.updates:
+        # A live update in its block (the default shape): the update itself,
+        # with the block's ids where it leaves them empty.
+        block = message.order_update_multi
+        inner = block.updates[0].WhichOneof("payload") or "order_update"
+        record = getattr(block.updates[0], inner)
+        message = service_pb2.ServerMessage()
+        getattr(message, inner).CopyFrom(record)
+        copy = getattr(message, inner)
+        copy.account_id = copy.account_id or block.account_id
+        copy.market_id = copy.market_id or block.market_id
+        kind = inner
     part: orderrouting_pb2.OrderUpdateTrade | orderrouting_pb2.OrderUpdateTradeLeg
     if kind == "order_update_trade":
         part = message.order_update_trade

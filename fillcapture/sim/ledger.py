@@ -185,6 +185,17 @@ class LedgerWriter:
 
     def __init__(self, path: Path) -> None:
         self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._corrupt_path = corrupt_path(path)
+        self._corrupt: IO[str] | None = None
+
+    def write_corrupt(self, records: Sequence[tuple[str, str, str]]) -> None:
+        """Append corrupt records sent (account number, order id, trade id),
+        one JSON list per line, to the ledger's ``.corrupt`` sibling."""
+        if not records:
+            return
+        if self._corrupt is None:
+            self._corrupt = self._corrupt_path.open("a", encoding="utf-8")
+        self._corrupt.write("".join(json.dumps(list(r)) + "\n" for r in records))
 
     def write(self, fills: Sequence[LedgerFill], busts: Sequence[LedgerFill] = ()) -> None:
         """Append ``fills`` as made, then a bust line for each of ``busts``.
@@ -206,8 +217,29 @@ class LedgerWriter:
 
     def flush(self) -> None:
         self._handle.flush()
+        if self._corrupt is not None:
+            self._corrupt.flush()
 
     def close(self) -> None:
         if not self._handle.closed:
             self._handle.flush()
             self._handle.close()
+        if self._corrupt is not None and not self._corrupt.closed:
+            self._corrupt.close()
+
+
+def corrupt_path(ledger: Path) -> Path:
+    """Where a ledger's corrupt records (``corrupt_fraction``) are listed."""
+    return ledger.with_name(ledger.name + ".corrupt")
+
+
+def read_corrupt(ledger: Path) -> list[tuple[str, str, str]]:
+    path = corrupt_path(ledger)
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.endswith("]"):
+            number, order_id, trade_id = json.loads(line)
+            found.append((number, order_id, trade_id))
+    return found

@@ -22,6 +22,7 @@ from fillcapture.sim.faults import Faults
 from fillcapture.sim.generator import FillGenerator
 from fillcapture.sim.ledger import LedgerFill, LedgerWriter
 from fillcapture.sim.session import Router, Session
+from fillcapture.sim.shapes import Shaper
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +56,9 @@ class SimServer:
         self._faults = Faults(config)
         self.login_attempts: Counter[str] = self._faults.login_attempts
         self.stats: Counter[str] = self._faults.stats
-        self._router = Router(config, self._generator.book, self._accounts, self._faults)
+        self.shaper = Shaper(config)
+        self._router = Router(config, self._generator.book, self._accounts, self._faults,
+                              self.shaper)
         # Each open socket and an event set once its session has been cleaned up.
         self._connections: dict[ServerConnection, asyncio.Event] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -224,6 +227,11 @@ class SimServer:
         without an ``await``, so subscriptions see each fill exactly once."""
         start, busts = len(self.ledger), len(self.busts)
         frames = self._generator.generate(count, self._router.listeners)
+        if self.shaper.live_active:
+            sent = len(self.shaper.corrupt)
+            frames = self.shaper.live(frames)
+            if self._writer is not None:
+                self._writer.write_corrupt(self.shaper.corrupt[sent:])
         self._router.route(frames)
         if self._writer is not None:
             self._writer.write(self.ledger[start:], self.busts[busts:])

@@ -23,6 +23,7 @@ from fillcapture.sim import wire
 from fillcapture.sim.book import Book, SimAccount
 from fillcapture.sim.config import SimConfig
 from fillcapture.sim.faults import Faults
+from fillcapture.sim.shapes import Shaper
 
 log = structlog.get_logger(__name__)
 
@@ -106,9 +107,11 @@ class Router:
         book: Book,
         accounts: Mapping[str, SimAccount],
         faults: Faults,
+        shaper: Shaper | None = None,
     ) -> None:
         # The firm as it is now: replaced (never mutated) when an account is added.
         self.config = config
+        self._shaper = shaper
         self._book = book
         self._accounts = accounts
         self._faults = faults
@@ -132,11 +135,11 @@ class Router:
         session.flush_live()  # live frames held back for reordering go before the snapshot
         for number in numbers:
             views = self._book.snapshot(number)
-            session.outbox.push(
-                wire.snapshot_frames(
-                    self.config, self._accounts[number], views, self.config.snapshot_chunk
-                )
-            )
+            frames = wire.snapshot_frames(
+                self.config, self._accounts[number], views, self.config.snapshot_chunk)
+            if self._shaper is not None and self._shaper.snapshot_active:
+                frames = self._shaper.snapshot(frames)
+            session.outbox.push(frames)
             sessions = self.listeners.setdefault(number, [])
             if session not in sessions:
                 sessions.append(session)
