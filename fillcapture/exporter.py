@@ -46,6 +46,11 @@ COUNTERS = (
     ("fillcapture_frames_malformed", "frames.malformed",
      "Frames from T4 skipped whole because they did not decode or made no sense."),
     ("fillcapture_busts_recorded", "busts.recorded", "Trade busts stored."),
+    ("fillcapture_account_conflicts", "accounts.conflicts",
+     "Account numbers T4 contradicted itself on (an id whose number changed, a number on "
+     "two ids); nothing is re-attributed, fillcapture status names them."),
+    ("fillcapture_quarantine_released", "quarantine.released",
+     "Quarantined records stored once they could be (their account became known, ...)."),
     ("fillcapture_markets_invalid", "markets.invalid",
      "T4 market details skipped for an unusable point value (their frame's fills stand)."),
     ("fillcapture_reconnects", "feed.disconnects",

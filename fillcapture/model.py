@@ -212,6 +212,19 @@ class OrderSide:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountConflict:
+    """T4 gave an account number that contradicts what it said before: an id
+    whose number changed, or a number already on another id. Nothing is
+    re-attributed; an operator must look."""
+
+    firm: str
+    account_id: str
+    number: str
+    known_number: str | None
+    number_held_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordsQuarantined:
     """Records of one frame that could not be stored (see :class:`Quarantined`)."""
 
@@ -232,5 +245,5 @@ class Released:
 
 FeedEvent = (
     Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
-    | BustsReceived | OrderSide | RecordsQuarantined
+    | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict
 )

@@ -156,6 +156,7 @@ class Operations:
             "username": status.username or "", "reason": status.reason or "",
             "visible": ",".join(sorted(status.visible)), "owned": ",".join(sorted(owned)),
             "invisible": ",".join(sorted(invisible)), "alive_at": _iso(now),
+            "account_conflicts": ";".join(sorted(status.conflicts)),
         })
         if status.state == "disconnected" and self._gap is None:
             reason = status.reason or "disconnected"

@@ -1,12 +1,16 @@
 """Who owns what: WhenTech end user → T4 accounts, per customer firm.
 
 A fill is kept only if its (firm, account number) belongs to a registered user.
+An entry may name the account by number, by its code, or by T4's account id;
+:meth:`Ownership.resolved` gives the numbers of those seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from fillcapture.model import VisibleAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,25 @@ class Ownership:
         owned = dict(self._any_firm)
         owned.update({acct: user for (f, acct), user in self._by_firm.items() if f == firm})
         return owned
+
+    def resolved(self, accounts: dict[str, dict[str, VisibleAccount]]) -> Ownership:
+        """This registry with each entry naming an account by code or T4 id
+        (``accounts``: by firm, then id) replaced by one naming its number."""
+        resolved: list[Entry] = []
+        changed = False
+        for entry in self.entries:
+            firms = [entry.firm] if entry.firm else list(accounts)
+            numbers = [
+                account.account for firm in firms for account in accounts.get(firm, {}).values()
+                if account.account and account.account != entry.account and (
+                    entry.account == account.code
+                    or entry.account.lower() == account.account_id.lower())]
+            if numbers:
+                changed = True
+                resolved.extend(Entry(entry.user, entry.firm, number) for number in numbers)
+            else:
+                resolved.append(entry)
+        return Ownership(resolved) if changed else self
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Ownership) and other.entries == self.entries

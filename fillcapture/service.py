@@ -25,6 +25,7 @@ from fillcapture.exporter import serve_metrics
 from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
+    AccountConflict,
     AccountsSeen,
     BustsReceived,
     Connected,
@@ -71,6 +72,8 @@ class FeedStatus:
     visible: frozenset[str] = frozenset()
     reason: str | None = None
     lists_accounts: bool = True
+    # Account numbers T4 contradicted itself on (see AccountConflict).
+    conflicts: frozenset[str] = frozenset()
 
 
 StatusListener = Callable[[FeedStatus], None]
@@ -91,6 +94,10 @@ class Daemon:
         self.status = FeedStatus("starting", datetime.now(UTC))
         self.listeners: list[StatusListener] = []
         self.ownership = Ownership()
+        # The registry as stored, and the accounts seen this run by firm and
+        # id: ``ownership`` is the registry resolved through them.
+        self._registry = Ownership()
+        self._seen: dict[str, dict[str, VisibleAccount]] = {}
         self._feed: FeedAdapter | None = None
         self._stopping = asyncio.Event()
         self._firm: str | None = None
@@ -120,9 +127,10 @@ class Daemon:
     async def load_registry(self) -> bool:
         """Re-read the registry; True if it changed."""
         fresh = ownership_of(await self.store.registry())
-        if fresh == self.ownership:
+        if fresh == self._registry:
             return False
-        self.ownership = fresh
+        self._registry = fresh
+        self.ownership = fresh.resolved(self._seen)
         return True
 
     def stop(self) -> None:
@@ -216,6 +224,11 @@ class Daemon:
                     await writer.put(BustsReceived(busts))
             elif isinstance(event, (OrderSide, MarketsSeen)):
                 await writer.put(event)
+            elif isinstance(event, AccountConflict):
+                self._set_status(conflicts=self.status.conflicts | {
+                    f"{event.account_id}={event.number}"
+                    + (f" (id had {event.known_number})" if event.known_number else "")
+                    + (f" (number on {event.number_held_by})" if event.number_held_by else "")})
             elif isinstance(event, RecordsQuarantined):
                 kept = self._quarantinable(event)
                 if kept is not None:
@@ -235,20 +248,39 @@ class Daemon:
                 self._schedule_visibility_check(event.risk_manager)
                 if event.accounts:
                     await writer.put(AccountsSeen(event.firm, event.accounts))
-                    self._learned(event.firm, event.accounts)
+                    await self._learned(event.firm, event.accounts)
             elif isinstance(event, Subscribed):
                 self._set_status("subscribed")
             elif isinstance(event, AccountsSeen):
-                self._visible.update(
-                    account.account for account in event.accounts if account.account)
-                self._set_status(visible=frozenset(self._visible))
+                # Visible by number, and by code (an entry may name either).
+                seen = {name for account in event.accounts
+                        for name in (account.account, account.code) if name}
+                if not seen <= self._visible:
+                    self._visible |= seen
+                    self._set_status(visible=frozenset(self._visible))
                 await writer.put(event)
-                self._learned(event.firm, event.accounts)
+                await self._learned(event.firm, event.accounts)
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
                 self._set_status("disconnected", reason=event.reason)
 
-    def _learned(self, firm: str, accounts: tuple[VisibleAccount, ...]) -> None:
+    async def _learned(self, firm: str, accounts: tuple[VisibleAccount, ...]) -> None:
+        """Accounts seen: registry entries naming them by code or id now stand
+        for their numbers too (before the frame's fills are judged), and
+        quarantined fills of accounts not known before are retried."""
+        seen = self._seen.setdefault(firm, {})
+        for account in accounts:
+            old = seen.get(account.account_id)
+            seen[account.account_id] = VisibleAccount(
+                account.account_id, account.account or (old.account if old else ""),
+                account.name or (old.name if old else ""),
+                account.code or (old.code if old else ""))
+        resolved = self._registry.resolved(self._seen)
+        if resolved != self.ownership:
+            self.ownership = resolved
+            log.info("registry.resolved", entries=len(resolved))
+            if self._feed is not None:
+                await self._feed.registry_changed()
         if self._releaser is not None:
             self._releaser.learn(firm, accounts)
 
@@ -289,8 +321,10 @@ class Daemon:
         """Owned accounts the fill user cannot see lose their fills: say so loudly."""
         if self._firm is None or not self.status.lists_accounts:
             return
+        aliases = {name for account in self._seen.get(self._firm, {}).values()
+                   for name in (account.account_id, account.code) if account.account}
         for account, user in sorted(self.ownership.accounts_of(self._firm).items()):
-            if account not in self._visible:
+            if account not in self._visible and account not in aliases:
                 self.metrics.inc("accounts.owned_invisible")
                 log.warning("ownership.account_invisible", user=user, account=account,
                             firm=self._firm, fill_user=self.settings.t4.username or None)

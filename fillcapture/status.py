@@ -41,6 +41,8 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
                 "owned": _split(state.get("owned")),
                 "owned_but_invisible": _split(state.get("invisible")),
             },
+            "account_conflicts": [c for c in (state.get("account_conflicts") or "").split(";")
+                                  if c],
             "last_reconcile": state.get("reconcile.last"),
             "last_seal": state.get("seal.last"),
             "last_backup": state.get("backup.last"),
@@ -92,6 +94,9 @@ def render(status: dict[str, Any]) -> str:
             f"{len(accounts['owned_but_invisible'])} owned but invisible"
             + (f" ({', '.join(accounts['owned_but_invisible'])})"
                if accounts["owned_but_invisible"] else ""))
+        for conflict in daemon["account_conflicts"]:
+            lines.append(f"  ACCOUNT CONFLICT: {conflict}; fills stay with the first "
+                         "number seen, check the account in T4")
         for label, key in (("last reconcile", "last_reconcile"), ("last seal", "last_seal"),
                            ("last backup", "last_backup"),
                            ("integrity", "last_integrity_check")):

@@ -14,11 +14,13 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
+from fillcapture import status
 from fillcapture.config import Settings, StoreSettings, T4Settings
 from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.service import Daemon
+from fillcapture.sim import SimConfig
 from fillcapture.sim.ledger import read_corrupt
 from fillcapture.store import Owner, open_store
 from tests.conftest import (
@@ -190,3 +192,83 @@ def _late_trade(trade_id: str) -> bytes:
     trade.price.value = "6000.00"
     trade.exchange_time.seconds = 1_763_900_000
     return message.SerializeToString()
+
+
+def test_registry_entries_by_code_or_account_id_own_the_account(
+    tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+) -> None:
+    # Onboarding registers an account by its code and by T4's id; fills are
+    # stored under the number the fill user sees, and the read side finds them.
+    guid = SimConfig().account_id("33333")
+    sim = start_sim("--rate", "2000", "--max-fills", "2000", "--seed", "24", "--account-codes")
+    users = [{"name": "A", "accounts": ["11111", "C22222"]},
+             {"name": "B", "accounts": [guid.upper(), "44444"]}]
+    daemon = start_daemon(daemon_config(tmp_path, sim, users=users))
+    db = tmp_path / "fills.db"
+    wait_until(lambda: len(sim.ledger()) >= 2000, 60, "the simulator to finish")
+    expected = sorted(ledger_rows(sim.ledger(), OWNED), key=repr)
+    wait_until(lambda: sorted(stored_rows(db), key=repr) == expected, 120,
+               "the store to equal the owned ledger")
+    listed = run_cli(tmp_path / "fillcapture.toml", "fills", "--user", "A", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    accounts = {row["account"] for row in json.loads(listed.stdout)}
+    assert accounts == {"11111", "22222"}
+    listed = run_cli(tmp_path / "fillcapture.toml", "fills", "--user", "B", "--format", "json")
+    assert {row["account"] for row in json.loads(listed.stdout)} == {"33333", "44444"}
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+    events = [json.loads(line) for line in daemon.stderr.splitlines() if line.startswith("{")]
+    # Resolved, an entry by code or id is not an invisible account.
+    assert not [e for e in events if e.get("event") == "ownership.account_invisible"]
+
+
+async def test_an_account_number_contradicted_is_an_error_never_a_re_attribution(
+    tmp_path: Path,
+) -> None:
+    async def session(ws: ServerConnection) -> None:
+        async for frame in ws:
+            kind = service_pb2.ClientMessage.FromString(frame).WhichOneof("payload")
+            if kind == "login_request":
+                response = service_pb2.ServerMessage()
+                response.login_response.firm = "SIMFIRM"
+                for account_id, number in (("acc-1", "11111"), ("acc-2", "22222")):
+                    listed = response.login_response.accounts.add()
+                    listed.account_id, listed.account_number = account_id, number
+                await ws.send(response.SerializeToString())
+            elif kind == "account_subscribe":
+                order = service_pb2.ServerMessage()
+                update = order.order_update_multi.updates.add().order_update
+                update.unique_id, update.account_id = "o2", "acc-2"
+                update.account_number = "11111"  # acc-1's number, on acc-2
+                update.buy_sell = orderrouting_pb2.BUY_SELL_BUY
+                await ws.send(order.SerializeToString())
+                await ws.send(_late_trade("X1"))
+
+    db = tmp_path / "fills.db"
+    async with serve(session, "127.0.0.1", 0) as server, \
+            open_store(f"sqlite:///{db}") as store:
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(
+            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
+                          username="WhenTechFillUser", password="pw", app_license="x",
+                          subscribe_all=True),
+            store=StoreSettings(url=f"sqlite:///{db}"),
+        )
+        await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "22222")])
+        metrics = Metrics()
+        daemon = Daemon(settings, store, metrics)
+        await daemon.load_registry()
+        runner = asyncio.create_task(
+            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
+        async with asyncio.timeout(20):
+            while not stored_rows(db):
+                await asyncio.sleep(0.05)
+        daemon.stop()
+        await runner
+        found = await status.collect(store)
+    # The fill stays with acc-2's number; the contradiction is counted and shown.
+    assert [row[1] for row in stored_rows(db)] == ["22222"]
+    assert metrics["accounts.conflicts"] == 1
+    (shown,) = found["daemons"]
+    assert shown["account_conflicts"] == ["acc-2=11111 (id had 22222) (number on acc-1)"]
+    assert "ACCOUNT CONFLICT: acc-2=11111" in status.render(found)

@@ -95,8 +95,14 @@ async def _check_registry(store: Store, jobs: Sequence[Job], firm: str | None) -
 async def _register(store: Store, job: Job, outcome: Outcome, firm: str | None) -> Result:
     account = job.request.account.account
     if outcome.status is Status.CREATED:
+        # The account is registered by the code it was created with and by
+        # the id T4 returned: fills are attributed by that id, and the code
+        # may differ from the number the fill user later sees.
+        names = [account]
+        if outcome.response is not None and outcome.response.account.accountID:
+            names.append(outcome.response.account.accountID.lower())
         try:
-            await store.add_user(job.as_user, [account], firm)
+            await store.add_user(job.as_user, names, firm)
         except StoreError as exc:
             return Result(job, outcome, False, f"created in T4 but NOT registered: {exc}")
         return Result(job, outcome, True, f"registered for WhenTech user {job.as_user}")

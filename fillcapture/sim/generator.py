@@ -65,8 +65,9 @@ class FillGenerator:
         # describes a market before the first order of it a session sees
         # (a session subscribing later finds them in its snapshot).
         self._described: set[tuple[str, str]] = set()
-        self._trade_frames = wire.TradeFrames()
-        self._leg_frames = wire.TradeLegFrames()
+        self._multi = not config.top_level_updates
+        self._trade_frames = wire.TradeFrames(self._multi)
+        self._leg_frames = wire.TradeLegFrames(self._multi)
         self._trade_id_prefix = f"{config.seed}-"
         self._firm = config.firm
         self._spread_fraction = config.spread_fraction
@@ -142,7 +143,7 @@ class FillGenerator:
                 if described not in self._described:
                     self._described.add(described)
                     frames.append((number, wire.market_details(order.market)))
-                frames.append((number, wire.order_submitted(order)))
+                frames.append((number, wire.order_submitted(order, self._multi)))
             return order
         return open_orders[int(random() * len(open_orders))]
 
@@ -267,4 +268,5 @@ class FillGenerator:
         self.ledger[ledger_index] = busted
         self.busts.append(busted)
         if order.account.number in listened:
-            frames.append((order.account.number, wire.bust(order, index, micros)))
+            frames.append((order.account.number,
+                           wire.bust(order, index, micros, self._multi)))

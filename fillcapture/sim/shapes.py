@@ -49,7 +49,10 @@ class Shaper:
         self._rng = Random(f"{config.seed}/corrupt")
         # (account number, order id, exchange trade id) of each corrupt record sent.
         self.corrupt: list[tuple[str, str, str]] = []
-        self.live_active = (self.multi or self.busts_as_orders)
+        # Live frames come from the generator already in (or out of) their
+        # block; only these shapes need a frame taken apart.
+        self.live_active = bool(self.busts_as_orders or self.ids_on_block
+                                or self.corrupt_fraction)
         self.snapshot_active = self.codes or self.ids_on_block
 
     def live(self, frames: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
@@ -73,6 +76,12 @@ class Shaper:
     def _live(self, number: str, frame: bytes) -> bytes:
         message = service_pb2.ServerMessage.FromString(frame)
         kind = message.WhichOneof("payload")
+        if kind == "order_update_multi" and len(message.order_update_multi.updates) == 1:
+            update = message.order_update_multi.updates[0]
+            kind = update.WhichOneof("payload")
+            message = service_pb2.ServerMessage()
+            if kind is not None:
+                getattr(message, kind).CopyFrom(getattr(update, kind))
         if kind not in _LIVE:
             return frame
         record: Any = getattr(message, kind)

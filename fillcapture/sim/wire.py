@@ -1,6 +1,9 @@
 """Protobuf frames the simulator sends: login, subscription, heartbeat, orders,
 fills, leg fills, busts and account snapshots, each returned as the serialized ``ServerMessage``.
 
+Live orders, fills and busts go inside an ``OrderUpdateMulti`` naming the
+account and market, as CTS's clients expect (``multi=False``: bare).
+
 A bust is an ``order_update_trade`` (an outright fill) or ``order_update_trade_leg``
 (a leg fill) with ``change = ORDER_CHANGE_TRADE_BUSTED`` naming the busted
 fill: its order, account, market, ``exchange_trade_id``, ``sequence_order``,
@@ -13,6 +16,7 @@ message right after that order's ``order_update``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -102,20 +106,36 @@ def _order_state(update: _or.OrderUpdate, order: Order, fill_count: int) -> None
     set_time(update.submit_time, order.submit_micros)
 
 
-def order_submitted(order: Order) -> bytes:
-    """The live ``order_update`` announcing a new working order (it carries the side)."""
+def order_submitted(order: Order, multi: bool = True) -> bytes:
+    """The live ``order_update`` announcing a new working order (it carries the
+    side), inside an ``OrderUpdateMulti`` unless ``multi`` is False."""
     message = service_pb2.ServerMessage()
-    _order_state(message.order_update, order, 0)
+    if not multi:
+        _order_state(message.order_update, order, 0)
+        return message.SerializeToString()
+    block = _block(message, order)
+    _order_state(block.updates.add().order_update, order, 0)
     return message.SerializeToString()
 
 
-class TradeFrames:
-    """Builds live ``order_update_trade`` frames from one reused message: setting
-    fields on a template is several times cheaper than constructing a message."""
+def _block(message: service_pb2.ServerMessage, order: Order) -> _or.OrderUpdateMulti:
+    """The live ``OrderUpdateMulti`` of ``order``'s account and market."""
+    block = message.order_update_multi
+    block.account_id = order.account.account_id
+    block.market_id = order.market.market_id
+    return block
 
-    def __init__(self) -> None:
+
+class TradeFrames:
+    """Builds live ``order_update_trade`` frames (inside an ``OrderUpdateMulti``
+    unless ``multi`` is False) from one reused message: setting fields on a
+    template is several times cheaper than constructing a message."""
+
+    def __init__(self, multi: bool = True) -> None:
         self._message = service_pb2.ServerMessage()
-        self._trade = self._message.order_update_trade
+        self._block = self._message.order_update_multi if multi else None
+        self._trade = (self._block.updates.add().order_update_trade if self._block is not None
+                       else self._message.order_update_trade)
 
     def build(self, order: Order) -> bytes:
         """The frame for ``order``'s newest fill, already recorded on the order."""
@@ -124,6 +144,9 @@ class TradeFrames:
         nanos = fraction * 1000
         working = order.volume - order.filled
         trade = self._trade
+        if self._block is not None:
+            self._block.account_id = fill.account_id
+            self._block.market_id = fill.market_id
         trade.unique_id = order.unique_id
         trade.account_id = fill.account_id
         trade.market_id = fill.market_id
@@ -150,15 +173,20 @@ class TradeLegFrames:
     """Builds live ``order_update_trade_leg`` frames from one reused message, as
     :class:`TradeFrames` does for outright fills."""
 
-    def __init__(self) -> None:
+    def __init__(self, multi: bool = True) -> None:
         self._message = service_pb2.ServerMessage()
-        self._leg = self._message.order_update_trade_leg
+        self._block = self._message.order_update_multi if multi else None
+        self._leg = (self._block.updates.add().order_update_trade_leg
+                     if self._block is not None else self._message.order_update_trade_leg)
 
     def build(self, order: Order, index: int) -> bytes:
         """The frame for leg fill ``order.fills[index]`` of a spread fill already recorded."""
         fill = order.fills[index]
         working = order.volume - order.filled
         leg = self._leg
+        if self._block is not None:
+            self._block.account_id = fill.account_id
+            self._block.market_id = fill.market_id
         leg.unique_id = order.unique_id
         leg.account_id = fill.account_id
         leg.market_id = fill.market_id
@@ -201,10 +229,12 @@ def _set_bust(
         part.leg_index = index % order.legs
 
 
-def bust(order: Order, index: int, bust_micros: int) -> bytes:
-    """The live frame busting ``order.fills[index]``, sent when the bust is made."""
+def bust(order: Order, index: int, bust_micros: int, multi: bool = True) -> bytes:
+    """The live frame busting ``order.fills[index]``, sent when the bust is made
+    (inside an ``OrderUpdateMulti`` unless ``multi`` is False)."""
     message = service_pb2.ServerMessage()
-    part = message.order_update_trade if order.legs == 1 else message.order_update_trade_leg
+    holder: Any = _block(message, order).updates.add() if multi else message
+    part = holder.order_update_trade if order.legs == 1 else holder.order_update_trade_leg
     status = FINISHED if order.filled == order.volume else WORKING
     _set_bust(part, order, index, bust_micros, status)
     return message.SerializeToString()

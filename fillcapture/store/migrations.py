@@ -424,6 +424,29 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (firm, account_id)
             ) WITHOUT ROWID
             """,
+            "CREATE INDEX accounts_code ON accounts (code)",
+            "CREATE INDEX accounts_id ON accounts (account_id)",
+            "CREATE INDEX accounts_number ON accounts (number)",
+            # The registry in account numbers: an entry may name an account by
+            # its number, its code (onboarding creates accounts by code) or
+            # T4's id; fills are stored under the number, so the read side
+            # matches this view, never user_accounts directly. An entry by code
+            # or id stands as written until the account has been seen, then as
+            # the account's number.
+            """
+            CREATE VIEW owned_numbers AS
+                SELECT u.firm, u.account, u.user_name FROM user_accounts u
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM accounts a
+                    WHERE (a.code = u.account OR a.account_id = lower(u.account))
+                        AND (u.firm = '' OR u.firm = a.firm)
+                        AND a.number <> '' AND a.number <> u.account)
+                UNION ALL
+                SELECT u.firm, a.number, u.user_name FROM user_accounts u
+                JOIN accounts a ON (a.code = u.account OR a.account_id = lower(u.account))
+                    AND (u.firm = '' OR u.firm = a.firm)
+                WHERE a.number <> '' AND a.number <> u.account
+            """,
         ),
     ),
 )

@@ -160,8 +160,8 @@ _SAVE_MARKET = (
 # The owner of a fill: the entry naming its firm, else the firm-less entry.
 _OWNER = (
     "COALESCE("
-    "(SELECT o.user_name FROM user_accounts o WHERE o.firm = f.firm AND o.account = f.account), "
-    "(SELECT o.user_name FROM user_accounts o WHERE o.firm = '' AND o.account = f.account))"
+    "(SELECT o.user_name FROM owned_numbers o WHERE o.firm = f.firm AND o.account = f.account), "
+    "(SELECT o.user_name FROM owned_numbers o WHERE o.firm = '' AND o.account = f.account))"
 )
 
 _FILL_COLUMNS = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
@@ -753,9 +753,12 @@ class SqliteStore:
                 )
 
     async def registry(self) -> list[Owner]:
-        """Every (user, firm, account) row, as committed now (by any process)."""
+        """Every (user, firm, account) row, as committed now (by any process),
+        and for a row naming an account by code or T4 id, the same row with
+        the account's number once the account has been seen."""
         rows = await self._all(
-            "SELECT user_name, firm, account FROM user_accounts ORDER BY user_name, firm, account"
+            "SELECT DISTINCT user_name, firm, account FROM owned_numbers "
+            "ORDER BY user_name, firm, account"
         )
         return [Owner(row[0], row[1] or None, row[2]) for row in rows]
 
@@ -815,10 +818,11 @@ class SqliteStore:
         return found
 
     async def user_accounts(self, name: str) -> list[Owner] | None:
-        """``name``'s account rows (``[]`` for none); ``None`` if there is no such user."""
+        """``name``'s account rows (``[]`` for none), an account named by code
+        or T4 id as its number once seen; ``None`` if there is no such user."""
         rows = await self._all(
-            "SELECT u.name, a.firm, a.account FROM users u "
-            "LEFT JOIN user_accounts a ON a.user_name = u.name "
+            "SELECT DISTINCT u.name, a.firm, a.account FROM users u "
+            "LEFT JOIN owned_numbers a ON a.user_name = u.name "
             "WHERE u.name = ? ORDER BY a.firm, a.account", (name,))
         if not rows:
             return None
@@ -887,7 +891,7 @@ class SqliteStore:
                     owned = [owner.firm]
                 else:
                     claimed = {row[0] for row in await reader.execute_fetchall(
-                        "SELECT firm FROM user_accounts WHERE account = ? AND firm <> ''",
+                        "SELECT firm FROM owned_numbers WHERE account = ? AND firm <> ''",
                         (owner.account,))}
                     owned = [firm for firm in firms if firm not in claimed]
                 parts: list[sqlite3.Row] = []
@@ -1148,7 +1152,7 @@ def _conditions(query: FillQuery) -> tuple[list[str], dict[str, Any]]:
         # The IN narrows to the user's account numbers through the account
         # index; the owner test then applies firm-specific precedence.
         where.append(
-            "f.account IN (SELECT account FROM user_accounts WHERE user_name = :user) "  # noqa: S608
+            "f.account IN (SELECT account FROM owned_numbers WHERE user_name = :user) "  # noqa: S608
             f"AND {_OWNER} = :user"
         )
         params["user"] = query.user

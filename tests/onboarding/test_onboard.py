@@ -16,13 +16,16 @@ pytestmark = pytest.mark.timeout(30)
 Onboard = Callable[..., tuple[int, str, str]]
 
 
-def registry(tmp_path: Path) -> list[tuple[str, str, str]]:
+def registry(tmp_path: Path, *, ids: bool = False) -> list[tuple[str, str, str]]:
+    """The registry's rows by account code, or (``ids``) those by T4's
+    account id, which onboarding registers beside each code."""
     db = tmp_path / "fills.db"
     if not db.exists():
         return []
     with sqlite3.connect(db) as conn:
         return conn.execute(
-            "SELECT user_name, firm, account FROM user_accounts ORDER BY account").fetchall()
+            "SELECT user_name, firm, account FROM user_accounts "  # noqa: S608 - constant
+            f"WHERE account {'' if ids else 'NOT '}GLOB '*-*-*-*-*' ORDER BY account").fetchall()
 
 
 def test_created_user_is_reported_and_its_account_registered(
@@ -37,6 +40,9 @@ def test_created_user_is_reported_and_its_account_registered(
     assert "must assign account(s) 77777 to the fill user" in out
     # --as-user defaults to the request's username; no --firm means any firm.
     assert registry(tmp_path) == [("ann@example.com", "", "77777")]
+    # And by the id T4 returned for it, by which its fills are attributed.
+    account_id = out.split("created account 77777: account id ")[1].split()[0].strip(",;.")
+    assert registry(tmp_path, ids=True) == [("ann@example.com", "", account_id.lower())]
 
 
 def test_as_user_and_firm_choose_the_registry_entry(

@@ -156,9 +156,27 @@ async def collect(ws: ClientConnection, quiet: float = 0.5) -> list[bytes | str]
 
 
 def decoded(frames: list[bytes | str]) -> list[service_pb2.ServerMessage]:
-    """The frames, all of which must be binary ``ServerMessage`` frames."""
+    """The frames, all of which must be binary ``ServerMessage`` frames, live
+    updates taken out of their block (see :func:`bare`)."""
     messages = []
     for data in frames:
         assert isinstance(data, bytes)
-        messages.append(service_pb2.ServerMessage.FromString(data))
+        messages.append(bare(service_pb2.ServerMessage.FromString(data)))
     return messages
+
+
+def bare(message: service_pb2.ServerMessage) -> service_pb2.ServerMessage:
+    """A live update as the one message it carries: the simulator sends each
+    live order, fill and bust alone in an ``OrderUpdateMulti`` naming its
+    account and market (checked here), as T4 does."""
+    if message.WhichOneof("payload") != "order_update_multi":
+        return message
+    block = message.order_update_multi
+    assert len(block.updates) == 1, "a live block carries one update"
+    kind = block.updates[0].WhichOneof("payload")
+    assert kind is not None
+    record = getattr(block.updates[0], kind)
+    assert (record.account_id, record.market_id) == (block.account_id, block.market_id)
+    out = service_pb2.ServerMessage()
+    getattr(out, kind).CopyFrom(record)
+    return out

@@ -18,7 +18,7 @@ from websockets.protocol import State
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, orderrouting_pb2, service_pb2
 from fillcapture.sim import LedgerFill, SimConfig, SimServer
 from fillcapture.sim.faults import JUNK_KINDS, TEXT_JUNK, Faults
-from tests.sim.frames import Seen, collect, decoded, fill_of, seen_in, stamp_micros
+from tests.sim.frames import Seen, bare, collect, decoded, fill_of, seen_in, stamp_micros
 from tests.sim.test_sim_server import (
     config,
     logged_in,
@@ -83,7 +83,7 @@ async def test_faults_do_not_change_the_fills_a_seed_makes() -> None:
 def _kind(frame: bytes | str) -> str | None:
     if isinstance(frame, str):
         return None
-    kind: str | None = service_pb2.ServerMessage.FromString(frame).WhichOneof("payload")
+    kind: str | None = bare(service_pb2.ServerMessage.FromString(frame)).WhichOneof("payload")
     return kind
 
 
@@ -184,7 +184,7 @@ def classify(data: bytes | str) -> str:
         assert data == TEXT_JUNK
         return "text"
     try:
-        message = ServerMessage.FromString(data)
+        message = bare(ServerMessage.FromString(data))
     except DecodeError:
         return "undecodable"
     kind = message.WhichOneof("payload")
@@ -238,7 +238,7 @@ async def test_junk_frames_take_turns_and_are_never_a_valid_fill() -> None:
         s
         for data in live
         if classify(data) == "fill"
-        for s in seen_in(ServerMessage.FromString(data))  # type: ignore[arg-type]
+        for s in seen_in(bare(ServerMessage.FromString(data)))  # type: ignore[arg-type]
         if s.bust_micros is None
     ]
     assert Counter(valid) == Counter(fill_of(f) for f in sim.ledger)

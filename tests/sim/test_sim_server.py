@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, orderrouting_pb2, service_pb2
 from fillcapture.sim import LedgerFill, SimConfig, SimServer, read_ledger
+from tests.sim.frames import bare
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -106,7 +107,7 @@ def fills_in(message: service_pb2.ServerMessage) -> list[SeenFill]:
 async def recv(ws: ClientConnection, within: float = 5.0) -> service_pb2.ServerMessage:
     data = await asyncio.wait_for(ws.recv(), within)
     assert isinstance(data, bytes), "the server sends binary frames only"
-    return ServerMessage.FromString(data)
+    return bare(ServerMessage.FromString(data))
 
 
 async def send_login(ws: ClientConnection, **fields: str) -> auth_pb2.LoginResponse:

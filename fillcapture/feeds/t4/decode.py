@@ -18,6 +18,7 @@ from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
+    AccountConflict,
     Bust,
     Fill,
     Market,
@@ -126,8 +127,10 @@ class Decoder:
         self.new_accounts: list[VisibleAccount] = []
         # Records that could not be stored, since the session last collected them.
         self.quarantined: list[Quarantined] = []
-        # (id, number) pairs already reported as conflicting: logged once each.
+        # (id, number) pairs already reported as conflicting: logged once each;
+        # and those since the session last collected them.
         self._conflicts: set[tuple[str, str]] = set()
+        self.new_conflicts: list[AccountConflict] = []
         # Market terms by market id, and those new or changed since the
         # session last collected them (MarketsSeen).
         self.markets: dict[str, Market] = {}
@@ -174,9 +177,11 @@ class Decoder:
             return
         self._conflicts.add((account_id, number))
         self.metrics.inc("accounts.conflicts")
+        held_by = owner if owner != account_id else None
         log.error("account.conflict", firm=self.firm, account_id=account_id[:80],
-                  number=number[:40], known_number=known,
-                  number_held_by=owner if owner != account_id else None)
+                  number=number[:40], known_number=known, number_held_by=held_by)
+        self.new_conflicts.append(AccountConflict(self.firm, account_id, number, known,
+                                                  held_by))
 
     @property
     def conflicts(self) -> list[tuple[str, str]]:

@@ -248,7 +248,11 @@ class T4Feed:
         else:
             assert self._decoder is not None
             owned = self.ownership().accounts_of(self._decoder.firm)
-            wanted = {a.account_id for a in self._visible if a.account in owned}
+            # An entry may name the account by number, T4 id or code.
+            codes = self._decoder.codes
+            wanted = {a.account_id for a in self._visible
+                      if a.account in owned or a.account_id in owned
+                      or codes.get(a.account_id, a.code or "\0") in owned}
             new = sorted(wanted - self._subscribed)
             if not new:
                 return
@@ -307,6 +311,9 @@ class T4Feed:
         if decoder.new_markets:
             events.append(MarketsSeen(tuple(decoder.new_markets)))
             decoder.new_markets.clear()
+        if decoder.new_conflicts:
+            events.extend(decoder.new_conflicts)
+            decoder.new_conflicts.clear()
         events.extend(sides)
         if fills:
             events.append(FillsReceived(tuple(fills), received_ns))
