@@ -149,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="a session goes silent S seconds after its login")
     hostile.add_argument("--stall-seconds", type=float, metavar="S",
                          help="for S seconds ('inf': for good; the default)")
+    hostile.add_argument("--drop-after-login", action="store_true", default=None,
+                         help="accept each login, then close the session at once")
+    hostile.add_argument("--logged-in-elsewhere-after", type=float, metavar="S",
+                         help="S seconds into each session, send LOGGED_IN_ELSEWHERE and close")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -332,6 +336,8 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "refuse_logins": args.refuse_logins,
         "stall_after": args.stall_after,
         "stall_seconds": args.stall_seconds,
+        "drop_after_login": args.drop_after_login,
+        "logged_in_elsewhere_after": args.logged_in_elsewhere_after,
     }
     try:
         if args.rate is not None:

@@ -92,6 +92,11 @@ class SimConfig:
       goes silent (no heartbeats, no fills) for that long (``math.inf``: for
       good) without closing; what it missed is queued and sent when it
       resumes (a full queue holds the generator back, as a slow reader does).
+    - ``drop_after_login``: every session is accepted, then closed at once,
+      as by a server that cannot hold one.
+    - ``logged_in_elsewhere_after``: that long after its login, a session gets
+      a ``login_response`` of ``LOGIN_RESULT_LOGGED_IN_ELSEWHERE`` and is closed,
+      as when another client logs in as the same user.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -123,6 +128,8 @@ class SimConfig:
     refuse_logins: int | None = None
     stall_after: float | None = None
     stall_seconds: float = math.inf
+    drop_after_login: bool = False
+    logged_in_elsewhere_after: float | None = None
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -186,6 +193,9 @@ class SimConfig:
             raise ValueError("stall_after: must be a number of seconds >= 0")
         if not self.stall_seconds > 0:  # also refuses NaN
             raise ValueError("stall_seconds: must be > 0 (math.inf: for good)")
+        after = self.logged_in_elsewhere_after
+        if after is not None and not 0 <= after < math.inf:
+            raise ValueError("logged_in_elsewhere_after: must be a number of seconds >= 0")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

@@ -50,8 +50,8 @@ Push = Callable[[bytes | str], None]
 class Faults:
     """Shared by a server's sessions: the login refusals left, the fault draws,
     and the counters ``stats`` (``junk_frames``, ``duplicate_frames``,
-    ``dropped_connections``, ``stalled_sessions``) and ``login_attempts`` (by
-    ``LoginResult`` name)."""
+    ``dropped_connections``, ``stalled_sessions``, ``dropped_after_login``,
+    ``logged_in_elsewhere``) and ``login_attempts`` (by ``LoginResult`` name)."""
 
     def __init__(self, config: SimConfig) -> None:
         self.stats: Counter[str] = Counter()

@@ -242,9 +242,17 @@ class Session:
     async def run(self) -> None:
         if not await self._login():
             return
+        if self._config.drop_after_login:
+            self._faults.stats["dropped_after_login"] += 1
+            self._log.info("sim.session.dropped_after_login")
+            await self._ws.close(CloseCode.NORMAL_CLOSURE, "dropped after login")
+            return
         tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._heartbeats())]
         if self._config.stall_after is not None:
             tasks.append(asyncio.create_task(self._stall(self._config.stall_after)))
+        if self._config.logged_in_elsewhere_after is not None:
+            tasks.append(asyncio.create_task(
+                self._logged_in_elsewhere(self._config.logged_in_elsewhere_after)))
         try:
             await self._read_loop()
         finally:
@@ -385,6 +393,20 @@ class Session:
         await asyncio.sleep(seconds)
         self._sending.set()
         self._log.info("sim.session.resumed")
+
+
+    async def _logged_in_elsewhere(self, after: float) -> None:
+        """``after`` seconds into the session, end it as T4 does when the same
+        user logs in elsewhere: a ``login_response`` saying so, then the close."""
+        await asyncio.sleep(after)
+        result = auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE
+        self._faults.stats["logged_in_elsewhere"] += 1
+        self._log.info("sim.session.logged_in_elsewhere")
+        try:
+            await self._ws.send(wire.login_failed(result, _refusal_message(result)))
+            await self._ws.close(CloseCode.NORMAL_CLOSURE, "logged in elsewhere")
+        except ConnectionClosed:
+            pass
 
 
 async def send_frames(ws: ServerConnection, frames: list[bytes]) -> None:
