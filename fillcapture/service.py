@@ -59,7 +59,8 @@ class FeedStatus:
     """The daemon's T4 session as it stands: for ``fillcapture status``, systemd
     and metrics. ``since`` is when ``state`` was entered; ``reason`` says why
     the last session ended; ``visible`` are the account numbers the fill user sees,
-    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`)."""
+    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`);
+    ``price_format`` is how the last session's prices are written, if known."""
 
     state: FeedState
     since: datetime
@@ -68,6 +69,7 @@ class FeedStatus:
     visible: frozenset[str] = frozenset()
     reason: str | None = None
     lists_accounts: bool = True
+    price_format: str | None = None
 
 
 StatusListener = Callable[[FeedStatus], None]
@@ -217,7 +219,8 @@ class Daemon:
                          visible=len(event.accounts), risk_manager=event.risk_manager)
                 self._set_status("connected", firm=event.firm, username=event.username,
                                  visible=frozenset(self._visible), reason=None,
-                                 lists_accounts=event.lists_accounts)
+                                 lists_accounts=event.lists_accounts,
+                                 price_format=event.price_format)
                 self._schedule_visibility_check(event.risk_manager)
             elif isinstance(event, Subscribed):
                 self._set_status("subscribed")

@@ -22,7 +22,7 @@ from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.sim import wire
 from fillcapture.sim.book import Book, SimAccount
 from fillcapture.sim.config import SimConfig
-from fillcapture.sim.faults import Faults
+from fillcapture.sim.faults import Faults, LoginSeen
 
 log = structlog.get_logger(__name__)
 
@@ -280,6 +280,8 @@ class Session:
             await ws.close(CloseCode.POLICY_VIOLATION, "login_request expected")
             return False
         request = message.login_request
+        seen = LoginSeen.of(request)
+        self._faults.logins.append(seen)
         result, error = check_login(self._config, request)
         if result == auth_pb2.LOGIN_RESULT_SUCCESS:
             refused = self._faults.refusal()
@@ -297,7 +299,8 @@ class Session:
             await ws.send(wire.login_ok(self._config, self.session_id, visible))
         except ConnectionClosed:
             return False
-        self._log.info("sim.session.login", username=self._config.username, accounts=len(visible))
+        self._log.info("sim.session.login", username=self._config.username, accounts=len(visible),
+                       fields=list(seen.fields), price_format=seen.price_format)
         return True
 
     async def _read_loop(self) -> None:

@@ -12,11 +12,13 @@ import pytest
 from structlog.testing import capture_logs
 from websockets.asyncio.server import ServerConnection
 
+from fillcapture.config import T4Settings
 from fillcapture.feeds.t4.proto import auth_pb2, service_pb2
 from fillcapture.feeds.t4.session import T4Feed, login_result_name
 from fillcapture.metrics import Metrics
 from fillcapture.model import Connected, Disconnected, FeedEvent, Subscribed
 from fillcapture.sim import SimConfig, SimServer
+from fillcapture.sim.faults import LoginSeen
 from tests.feeds.test_t4 import OWNED, Scripted, _collect, _settings, scripted
 
 pytestmark = pytest.mark.timeout(60)
@@ -176,3 +178,35 @@ async def test_additional_users_not_allowed_at_login_waits_elsewhere_delay() -> 
     assert [w["seconds"] for w in _waits(logs)] == [0.5, 0.5]
     assert sim.login_attempts[name] == 2
     assert metrics[f"feed.login_refused.{name}"] == 2
+
+
+# --- what the login request carries ---------------------------------------------
+
+
+@pytest.mark.parametrize(("price_format", "fields", "sent"), [
+    ("decimal", ("api_key",), "PRICE_FORMAT_DECIMAL"),
+    ("real", ("api_key", "price_format"), "PRICE_FORMAT_REAL"),
+])
+async def test_api_key_login_carries_the_key_alone(
+    price_format: str, fields: tuple[str, ...], sent: str,
+) -> None:
+    # With the default price format the request is what CTS's JavaScript client
+    # sends: the key and nothing else (DECIMAL is proto3's zero, never on the wire).
+    async with SimServer(SimConfig(fills_per_second=0)) as sim:
+        feed = T4Feed(T4Settings(url=sim.url, api_key="sim-api-key", subscribe_all=True,
+                                 price_format=price_format), lambda: OWNED, Metrics())
+        events = await _collect(feed, lambda ev: any(isinstance(e, Subscribed) for e in ev))
+    assert sim.logins == [LoginSeen(fields, sent)]
+    connected = events[0]
+    assert isinstance(connected, Connected)
+    assert (connected.firm, connected.price_format) == ("SIMFIRM", price_format)
+
+
+async def test_password_login_sends_the_configured_price_format() -> None:
+    async with SimServer(SimConfig(fills_per_second=0)) as sim:
+        feed = T4Feed(_settings(sim.url, price_format="clearing_decimal"),
+                      lambda: OWNED, Metrics())
+        await _collect(feed, lambda ev: any(isinstance(e, Subscribed) for e in ev))
+    assert sim.logins == [LoginSeen(
+        ("app_license", "app_name", "firm", "password", "price_format", "username"),
+        "PRICE_FORMAT_CLEARING_DECIMAL")]

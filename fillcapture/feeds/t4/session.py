@@ -62,6 +62,12 @@ LONG_WAIT_AT_LOGIN = frozenset({
     auth_pb2.LOGIN_RESULT_ADDITIONAL_USERS_NOT_ALLOWED,
 })
 LONG_WAIT_AFTER_LOGIN = LONG_WAIT_AT_LOGIN | {auth_pb2.LOGIN_RESULT_LOGOUT}
+# [t4] price_format: how T4 writes every price it sends this session.
+PRICE_FORMATS = {
+    "decimal": auth_pb2.PRICE_FORMAT_DECIMAL,
+    "real": auth_pb2.PRICE_FORMAT_REAL,
+    "clearing_decimal": auth_pb2.PRICE_FORMAT_CLEARING_DECIMAL,
+}
 _MAX_FRAME = 64 * 1024 * 1024
 _CONTROL = frozenset({"heartbeat", "login_response", "authentication_token",
                       "account_subscribe_response"})
@@ -196,13 +202,19 @@ class T4Feed:
 
     async def _login(self, ws: ClientConnection) -> Connected:
         s = self.settings
-        request = auth_pb2.LoginRequest(app_name=s.app_name, app_license=s.app_license)
+        price_format = PRICE_FORMATS[s.price_format]
         if s.uses_api_key and s.api_key is not None:
-            request.api_key = s.api_key.get_secret_value()
+            # As CTS's clients send it: the key alone names the user and the
+            # application. The price format is no credential: it is sent so that
+            # the stored prices mean what [t4] price_format says (the default,
+            # DECIMAL, is proto3's zero and so not on the wire at all).
+            request = auth_pb2.LoginRequest(api_key=s.api_key.get_secret_value(),
+                                            price_format=price_format)
         else:
-            request.firm = s.firm
-            request.username = s.username
-            request.password = s.password.get_secret_value() if s.password else ""
+            request = auth_pb2.LoginRequest(
+                firm=s.firm, username=s.username,
+                password=s.password.get_secret_value() if s.password else "",
+                app_name=s.app_name, app_license=s.app_license, price_format=price_format)
         await ws.send(service_pb2.ClientMessage(login_request=request).SerializeToString())
         response = await asyncio.wait_for(self._await_login(ws), s.connect_timeout)
         result = response.result
@@ -224,9 +236,10 @@ class T4Feed:
         self._decoder.new_accounts.clear()  # reported by Connected itself
         self._visible = accounts
         log.info("feed.logged_in", firm=self._decoder.firm, username=response.username,
-                 accounts=len(accounts), roles=list(response.roles))
+                 accounts=len(accounts), roles=list(response.roles),
+                 price_format=s.price_format)
         return Connected(self._decoder.firm, response.username or s.username, accounts,
-                         s.subscribe_all)
+                         s.subscribe_all, price_format=s.price_format)
 
     def _held_elsewhere(self, name: str, *, after_login: bool) -> _Retry:
         """Another session holds the fill user's seat: loud, counted (by the
