@@ -277,7 +277,8 @@ class SimSettings(_Section):
     ``stall_after`` seconds after login for ``stall_seconds`` (``inf``: for good);
     with ``drop_after_login`` every session is closed right after its login;
     ``logged_in_elsewhere_after`` seconds into each session, a ``login_response``
-    of ``LOGGED_IN_ELSEWHERE`` ends it.
+    of ``LOGGED_IN_ELSEWHERE`` ends it; ``trade_date_offset_ticks`` is added to
+    every trade date sent (non-midnight dates).
     """
 
     seed: int = 1
@@ -302,6 +303,7 @@ class SimSettings(_Section):
     stall_seconds: float = Field(float("inf"), gt=0)
     drop_after_login: bool = False
     logged_in_elsewhere_after: float | None = Field(None, ge=0, allow_inf_nan=False)
+    trade_date_offset_ticks: int = Field(0, gt=-(10**16), lt=10**16)
 
     @field_validator("refuse_login", mode="before")
     @classmethod

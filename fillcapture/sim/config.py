@@ -97,6 +97,9 @@ class SimConfig:
     - ``logged_in_elsewhere_after``: that long after its login, a session gets
       a ``login_response`` of ``LOGIN_RESULT_LOGGED_IN_ELSEWHERE`` and is closed,
       as when another client logs in as the same user.
+    - ``trade_date_offset_ticks``: added to every ``trade_date`` sent (.NET
+      ticks of 100 ns), making trade dates that are no midnight (or, by whole
+      days of 864,000,000,000 ticks, the wrong day); the ledger keeps the true date.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -130,6 +133,7 @@ class SimConfig:
     stall_seconds: float = math.inf
     drop_after_login: bool = False
     logged_in_elsewhere_after: float | None = None
+    trade_date_offset_ticks: int = 0
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -196,6 +200,8 @@ class SimConfig:
         after = self.logged_in_elsewhere_after
         if after is not None and not 0 <= after < math.inf:
             raise ValueError("logged_in_elsewhere_after: must be a number of seconds >= 0")
+        if not -(10**16) < self.trade_date_offset_ticks < 10**16:  # about 31 years
+            raise ValueError("trade_date_offset_ticks: must be within +-10**16 ticks")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ HOSTILE = {
     "stall_seconds": 10.0,
     "drop_after_login": True,
     "logged_in_elsewhere_after": 2.5,
+    "trade_date_offset_ticks": 5,
 }
 
 
@@ -62,6 +63,7 @@ def test_the_sim_section_maps_onto_the_simulator(tmp_path: Path) -> None:
         ({"refuse_logins": 2}, "refuse_logins needs refuse_login"),
         ({"stall_seconds": 0}, "sim.stall_seconds"),
         ({"logged_in_elsewhere_after": -1}, "sim.logged_in_elsewhere_after"),
+        ({"trade_date_offset_ticks": 10**17}, "sim.trade_date_offset_ticks"),
     ],
 )
 def test_bad_sim_settings_name_the_key(
