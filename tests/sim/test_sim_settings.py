@@ -81,6 +81,8 @@ def test_bad_sim_settings_name_the_key(
         (["--refuse-login", "NOPE"], "'NOPE' is not a T4 LoginResult"),
         (["--reorder", "-3"], "reorder_window"),
         (["--refuse-logins", "2"], "refuse_logins: needs refuse_login"),
+        (["--logged-in-elsewhere-after", "-1"], "logged_in_elsewhere_after: must be"),
+        (["--trade-date-offset-ticks", str(10**17)], "trade_date_offset_ticks: must be"),
     ],
 )
 def test_bad_sim_flags_exit_2_naming_the_setting(
