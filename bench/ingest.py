@@ -33,6 +33,7 @@ from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.model import Fill, Side
+from fillcapture.schedule import trade_date
 from fillcapture.service import Daemon, tune_gc
 from fillcapture.store import Owner, open_store
 
@@ -129,6 +130,9 @@ def normalize_ceiling(frames: int) -> float:
     multi.historical = True
     rng = random.Random(2)
     now = datetime.now(UTC)
+    # T4's trade date: .NET ticks of the CME trade date's midnight (a wrong one
+    # would time the suspect-date path instead, see feeds/t4/tradedate.py).
+    midnight = (trade_date(now) - date(1, 1, 1)).days * 864_000_000_000
     for n in range(100):
         if n % 3 == 0:
             order = multi.updates.add().order_update
@@ -142,7 +146,7 @@ def normalize_ceiling(frames: int) -> float:
         trade.volume = 2
         trade.price.value = "6012.25"
         trade.exchange_time.FromDatetime(now)
-        trade.trade_date = 638_999_999_999_999_999
+        trade.trade_date = midnight
     frame = message.SerializeToString()
     decoder = Decoder("SIMFIRM", Metrics())
     decoder.learn_account("acc-1", "11111")

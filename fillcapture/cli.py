@@ -164,6 +164,12 @@ def _parser() -> argparse.ArgumentParser:
     shapes.add_argument("--corrupt", type=float, metavar="F",
                         help="fraction of live fills whose block also carries a corrupt "
                              "copy (no fill)")
+    hostile.add_argument("--drop-after-login", action="store_true", default=None,
+                         help="accept each login, then close the session at once")
+    hostile.add_argument("--logged-in-elsewhere-after", type=float, metavar="S",
+                         help="S seconds into each session, send LOGGED_IN_ELSEWHERE and close")
+    hostile.add_argument("--trade-date-offset-ticks", type=int, metavar="N",
+                         help="add N .NET ticks (100 ns) to every trade date sent")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -353,6 +359,9 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "ids_on_block": args.ids_on_block,
         "busts_as_orders": args.busts_as_orders,
         "corrupt_fraction": args.corrupt,
+        "drop_after_login": args.drop_after_login,
+        "logged_in_elsewhere_after": args.logged_in_elsewhere_after,
+        "trade_date_offset_ticks": args.trade_date_offset_ticks,
     }
     try:
         if args.rate is not None:

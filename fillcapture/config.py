@@ -61,7 +61,10 @@ class FeedSettings(_Section):
 class T4Settings(_Section):
     """The T4 fill user's session. Log in with ``api_key`` alone, or with
     ``firm``, ``username``, ``password``, ``app_name`` and ``app_license``.
-    ``subscribe_all`` is Risk Manager mode: every firm account, unowned dropped."""
+    ``subscribe_all`` is Risk Manager mode: every firm account, unowned dropped.
+    The reconnect back-off starts again from ``reconnect_base`` only after a
+    session that stayed up ``healthy_after`` seconds. ``price_format`` is the
+    T4 ``PriceFormat`` asked for at login: how T4 writes the prices stored."""
 
     url: str = "wss://wss.t4login.com/v1"
     api_key: SecretStr | None = None
@@ -77,6 +80,8 @@ class T4Settings(_Section):
     reconnect_cap: float = Field(30.0, gt=0)
     connect_timeout: float = Field(15.0, gt=0)
     elsewhere_delay: float = Field(300.0, gt=0)
+    healthy_after: float = Field(300.0, gt=0)
+    price_format: Literal["decimal", "real", "clearing_decimal"] = "decimal"
 
     @field_validator("url")
     @classmethod
@@ -269,7 +274,11 @@ class SimSettings(_Section):
     announced after their first fill (``fill_before_order_fraction``); logins
     are refused with ``refuse_login`` (a LoginResult name or number) the first
     ``refuse_logins`` times (unset: always); sessions go silent
-    ``stall_after`` seconds after login for ``stall_seconds`` (``inf``: for good).
+    ``stall_after`` seconds after login for ``stall_seconds`` (``inf``: for good);
+    with ``drop_after_login`` every session is closed right after its login;
+    ``logged_in_elsewhere_after`` seconds into each session, a ``login_response``
+    of ``LOGGED_IN_ELSEWHERE`` ends it; ``trade_date_offset_ticks`` is added to
+    every trade date sent (non-midnight dates).
     """
 
     seed: int = 1
@@ -297,6 +306,9 @@ class SimSettings(_Section):
     ids_on_block: bool = False
     busts_as_orders: bool = False
     corrupt_fraction: float = Field(0.0, ge=0, le=1)
+    drop_after_login: bool = False
+    logged_in_elsewhere_after: float | None = Field(None, ge=0, allow_inf_nan=False)
+    trade_date_offset_ticks: int = Field(0, gt=-(10**16), lt=10**16)
 
     @field_validator("refuse_login", mode="before")
     @classmethod

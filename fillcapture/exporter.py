@@ -61,6 +61,9 @@ COUNTERS = (
      "MQTT broker connections lost or not made, each followed by another attempt."),
     ("fillcapture_mqtt_unpublishable", "mqtt.unpublishable",
      "Stored fills or busts the message schema refuses, skipped by the publisher."),
+    ("fillcapture_fills_trade_date_suspect", "fills.trade_date_suspect",
+     "Fills received whose T4 trade date is no midnight in .NET ticks or not the CME "
+     "trade date of their exchange time (they keep T4's date)."),
 )
 
 LOGIN_SUCCESS = "LOGIN_RESULT_SUCCESS"

@@ -146,6 +146,9 @@ class Connected:
     ``lists_accounts`` is False for a source that cannot say which accounts it
     will carry (an MQTT feed brings whatever its publishers send): no owned
     account is then taken for invisible, since none is known to be.
+    ``price_format`` is how the session's prices are written (T4's
+    ``PriceFormat``: ``decimal``, ``real``, ``clearing_decimal``), if the
+    source says.
     """
 
     firm: str
@@ -153,6 +156,7 @@ class Connected:
     accounts: tuple[VisibleAccount, ...]
     risk_manager: bool
     lists_accounts: bool = True
+    price_format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class Operations:
         self._gap: tuple[int, datetime] | None = None  # the open gap: id, start
         self._reconciled: tuple[date, datetime] | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._price_format: str | None = None  # as last recorded in the store
 
     @property
     def instance(self) -> str:
@@ -92,6 +93,7 @@ class Operations:
         store = self.daemon.store
         now = self.clock()
         previous = (await store.state()).get(self.instance, {})
+        self._price_format = previous.get("t4.price_format") or None
         alive = previous.get("alive_at")
         unended = [gap for gap in await store.gaps()
                    if gap.instance == self.instance and gap.ended_at is None]
@@ -151,13 +153,25 @@ class Operations:
         store = self.daemon.store
         owned = set(self.daemon.ownership.accounts_of(status.firm or self.instance))
         invisible = owned - status.visible if status.lists_accounts else set()
-        await store.set_state(self.instance, {
+        values = {
             "state": status.state, "since": _iso(status.since), "firm": status.firm or "",
             "username": status.username or "", "reason": status.reason or "",
             "visible": ",".join(sorted(status.visible)), "owned": ",".join(sorted(owned)),
             "invisible": ",".join(sorted(invisible)), "alive_at": _iso(now),
             "account_conflicts": ";".join(sorted(status.conflicts)),
-        })
+        }
+        if status.price_format is not None:
+            # What a stored price means, as the login asked T4 to write it.
+            values["t4.price_format"] = status.price_format
+            if status.price_format != self._price_format:
+                values["t4.price_format.since"] = _iso(now)
+                if self._price_format is not None:
+                    log.warning("feed.price_format_changed", previous=self._price_format,
+                                now=status.price_format,
+                                hint="prices stored before and after this are written "
+                                     "differently")
+                self._price_format = status.price_format
+        await store.set_state(self.instance, values)
         if status.state == "disconnected" and self._gap is None:
             reason = status.reason or "disconnected"
             self._gap = (await store.open_gap(self.instance, now, reason), now)

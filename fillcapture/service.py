@@ -63,7 +63,8 @@ class FeedStatus:
     """The daemon's T4 session as it stands: for ``fillcapture status``, systemd
     and metrics. ``since`` is when ``state`` was entered; ``reason`` says why
     the last session ended; ``visible`` are the account numbers the fill user sees,
-    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`)."""
+    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`);
+    ``price_format`` is how the last session's prices are written, if known."""
 
     state: FeedState
     since: datetime
@@ -74,6 +75,7 @@ class FeedStatus:
     lists_accounts: bool = True
     # Account numbers T4 contradicted itself on (see AccountConflict).
     conflicts: frozenset[str] = frozenset()
+    price_format: str | None = None
 
 
 StatusListener = Callable[[FeedStatus], None]
@@ -244,7 +246,8 @@ class Daemon:
                          visible=len(event.accounts), risk_manager=event.risk_manager)
                 self._set_status("connected", firm=event.firm, username=event.username,
                                  visible=frozenset(self._visible), reason=None,
-                                 lists_accounts=event.lists_accounts)
+                                 lists_accounts=event.lists_accounts,
+                                 price_format=event.price_format)
                 self._schedule_visibility_check(event.risk_manager)
                 if event.accounts:
                     await writer.put(AccountsSeen(event.firm, event.accounts))

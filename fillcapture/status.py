@@ -36,6 +36,8 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
             "firm": state.get("firm") or None,
             "username": state.get("username") or None,
             "reason": state.get("reason") or None,
+            "price_format": state.get("t4.price_format") or None,
+            "price_format_since": state.get("t4.price_format.since") or None,
             "accounts": {
                 "visible": _split(state.get("visible")),
                 "owned": _split(state.get("owned")),
@@ -88,6 +90,9 @@ def render(status: dict[str, Any]) -> str:
             lines.append(f"  last disconnect: {daemon['reason']}")
         if daemon["username"]:
             lines.append(f"  logged in as {daemon['username']} at {daemon['firm']}")
+        if daemon["price_format"]:
+            lines.append(f"  price format: {daemon['price_format']} "
+                         f"(since {daemon['price_format_since'] or 'unknown'})")
         accounts = daemon["accounts"]
         lines.append(
             f"  accounts: {len(accounts['visible'])} visible, {len(accounts['owned'])} owned, "

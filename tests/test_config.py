@@ -41,6 +41,8 @@ BAD_FILES = {
                     '[[users]]\nname = "B"\nfirm = "F2"\naccounts = ["2"]\n'
                     '[[users]]\nname = "C"\naccounts = ["3"]\n', "users[2].firm: required"),
     "not_toml": ("[t4\n", "invalid TOML"),
+    "bad_price_format": ('[t4]\nprice_format = "float"\n', "t4.price_format:"),
+    "bad_healthy_after": ("[t4]\nhealthy_after = 0\n", "t4.healthy_after:"),
 }
 
 

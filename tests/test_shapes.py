@@ -63,7 +63,7 @@ def _capture(tmp_path: Path, start_sim: Callable[..., SimProc],
     sim = start_sim("--rate", "2000", "--max-fills", str(fills), *flags)
     daemon = start_daemon(daemon_config(tmp_path, sim))
     db = tmp_path / "fills.db"
-    wait_until(lambda: len(sim.ledger()) >= fills, 60, "the simulator to finish")
+    sim.wait_for("sim.generator.done", 90, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED, busted=True)
     wait_until(lambda: sorted(stored_rows(db, busted=True), key=repr)
                == sorted(expected, key=repr), 120, "the store to equal the owned ledger")
@@ -205,7 +205,7 @@ def test_registry_entries_by_code_or_account_id_own_the_account(
              {"name": "B", "accounts": [guid.upper(), "44444"]}]
     daemon = start_daemon(daemon_config(tmp_path, sim, users=users))
     db = tmp_path / "fills.db"
-    wait_until(lambda: len(sim.ledger()) >= 2000, 60, "the simulator to finish")
+    sim.wait_for("sim.generator.done", 90, stream="stderr")
     expected = sorted(ledger_rows(sim.ledger(), OWNED), key=repr)
     wait_until(lambda: sorted(stored_rows(db), key=repr) == expected, 120,
                "the store to equal the owned ledger")

@@ -95,6 +95,14 @@ class SimConfig:
       goes silent (no heartbeats, no fills) for that long (``math.inf``: for
       good) without closing; what it missed is queued and sent when it
       resumes (a full queue holds the generator back, as a slow reader does).
+    - ``drop_after_login``: every session is accepted, then closed at once,
+      as by a server that cannot hold one.
+    - ``logged_in_elsewhere_after``: that long after its login, a session gets
+      a ``login_response`` of ``LOGIN_RESULT_LOGGED_IN_ELSEWHERE`` and is closed,
+      as when another client logs in as the same user.
+    - ``trade_date_offset_ticks``: added to every ``trade_date`` sent (.NET
+      ticks of 100 ns), making trade dates that are no midnight (or, by whole
+      days of 864,000,000,000 ticks, the wrong day); the ledger keeps the true date.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -132,6 +140,9 @@ class SimConfig:
     ids_on_block: bool = False
     busts_as_orders: bool = False
     corrupt_fraction: float = 0.0
+    drop_after_login: bool = False
+    logged_in_elsewhere_after: float | None = None
+    trade_date_offset_ticks: int = 0
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -196,6 +207,11 @@ class SimConfig:
             raise ValueError("stall_after: must be a number of seconds >= 0")
         if not self.stall_seconds > 0:  # also refuses NaN
             raise ValueError("stall_seconds: must be > 0 (math.inf: for good)")
+        after = self.logged_in_elsewhere_after
+        if after is not None and not 0 <= after < math.inf:
+            raise ValueError("logged_in_elsewhere_after: must be a number of seconds >= 0")
+        if not -(10**16) < self.trade_date_offset_ticks < 10**16:  # about 31 years
+            raise ValueError("trade_date_offset_ticks: must be within +-10**16 ticks")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from random import Random
 from typing import cast
 
@@ -47,15 +48,35 @@ _CLIENT_JUNK = service_pb2.ClientMessage(
 Push = Callable[[bytes | str], None]
 
 
+@dataclass(frozen=True)
+class LoginSeen:
+    """A login request as the simulator received it, without any value that
+    could be a secret: the names of the fields set, and the price format asked
+    for (``PRICE_FORMAT_DECIMAL`` when the field is absent, as proto3 has it)."""
+
+    fields: tuple[str, ...]
+    price_format: str
+
+    @classmethod
+    def of(cls, request: auth_pb2.LoginRequest) -> LoginSeen:
+        try:
+            price_format = auth_pb2.PriceFormat.Name(request.price_format)
+        except ValueError:
+            price_format = f"PRICE_FORMAT_{request.price_format}"
+        return cls(tuple(sorted(field.name for field, _ in request.ListFields())), price_format)
+
+
 class Faults:
     """Shared by a server's sessions: the login refusals left, the fault draws,
     and the counters ``stats`` (``junk_frames``, ``duplicate_frames``,
-    ``dropped_connections``, ``stalled_sessions``) and ``login_attempts`` (by
-    ``LoginResult`` name)."""
+    ``dropped_connections``, ``stalled_sessions``, ``dropped_after_login``,
+    ``logged_in_elsewhere``) and ``login_attempts`` (by ``LoginResult`` name);
+    ``logins`` is every login request received, as :class:`LoginSeen`."""
 
     def __init__(self, config: SimConfig) -> None:
         self.stats: Counter[str] = Counter()
         self.login_attempts: Counter[str] = Counter()
+        self.logins: list[LoginSeen] = []
         self._config = config
         # SimConfig keeps a plain int; the generated stubs want the enum type.
         self._refuse = (

@@ -169,6 +169,7 @@ class FillGenerator:
             self.book.trade_date,
             legs=2 if spread else 1,
         )
+        order.trade_date_ticks += self._config.trade_date_offset_ticks  # a fault, if set
         self.book.add(order)
         self._open.append(order)
         return order

@@ -38,7 +38,8 @@ class SimServer:
 
     ``ledger`` is every fill made, in order, a busted one replaced by its busted
     copy; ``busts`` the busted fills in bust order. ``login_attempts`` counts
-    logins by ``LoginResult`` name; ``stats`` counts the faults shown.
+    logins by ``LoginResult`` name and ``logins`` holds what each login request
+    set (:class:`~fillcapture.sim.faults.LoginSeen`); ``stats`` counts the faults shown.
     """
 
     def __init__(self, config: SimConfig) -> None:
@@ -55,6 +56,7 @@ class SimServer:
         self.busts: list[LedgerFill] = self._generator.busts
         self._faults = Faults(config)
         self.login_attempts: Counter[str] = self._faults.login_attempts
+        self.logins = self._faults.logins
         self.stats: Counter[str] = self._faults.stats
         self.shaper = Shaper(config)
         self._router = Router(config, self._generator.book, self._accounts, self._faults,

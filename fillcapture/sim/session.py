@@ -22,7 +22,7 @@ from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.sim import wire
 from fillcapture.sim.book import Book, SimAccount
 from fillcapture.sim.config import SimConfig
-from fillcapture.sim.faults import Faults
+from fillcapture.sim.faults import Faults, LoginSeen
 from fillcapture.sim.shapes import Shaper
 
 log = structlog.get_logger(__name__)
@@ -245,9 +245,17 @@ class Session:
     async def run(self) -> None:
         if not await self._login():
             return
+        if self._config.drop_after_login:
+            self._faults.stats["dropped_after_login"] += 1
+            self._log.info("sim.session.dropped_after_login")
+            await self._ws.close(CloseCode.NORMAL_CLOSURE, "dropped after login")
+            return
         tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._heartbeats())]
         if self._config.stall_after is not None:
             tasks.append(asyncio.create_task(self._stall(self._config.stall_after)))
+        if self._config.logged_in_elsewhere_after is not None:
+            tasks.append(asyncio.create_task(
+                self._logged_in_elsewhere(self._config.logged_in_elsewhere_after)))
         try:
             await self._read_loop()
         finally:
@@ -275,6 +283,8 @@ class Session:
             await ws.close(CloseCode.POLICY_VIOLATION, "login_request expected")
             return False
         request = message.login_request
+        seen = LoginSeen.of(request)
+        self._faults.logins.append(seen)
         result, error = check_login(self._config, request)
         if result == auth_pb2.LOGIN_RESULT_SUCCESS:
             refused = self._faults.refusal()
@@ -292,7 +302,8 @@ class Session:
             await ws.send(wire.login_ok(self._config, self.session_id, visible))
         except ConnectionClosed:
             return False
-        self._log.info("sim.session.login", username=self._config.username, accounts=len(visible))
+        self._log.info("sim.session.login", username=self._config.username, accounts=len(visible),
+                       fields=list(seen.fields), price_format=seen.price_format)
         return True
 
     async def _read_loop(self) -> None:
@@ -388,6 +399,20 @@ class Session:
         await asyncio.sleep(seconds)
         self._sending.set()
         self._log.info("sim.session.resumed")
+
+
+    async def _logged_in_elsewhere(self, after: float) -> None:
+        """``after`` seconds into the session, end it as T4 does when the same
+        user logs in elsewhere: a ``login_response`` saying so, then the close."""
+        await asyncio.sleep(after)
+        result = auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE
+        self._faults.stats["logged_in_elsewhere"] += 1
+        self._log.info("sim.session.logged_in_elsewhere")
+        try:
+            await self._ws.send(wire.login_failed(result, _refusal_message(result)))
+            await self._ws.close(CloseCode.NORMAL_CLOSURE, "logged in elsewhere")
+        except ConnectionClosed:
+            pass
 
 
 async def send_frames(ws: ServerConnection, frames: list[bytes]) -> None:

@@ -86,8 +86,13 @@ async def test_reconnect_resubscribes_and_loses_nothing() -> None:
                     return
 
         consumer = asyncio.create_task(consume())
-        for _ in range(3):
-            await asyncio.sleep(0.25)
+        for logins in range(1, 4):
+            # Each drop cuts a logged-in session (the back-off grows across
+            # them: none stays up for healthy_after).
+            async with asyncio.timeout(20):
+                while feed.metrics["feed.logins"] < logins:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
             await sim.drop_connections()
         await asyncio.wait_for(consumer, 20)
         await feed.close()

@@ -35,6 +35,9 @@ HOSTILE = {
     "refuse_logins": 2,
     "stall_after": 5.0,
     "stall_seconds": 10.0,
+    "drop_after_login": True,
+    "logged_in_elsewhere_after": 2.5,
+    "trade_date_offset_ticks": 5,
 }
 
 
@@ -59,6 +62,8 @@ def test_the_sim_section_maps_onto_the_simulator(tmp_path: Path) -> None:
         ({"refuse_login": "SUCCESS"}, "sim.refuse_login: SUCCESS is not a refusal"),
         ({"refuse_logins": 2}, "refuse_logins needs refuse_login"),
         ({"stall_seconds": 0}, "sim.stall_seconds"),
+        ({"logged_in_elsewhere_after": -1}, "sim.logged_in_elsewhere_after"),
+        ({"trade_date_offset_ticks": 10**17}, "sim.trade_date_offset_ticks"),
     ],
 )
 def test_bad_sim_settings_name_the_key(
@@ -76,6 +81,8 @@ def test_bad_sim_settings_name_the_key(
         (["--refuse-login", "NOPE"], "'NOPE' is not a T4 LoginResult"),
         (["--reorder", "-3"], "reorder_window"),
         (["--refuse-logins", "2"], "refuse_logins: needs refuse_login"),
+        (["--logged-in-elsewhere-after", "-1"], "logged_in_elsewhere_after: must be"),
+        (["--trade-date-offset-ticks", str(10**17)], "trade_date_offset_ticks: must be"),
     ],
 )
 def test_bad_sim_flags_exit_2_naming_the_setting(

@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
+from fillcapture.feeds.t4.tradedate import note_suspect, trade_date_check
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     AccountConflict,
@@ -410,6 +411,9 @@ class Decoder:
         side = self.sides.get(order_id)
         if side is None and order_id not in self.sideless:
             _bounded_put(self.sideless, order_id, None)
+        if (suspect := trade_date_check(trade.trade_date, exchange_time)) is not None:
+            note_suspect(self.metrics, self.firm, account_id, account, trade.trade_date,
+                         exchange_time, suspect)
         # tuple.__new__ directly skips the named tuple's Python-level __new__.
         fills.append(_new_tuple(Fill, (
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,

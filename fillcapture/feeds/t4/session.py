@@ -6,7 +6,6 @@ Logs in, subscribes, keeps the heartbeat, and yields the fills it decodes.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fillcapture.config import T4Settings
 from fillcapture.feeds.base import LoginRefused
+from fillcapture.feeds.t4.backoff import Backoff
 from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
 from fillcapture.metrics import Metrics
@@ -57,6 +57,20 @@ NON_RETRYABLE = frozenset({
     auth_pb2.LOGIN_RESULT_TWO_FACTOR_FAILED,
     auth_pb2.LOGIN_RESULT_TWO_FACTOR_REQUIRED,
 })
+# Another session holds the fill user's seat: fighting for it would knock that
+# one off in turn, so these wait the long elsewhere_delay, loudly. LOGOUT at
+# login is an ordinary retry; after login it means the server ended us.
+LONG_WAIT_AT_LOGIN = frozenset({
+    auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE,
+    auth_pb2.LOGIN_RESULT_ADDITIONAL_USERS_NOT_ALLOWED,
+})
+LONG_WAIT_AFTER_LOGIN = LONG_WAIT_AT_LOGIN | {auth_pb2.LOGIN_RESULT_LOGOUT}
+# [t4] price_format: how T4 writes every price it sends this session.
+PRICE_FORMATS = {
+    "decimal": auth_pb2.PRICE_FORMAT_DECIMAL,
+    "real": auth_pb2.PRICE_FORMAT_REAL,
+    "clearing_decimal": auth_pb2.PRICE_FORMAT_CLEARING_DECIMAL,
+}
 _MAX_FRAME = 64 * 1024 * 1024
 _CONTROL = frozenset({"heartbeat", "login_response", "authentication_token",
                       "account_subscribe_response"})
@@ -99,19 +113,23 @@ class T4Feed:
         self._visible: tuple[VisibleAccount, ...] = ()
         self._subscribed: set[str] = set()
         self._waiting_since: float | None = None
+        # Set by a control frame that ends the session (a login_response after login).
+        self._end: _Retry | None = None
         # time.monotonic() when the current (or last) connection attempt began.
         self.attempt_started = 0.0
+        self.backoff = Backoff(settings.reconnect_base, settings.reconnect_cap,
+                               settings.healthy_after)
 
     # --- FeedAdapter ------------------------------------------------------
 
     async def events(self) -> AsyncIterator[FeedEvent]:
-        attempt = 0
+        backoff = self.backoff
         while not self._closing:
             delay: float | None = None
             try:
                 async for event in self._session():
                     if isinstance(event, Connected):
-                        attempt = 0
+                        backoff.up()
                     yield event
             except _Retry as exc:
                 delay = exc.delay
@@ -124,12 +142,12 @@ class T4Feed:
                 self._ws = None
             if self._closing:
                 break
+            # Decided as the session ends: only a healthy spell forgives the back-off.
+            delay = backoff.next_delay(delay)
             self.metrics.inc("feed.disconnects")
             yield Disconnected(reason)
-            if delay is None:
-                delay = self._backoff(attempt)
-            attempt += 1
-            log.info("feed.reconnect_wait", seconds=round(delay, 3), attempt=attempt)
+            log.info("feed.reconnect_wait", seconds=round(delay, 3), attempt=backoff.attempt,
+                     ceiling=round(backoff.ceiling, 3))
             await asyncio.sleep(delay)
 
     async def registry_changed(self) -> None:
@@ -162,11 +180,6 @@ class T4Feed:
 
     # --- one session ------------------------------------------------------
 
-    def _backoff(self, attempt: int) -> float:
-        # Exponential back-off with full jitter.
-        ceiling = min(self.settings.reconnect_cap, self.settings.reconnect_base * 2**attempt)
-        return random.uniform(0, ceiling)
-
     async def _session(self) -> AsyncIterator[FeedEvent]:
         settings = self.settings
         self.attempt_started = time.monotonic()
@@ -192,13 +205,19 @@ class T4Feed:
 
     async def _login(self, ws: ClientConnection) -> Connected:
         s = self.settings
-        request = auth_pb2.LoginRequest(app_name=s.app_name, app_license=s.app_license)
+        price_format = PRICE_FORMATS[s.price_format]
         if s.uses_api_key and s.api_key is not None:
-            request.api_key = s.api_key.get_secret_value()
+            # As CTS's clients send it: the key alone names the user and the
+            # application. The price format is no credential: it is sent so that
+            # the stored prices mean what [t4] price_format says (the default,
+            # DECIMAL, is proto3's zero and so not on the wire at all).
+            request = auth_pb2.LoginRequest(api_key=s.api_key.get_secret_value(),
+                                            price_format=price_format)
         else:
-            request.firm = s.firm
-            request.username = s.username
-            request.password = s.password.get_secret_value() if s.password else ""
+            request = auth_pb2.LoginRequest(
+                firm=s.firm, username=s.username,
+                password=s.password.get_secret_value() if s.password else "",
+                app_name=s.app_name, app_license=s.app_license, price_format=price_format)
         await ws.send(service_pb2.ClientMessage(login_request=request).SerializeToString())
         response = await asyncio.wait_for(self._await_login(ws), s.connect_timeout)
         result = response.result
@@ -207,13 +226,8 @@ class T4Feed:
             self.metrics.inc(f"feed.login_refused.{name}")
             if result in NON_RETRYABLE:
                 raise LoginRefused(name, response.error_message)
-            if result == auth_pb2.LOGIN_RESULT_LOGGED_IN_ELSEWHERE:
-                # Another process holds this user's session: fighting for it
-                # would knock that one off in turn. Loud, counted, and slow.
-                log.error("feed.logged_in_elsewhere", username=s.username or "(api key)",
-                          retry_in=s.elsewhere_delay,
-                          count=self.metrics[f"feed.login_refused.{name}"])
-                raise _Retry(name, s.elsewhere_delay)
+            if result in LONG_WAIT_AT_LOGIN:
+                raise self._held_elsewhere(name, after_login=False)
             raise _Retry(f"{name}: {response.error_message}")
         self._decoder = Decoder(response.firm or s.firm, self.metrics)
         accounts = tuple(
@@ -225,9 +239,34 @@ class T4Feed:
         self._decoder.new_accounts.clear()  # reported by Connected itself
         self._visible = accounts
         log.info("feed.logged_in", firm=self._decoder.firm, username=response.username,
-                 accounts=len(accounts), roles=list(response.roles))
+                 accounts=len(accounts), roles=list(response.roles),
+                 price_format=s.price_format)
         return Connected(self._decoder.firm, response.username or s.username, accounts,
-                         s.subscribe_all)
+                         s.subscribe_all, price_format=s.price_format)
+
+    def _held_elsewhere(self, name: str, *, after_login: bool) -> _Retry:
+        """Another session holds the fill user's seat: loud, counted (by the
+        caller), and a long wait before the next attempt."""
+        s = self.settings
+        log.error("feed.logged_in_elsewhere", result=name, after_login=after_login,
+                  username=s.username or "(api key)", retry_in=s.elsewhere_delay,
+                  count=self.metrics[f"feed.login_refused.{name}"])
+        return _Retry(name, s.elsewhere_delay)
+
+    def _late_login_response(self, response: auth_pb2.LoginResponse) -> None:
+        """A login_response after login: T4 ending (or repeating) the session."""
+        result = response.result
+        if result == auth_pb2.LOGIN_RESULT_SUCCESS:
+            log.warning("feed.login_response_repeated")
+            return
+        name = login_result_name(result)
+        self.metrics.inc(f"feed.login_refused.{name}")
+        if result in LONG_WAIT_AFTER_LOGIN:
+            self._end = self._held_elsewhere(name, after_login=True)
+            return
+        log.error("feed.session_ended_by_server", result=name,
+                  message=response.error_message[:200])
+        self._end = _Retry(f"{name} after login: {response.error_message}")
 
     async def _await_login(self, ws: ClientConnection) -> Any:
         while True:
@@ -265,6 +304,7 @@ class T4Feed:
     async def _frames(self, ws: ClientConnection) -> AsyncIterator[FeedEvent]:
         frame_events = self.frame_events
         monotonic = time.monotonic
+        self._end = None
         while True:
             self._waiting_since = monotonic()
             frame = await ws.recv()
@@ -272,6 +312,9 @@ class T4Feed:
             self._waiting_since = None
             for event in frame_events(frame, received_ns):
                 yield event
+            if self._end is not None:
+                end, self._end = self._end, None
+                raise end
 
     def frame_events(self, frame: str | bytes, received_ns: int) -> list[FeedEvent]:
         """What one server frame after login means to the pipeline, in order.
@@ -332,7 +375,9 @@ class T4Feed:
         return [RecordsQuarantined(records)]
 
     def _control(self, kind: str, message: service_pb2.ServerMessage) -> list[FeedEvent]:
-        if kind == "account_subscribe_response":
+        if kind == "login_response":
+            self._late_login_response(message.login_response)
+        elif kind == "account_subscribe_response":
             response = message.account_subscribe_response
             if response.success:
                 log.info("feed.subscribed", errors=list(response.errors))
