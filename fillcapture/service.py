@@ -33,6 +33,7 @@ from fillcapture.model import (
     FillsReceived,
     MarketsSeen,
     OrderSide,
+    SnapshotReceived,
     Subscribed,
 )
 from fillcapture.operations import Operations
@@ -207,6 +208,9 @@ class Daemon:
                     await writer.put(BustsReceived(busts))
             elif isinstance(event, (OrderSide, MarketsSeen)):
                 await writer.put(event)
+            elif isinstance(event, SnapshotReceived):
+                if self.ownership.owner(event.firm, event.account) is not None:
+                    await writer.put(self.operations.dated(event))
             elif isinstance(event, Connected):
                 # Before any fill of this session is handed over: the firm's
                 # sealed days are known only now that the login named the firm.

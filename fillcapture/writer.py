@@ -24,6 +24,7 @@ from fillcapture.model import (
     Market,
     MarketsSeen,
     OrderSide,
+    SnapshotReceived,
 )
 
 log = structlog.get_logger(__name__)
@@ -44,12 +45,15 @@ class FillSink(Protocol):
 
     async def save_markets(self, markets: list[Market]) -> int: ...
 
+    async def save_snapshots(self, snapshots: list[SnapshotReceived]) -> None: ...
+
 
 class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Item = FillsReceived | BustsReceived | OrderSide | MarketsSeen | _Stop
+Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | SnapshotReceived
+Item = Handed | _Stop
 
 
 class CaptureWriter:
@@ -87,7 +91,7 @@ class CaptureWriter:
         """Fills handed over and not yet committed."""
         return self._queued
 
-    async def put(self, item: FillsReceived | BustsReceived | OrderSide | MarketsSeen) -> None:
+    async def put(self, item: Handed) -> None:
         """Hand over one frame's fills; waits while the queue is full."""
         while self._queued >= self.queue_fills:
             self._room.clear()
@@ -106,7 +110,8 @@ class CaptureWriter:
             size = _size(batch[0])
             if self.linger and size < self.batch_size and queue.empty():
                 await asyncio.sleep(self.linger)
-            while size < self.batch_size and not queue.empty():
+            while size < self.batch_size and not queue.empty() and not _begins_snapshot(
+                    batch[-1]):
                 item = queue.get_nowait()
                 batch.append(item)
                 size += _size(item)
@@ -126,6 +131,7 @@ class CaptureWriter:
         sides: list[OrderSide] = []
         busts: list[Bust] = []
         markets: dict[str, Market] = {}
+        snapshots: list[SnapshotReceived] = []
         for item in batch:
             if isinstance(item, FillsReceived):
                 # A frame's fills are all live or all from a snapshot.
@@ -136,6 +142,8 @@ class CaptureWriter:
                 busts.extend(item.busts)
             elif isinstance(item, MarketsSeen):
                 markets.update((market.market_id, market) for market in item.markets)
+            elif isinstance(item, SnapshotReceived):
+                snapshots.append(item)
         if markets:
             changed = await self.store.save_markets(list(markets.values()))
             if changed:
@@ -172,6 +180,10 @@ class CaptureWriter:
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
+        if snapshots:
+            # Last: a batch ends at a snapshot's first frame, so every fill
+            # committed so far came before it and every later one after.
+            await self.store.save_snapshots(snapshots)
 
 
     async def _amend(self, fills: list[Fill], snapshot: list[Fill], busts: list[Bust]) -> None:
@@ -202,6 +214,10 @@ class CaptureWriter:
                           | {(b.fill.account, b.fill.trade_date.isoformat()) for b in new_busts})
             log.warning("seal.amended", fills=len(new_fills), busts=len(new_busts),
                         days=[f"{account}@{day}" for account, day in days])
+
+
+def _begins_snapshot(item: Item) -> bool:
+    return isinstance(item, SnapshotReceived) and item.first
 
 
 def _size(item: Item) -> int:

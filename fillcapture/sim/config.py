@@ -92,6 +92,11 @@ class SimConfig:
       goes silent (no heartbeats, no fills) for that long (``math.inf``: for
       good) without closing; what it missed is queued and sent when it
       resumes (a full queue holds the generator back, as a slow reader does).
+    - ``resubscribe_no_snapshot``: the first N subscriptions of a session
+      after its first one (a reconcile's re-subscription, or the subscribe
+      after an unsubscribe) are answered with success but no snapshot; the
+      accounts' subscription stays as it was. A new session starts counting
+      again, so its first subscription always brings snapshots.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -123,6 +128,7 @@ class SimConfig:
     refuse_logins: int | None = None
     stall_after: float | None = None
     stall_seconds: float = math.inf
+    resubscribe_no_snapshot: int = 0
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -186,6 +192,8 @@ class SimConfig:
             raise ValueError("stall_after: must be a number of seconds >= 0")
         if not self.stall_seconds > 0:  # also refuses NaN
             raise ValueError("stall_seconds: must be > 0 (math.inf: for good)")
+        if self.resubscribe_no_snapshot < 0:
+            raise ValueError("resubscribe_no_snapshot: must be >= 0")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:
