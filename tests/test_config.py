@@ -41,6 +41,9 @@ BAD_FILES = {
                     '[[users]]\nname = "B"\nfirm = "F2"\naccounts = ["2"]\n'
                     '[[users]]\nname = "C"\naccounts = ["3"]\n', "users[2].firm: required"),
     "not_toml": ("[t4\n", "invalid TOML"),
+    "reconcile_timeout": ("[schedule]\nreconcile_timeout = 0\n", "schedule.reconcile_timeout:"),
+    "reconcile_past_the_roll": ('[schedule]\nreconcile_at = "15:55"\nreconcile_timeout = 1300\n',
+                                "schedule: reconcile_timeout: three steps of it"),
 }
 
 

@@ -35,6 +35,7 @@ HOSTILE = {
     "refuse_logins": 2,
     "stall_after": 5.0,
     "stall_seconds": 10.0,
+    "resubscribe_no_snapshot": 2,
 }
 
 
@@ -59,6 +60,7 @@ def test_the_sim_section_maps_onto_the_simulator(tmp_path: Path) -> None:
         ({"refuse_login": "SUCCESS"}, "sim.refuse_login: SUCCESS is not a refusal"),
         ({"refuse_logins": 2}, "refuse_logins needs refuse_login"),
         ({"stall_seconds": 0}, "sim.stall_seconds"),
+        ({"resubscribe_no_snapshot": -1}, "sim.resubscribe_no_snapshot"),
     ],
 )
 def test_bad_sim_settings_name_the_key(
