@@ -234,3 +234,19 @@ async def test_a_day_no_reconcile_ran_for_is_sealed_unverified(tmp_path: Path) -
     # The login's snapshot, and the fills that came live after it.
     assert {c.account: (c.stored, c.difference, c.recovered) for c in day.certificates} == {
         account: (count, 0, 0) for account, count in fills.items()}
+
+
+async def test_a_reconcile_without_an_owned_account_to_see_proves_nothing(
+        tmp_path: Path) -> None:
+    config = SimConfig(trade_date=MONDAY, fills_per_second=0, visible=("55555",),
+                       risk_manager=False)
+    clock = Clock(chicago(MONDAY, 15, 55))
+    async with SimServer(config) as sim, \
+            running_daemon(settings(sim.url, tmp_path / "fills.db"), clock) as daemon:
+        await until(lambda: daemon.status.state == "subscribed")
+        await daemon.operations.reconcile_job(settle=0.1)
+        record = daemon.operations.reconciled
+    assert record is not None
+    assert not record.outcome.verified
+    assert record.outcome.reason is not None
+    assert "sees none of them" in record.outcome.reason

@@ -149,12 +149,15 @@ class T4Feed:
         and subscription bring them. While disconnected, it waits one step for
         the reconnect's."""
         decoder = self._decoder
-        if decoder is None or not self._subscribed:
+        if decoder is None:
             return Reconciliation(False, reason="not connected to T4")
         owned = self.ownership().accounts_of(decoder.firm)
         expected = {account_id: number for account_id, number in decoder.accounts.items()
                     if number in owned and ("*" in self._subscribed
                                             or account_id in self._subscribed)}
+        if not expected:  # nothing to see: nothing is proven either
+            return Reconciliation(False, reason="no owned account is subscribed: the fill "
+                                                "user sees none of them")
         self._snapshots.expect(expected)
         steps: list[tuple[ReconcileStep, Callable[[ClientConnection], Awaitable[None]]]] = [
             ("resubscribe", self._resubscribe),
