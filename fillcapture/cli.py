@@ -170,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="S seconds into each session, send LOGGED_IN_ELSEWHERE and close")
     hostile.add_argument("--trade-date-offset-ticks", type=int, metavar="N",
                          help="add N .NET ticks (100 ns) to every trade date sent")
+    hostile.add_argument("--resubscribe-no-snapshot", type=int, metavar="N",
+                         help="answer the first N subscriptions of a session after its "
+                              "first with success and no snapshot")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -218,6 +221,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_cmd_status)
     quarantine_commands.register(commands)
+    seals = commands.add_parser(
+        "seals", help="sealed trade dates: how each reconcile ended, certificates",
+        description="Read the store (read-only): each sealed trade date, whether its "
+        "pre-roll reconcile was verified (and by which step) or not, and per account its "
+        "certificate: fills in T4's last snapshot, stored live after it, stored, recovered, "
+        "quarantined, busted, and the difference (reported minus stored).")
+    seals.add_argument("--since", type=date.fromisoformat, metavar="DATE",
+                       help="from this trade date on (YYYY-MM-DD)")
+    seals.add_argument("--json", action="store_true", help="machine-readable output")
+    seals.set_defaults(handler=_cmd_seals)
     gaps = commands.add_parser("gaps", help="times the daemon did not hear T4")
     gap_commands = gaps.add_subparsers(dest="gaps_command", required=True)
     gap_list = gap_commands.add_parser("list", help="every gap, newest first")
@@ -362,6 +375,7 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "drop_after_login": args.drop_after_login,
         "logged_in_elsewhere_after": args.logged_in_elsewhere_after,
         "trade_date_offset_ticks": args.trade_date_offset_ticks,
+        "resubscribe_no_snapshot": args.resubscribe_no_snapshot,
     }
     try:
         if args.rate is not None:
@@ -463,6 +477,39 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 1
     sys.stdout.write(asyncio.run(show()))
+    return 0
+
+
+def _cmd_seals(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.status import sealed_day_row
+    from fillcapture.store import open_store
+
+    async def rows() -> list[dict[str, Any]]:
+        async with open_store(settings.store.url, readonly=True) as store:
+            return [sealed_day_row(day) for day in await store.sealed_days(since=args.since)]
+
+    if not settings.store.path.exists():
+        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
+              file=sys.stderr)
+        return 1
+    found = asyncio.run(rows())
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    header = ("trade_date", "firm", "reconcile", "account", "snapshot", "after_snapshot",
+              "stored", "recovered", "quarantined", "busted", "difference")
+    table: list[list[str]] = []
+    for day in found:
+        verdict = ("verified " + day["reconcile_step"] if day["verified"]
+                   else "-" if day["verified"] is None else "UNVERIFIED")
+        for row in day["certificates"] or [{}]:
+            table.append([day["trade_date"], day["firm"], verdict,
+                          *("" if row.get(key) is None else str(row[key])
+                            for key in header[3:])])
+    _table(header, table, sys.stdout)
+    for day in found:
+        if day["verified"] is False:
+            print(f"{day['trade_date']} {day['firm']} unverified: {day['unverified_reason']}")
     return 0
 
 

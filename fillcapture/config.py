@@ -205,15 +205,18 @@ class StoreSettings(_Section):
 class ScheduleSettings(_Section):
     """The daemon's daily jobs, at Chicago times on trading days. ``holidays``:
     exchange holidays (no trading day). ``reconcile_at``: ask T4 for fresh
-    snapshots before the 17:00 roll; ``reconcile_settle`` seconds later the
-    recovered fills are counted per account. ``seal_at``: seal the trade date
-    that rolled at 17:00. ``enabled = false`` runs no jobs."""
+    snapshots before the 17:00 roll; each step of it (subscribing again,
+    unsubscribing and subscribing, a new session) waits ``reconcile_timeout``
+    seconds for every account's snapshot; ``reconcile_settle`` seconds after
+    they came the recovered fills are counted per account. ``seal_at``: seal
+    the trade date that rolled at 17:00. ``enabled = false`` runs no jobs."""
 
     enabled: bool = True
     holidays: list[date] = Field(default_factory=list)
     reconcile_at: time = time(15, 55)
     reconcile_settle: float = Field(30.0, gt=0)
     seal_at: time = time(17, 5)
+    reconcile_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
 
     @field_validator("reconcile_at")
     @classmethod
@@ -228,6 +231,16 @@ class ScheduleSettings(_Section):
         if not time(17, 0) < value <= time(23, 59):
             raise ValueError("must be after the 17:00 roll (Chicago time), same evening")
         return value
+
+    @model_validator(mode="after")
+    def _reconcile_ends_before_the_roll(self) -> ScheduleSettings:
+        start = self.reconcile_at.hour * 3600 + self.reconcile_at.minute * 60
+        longest = 3 * self.reconcile_timeout + self.reconcile_settle
+        if start + longest >= 17 * 3600:
+            raise ValueError(
+                "reconcile_timeout: three steps of it and reconcile_settle from reconcile_at "
+                "must end before the 17:00 roll")
+        return self
 
 
 class MaintenanceSettings(_Section):
@@ -279,6 +292,8 @@ class SimSettings(_Section):
     ``logged_in_elsewhere_after`` seconds into each session, a ``login_response``
     of ``LOGGED_IN_ELSEWHERE`` ends it; ``trade_date_offset_ticks`` is added to
     every trade date sent (non-midnight dates).
+    ``resubscribe_no_snapshot``: the first N subscriptions of a session after
+    its first are answered with success and no snapshot.
     """
 
     seed: int = 1
@@ -309,6 +324,7 @@ class SimSettings(_Section):
     drop_after_login: bool = False
     logged_in_elsewhere_after: float | None = Field(None, ge=0, allow_inf_nan=False)
     trade_date_offset_ticks: int = Field(0, gt=-(10**16), lt=10**16)
+    resubscribe_no_snapshot: int = Field(0, ge=0)
 
     @field_validator("refuse_login", mode="before")
     @classmethod

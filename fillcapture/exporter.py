@@ -55,6 +55,9 @@ COUNTERS = (
      "T4 market details skipped for an unusable point value (their frame's fills stand)."),
     ("fillcapture_reconnects", "feed.disconnects",
      "T4 sessions lost or not opened, each followed by another attempt."),
+    ("fillcapture_reconcile_unverified", "reconcile.unverified",
+     "Trade dates sealed without a verified pre-roll reconcile (no fresh T4 snapshot of "
+     "every owned account came before the roll): fills T4 had may be missing."),
     ("fillcapture_mqtt_published", "mqtt.published",
      "Fill and bust messages the MQTT broker acknowledged, re-sends included."),
     ("fillcapture_mqtt_reconnects", "mqtt.reconnects",

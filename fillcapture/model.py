@@ -247,7 +247,32 @@ class Released:
     unowned: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotReceived:
+    """A frame of T4's snapshot of one account: the day's whole book as T4 has it.
+
+    T4 (and the simulator) may spread one account's snapshot over several
+    frames; ``first`` marks the frame that began it. ``trade_dates`` are the
+    fills counted so far in this snapshot, per trade date, frames up to this
+    one included (busted fills too: a snapshot keeps them among their order's
+    trades); ``busts`` counts its bust records likewise. ``account`` is the
+    account number, ``""`` where T4 has not said it.
+    """
+
+    firm: str
+    account_id: str
+    account: str
+    trade_dates: tuple[tuple[date, int], ...]
+    busts: int
+    first: bool
+
+    @property
+    def fills(self) -> int:
+        """Fills in the snapshot so far, all trade dates."""
+        return sum(count for _, count in self.trade_dates)
+
+
 FeedEvent = (
     Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
-    | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict
+    | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict | SnapshotReceived
 )

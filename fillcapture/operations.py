@@ -27,6 +27,8 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from fillcapture import reconcile
+from fillcapture.model import SnapshotReceived
 from fillcapture.reports import record_positions
 from fillcapture.schedule import (
     CHICAGO,
@@ -66,7 +68,8 @@ class Operations:
         self._task: asyncio.Task[None] | None = None
         self._alive_task: asyncio.Task[None] | None = None
         self._gap: tuple[int, datetime] | None = None  # the open gap: id, start
-        self._reconciled: tuple[date, datetime] | None = None
+        # The latest reconcile; the seal of its trade date records how it ended.
+        self.reconciled: reconcile.DayReconcile | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._price_format: str | None = None  # as last recorded in the store
 
@@ -84,6 +87,12 @@ class Operations:
     @property
     def holidays(self) -> frozenset[date]:
         return frozenset(self.daemon.settings.schedule.holidays)
+
+    iso = staticmethod(_iso)
+
+    def dated(self, event: SnapshotReceived) -> SnapshotReceived:
+        """A snapshot as the store records it: 0 fills of today where it has none."""
+        return reconcile.dated(event, trade_date(self.clock(), self.holidays))
 
     # --- life cycle -----------------------------------------------------------
 
@@ -205,33 +214,9 @@ class Operations:
     # --- jobs -----------------------------------------------------------------
 
     async def reconcile_job(self, settle: float | None = None) -> dict[str, int]:
-        """Before the roll: have T4 send the whole day again and count, per
-        account, the fills it had that the store lacked (now stored)."""
-        now = self.clock()
-        day = trade_date(now, self.holidays)
-        if not is_trading_day(now.astimezone(CHICAGO).date(), self.holidays):
-            return {}
-        feed = self.daemon.feed
-        # The store stamps captured_at with the real clock, whatever self.clock says.
-        asked = _utc_now()
-        if feed is None or not await feed.reconcile():
-            log.warning("reconcile.skipped", reason="not connected to T4", trade_date=str(day))
-            return {}
-        await asyncio.sleep(self.daemon.settings.schedule.reconcile_settle
-                            if settle is None else settle)
-        accounts = sorted(self.daemon.ownership.accounts_of(self.firm))
-        recovered = await self.daemon.store.recovered_since(self.firm, accounts, day, asked)
-        self._reconciled = (day, now)
-        for account, count in sorted(recovered.items()):
-            log.warning("reconcile.recovered", account=account, fills=count,
-                        trade_date=str(day))
-        log.info("reconcile.done", trade_date=str(day), recovered=sum(recovered.values()),
-                 accounts=len(accounts))
-        await self.daemon.store.set_state(self.instance, {
-            "reconcile.last": _iso(now), "reconcile.trade_date": str(day),
-            "reconcile.recovered": str(sum(recovered.values())),
-        })
-        return recovered
+        """Before the roll: see a fresh snapshot of every account; count, per
+        account, the fills T4 had that the store lacked (see :mod:`fillcapture.reconcile`)."""
+        return await reconcile.reconcile_job(self, settle)
 
     async def seal_job(self) -> list[Seal]:
         """After the roll: seal the trade date T4 has just forgotten."""
@@ -246,14 +231,14 @@ class Operations:
         sealed = await store.sealed_through(self.firm)
         if sealed is not None and sealed >= day:
             return []
-        reconciled = self._reconciled[1] if self._reconciled and self._reconciled[0] == day \
-            else None
-        seals = await store.seal_day(self.firm, day, reconciled)
+        verification, reconciled, recovered = await reconcile.certify(self, day)
+        seals = await store.seal_day(self.firm, day, reconciled, verification, recovered)
         self.daemon.writer_sealed_through(day)
         log.info("seal.done", trade_date=str(day), accounts=len(seals),
                  fills=sum(seal.fills for seal in seals),
                  volume=sum(seal.volume for seal in seals),
-                 reconciled_at=None if reconciled is None else _iso(reconciled))
+                 reconciled_at=None if reconciled is None else _iso(reconciled),
+                 verified=verification.verified, step=verification.step)
         await store.set_state(self.instance, {"seal.last": str(day), "seal.at": _iso(now)})
         await self._record_positions(day)
         return seals

@@ -35,6 +35,7 @@ from fillcapture.model import (
     MarketsSeen,
     OrderSide,
     RecordsQuarantined,
+    SnapshotReceived,
     Subscribed,
     VisibleAccount,
 )
@@ -236,6 +237,9 @@ class Daemon:
                 if kept is not None:
                     self._quarantine_warnings.warn(kept.records)
                     await writer.put(kept)
+            elif isinstance(event, SnapshotReceived):
+                if self.ownership.owner(event.firm, event.account) is not None:
+                    await writer.put(self.operations.dated(event))
             elif isinstance(event, Connected):
                 # Before any fill of this session is handed over: the firm's
                 # sealed days are known only now that the login named the firm.

@@ -11,10 +11,11 @@ from typing import Any
 
 from fillcapture.operations import ALIVE_SECONDS
 from fillcapture.schedule import trade_date
-from fillcapture.store import Gap, Store
+from fillcapture.store import Certificate, Gap, SealedDay, Store
 
 STALE = timedelta(seconds=3 * ALIVE_SECONDS)
 """A daemon that has not recorded itself alive for this long is not running."""
+
 
 
 async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
@@ -64,6 +65,14 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
         for account in sorted(owners)
         for found in [last.get(account)]
     ]
+    seals = []
+    for day in await store.sealed_days(latest=True):
+        row = sealed_day_row(day)
+        row["differences"] = [certificate_row(c) for c in day.certificates
+                              if c.difference not in (0, None)]
+        row["without_snapshot"] = [c.account for c in day.certificates if c.snapshot is None]
+        del row["certificates"]
+        seals.append(row)
     return {
         "now": _iso(now),
         "trade_date": today.isoformat(),
@@ -71,6 +80,7 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "accounts": accounts,
         "open_gaps": [gap_row(gap) for gap in await store.gaps(open_only=True)],
         "quarantine": await store.quarantine_counts(),
+        "seals": seals,
     }
 
 
@@ -112,6 +122,8 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"{row['account']:<10} {row['user']:<12} {row['last_fill'] or '-':<22} "
                      f"{row['fills_today']}")
     lines.append("")
+    for seal in status["seals"]:
+        lines.extend(_seal_lines(seal))
     gaps = status["open_gaps"]
     if not gaps:
         lines.append("open gaps: none")
@@ -128,6 +140,53 @@ def render(status: dict[str, Any]) -> str:
                                              in sorted(quarantine.items()))
                      + "); see fillcapture quarantine list")
     return "\n".join(lines) + "\n"
+
+
+def _seal_lines(seal: dict[str, Any]) -> list[str]:
+    head = f"sealed {seal['trade_date']} ({seal['firm']}): "
+    if seal["verified"]:
+        head += f"verified ({seal['reconcile_step']}) at {seal['reconciled_at']}"
+    elif seal["verified"] is None:
+        head += "sealed before reconcile certificates"
+    else:
+        head += f"UNVERIFIED: {seal['unverified_reason']}"
+    lines = [head]
+    for row in seal["differences"]:
+        lines.append(
+            f"  DIFFERENCE account {row['account']}: T4 reported {row['snapshot']} in its last "
+            f"snapshot and {row['after_snapshot']} live after it, the store holds "
+            f"{row['stored']}: {row['difference']:+d}")
+    if seal["without_snapshot"]:
+        lines.append(f"  no snapshot of T4 seen for: {', '.join(seal['without_snapshot'])}")
+    return lines
+
+
+def sealed_day_row(day: SealedDay) -> dict[str, Any]:
+    """A sealed day and its certificates as JSON-ready data (``fillcapture seals``)."""
+    return {
+        "firm": day.firm,
+        "trade_date": day.trade_date.isoformat(),
+        "sealed_at": _iso(day.sealed_at),
+        "verified": day.verified,
+        "reconcile_step": day.reconcile_step,
+        "reconciled_at": None if day.reconciled_at is None else _iso(day.reconciled_at),
+        "unverified_reason": day.unverified_reason,
+        "certificates": [certificate_row(c) for c in day.certificates],
+    }
+
+
+def certificate_row(certificate: Certificate) -> dict[str, Any]:
+    return {
+        "account": certificate.account,
+        "snapshot": certificate.snapshot,
+        "snapshot_at": None if certificate.snapshot_at is None else _iso(certificate.snapshot_at),
+        "after_snapshot": certificate.after_snapshot,
+        "stored": certificate.stored,
+        "recovered": certificate.recovered,
+        "quarantined": certificate.quarantined,
+        "busted": certificate.busted,
+        "difference": certificate.difference,
+    }
 
 
 def gap_row(gap: Gap) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from fillcapture.model import (
     Quarantined,
     RecordsQuarantined,
     Released,
+    SnapshotReceived,
     VisibleAccount,
 )
 
@@ -54,6 +55,7 @@ class FillSink(Protocol):
     async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
 
     async def save_accounts(self, firm: str, accounts: list[VisibleAccount]) -> None: ...
+    async def save_snapshots(self, snapshots: list[SnapshotReceived]) -> None: ...
 
 
 class _Stop:
@@ -61,7 +63,7 @@ class _Stop:
 
 
 Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | AccountsSeen \
-    | RecordsQuarantined | Released
+    | RecordsQuarantined | Released | SnapshotReceived
 Item = Handed | _Stop
 
 
@@ -122,7 +124,8 @@ class CaptureWriter:
             size = _size(batch[0])
             if self.linger and size < self.batch_size and queue.empty():
                 await asyncio.sleep(self.linger)
-            while size < self.batch_size and not queue.empty():
+            while size < self.batch_size and not queue.empty() and not _begins_snapshot(
+                    batch[-1]):
                 item = queue.get_nowait()
                 batch.append(item)
                 size += _size(item)
@@ -145,6 +148,7 @@ class CaptureWriter:
         kept: list[Quarantined] = []
         released: list[Released] = []
         accounts: list[AccountsSeen] = []
+        snapshots: list[SnapshotReceived] = []
         for item in batch:
             if isinstance(item, FillsReceived):
                 # A frame's fills are all live or all from a snapshot.
@@ -155,6 +159,8 @@ class CaptureWriter:
                 busts.extend(item.busts)
             elif isinstance(item, MarketsSeen):
                 markets.update((market.market_id, market) for market in item.markets)
+            elif isinstance(item, SnapshotReceived):
+                snapshots.append(item)
             elif isinstance(item, RecordsQuarantined):
                 kept.extend(item.records)
             elif isinstance(item, Released):
@@ -213,6 +219,10 @@ class CaptureWriter:
             if stored or unowned:
                 log.info("quarantine.released", stored=stored, unowned=unowned,
                          fills=len(item.fills), busts=len(item.busts))
+        if snapshots:
+            # Last: a batch ends at a snapshot's first frame, so every fill
+            # committed so far came before it and every later one after.
+            await self.store.save_snapshots(snapshots)
 
     async def _keep(self, records: list[Quarantined]) -> None:
         new = await self.store.quarantine(records)
@@ -250,6 +260,10 @@ class CaptureWriter:
                           | {(b.fill.account, b.fill.trade_date.isoformat()) for b in new_busts})
             log.warning("seal.amended", fills=len(new_fills), busts=len(new_busts),
                         days=[f"{account}@{day}" for account, day in days])
+
+
+def _begins_snapshot(item: Item) -> bool:
+    return isinstance(item, SnapshotReceived) and item.first
 
 
 def _size(item: Item) -> int:

@@ -43,6 +43,9 @@ BAD_FILES = {
     "not_toml": ("[t4\n", "invalid TOML"),
     "bad_price_format": ('[t4]\nprice_format = "float"\n', "t4.price_format:"),
     "bad_healthy_after": ("[t4]\nhealthy_after = 0\n", "t4.healthy_after:"),
+    "reconcile_timeout": ("[schedule]\nreconcile_timeout = 0\n", "schedule.reconcile_timeout:"),
+    "reconcile_past_the_roll": ('[schedule]\nreconcile_at = "15:55"\nreconcile_timeout = 1300\n',
+                                "schedule: reconcile_timeout: three steps of it"),
 }
 
 

@@ -104,6 +104,13 @@ def test_logins_are_counted_by_result() -> None:
     }
 
 
+def test_days_sealed_unverified_are_counted() -> None:
+    metrics = Metrics()
+    assert _value(_scrape(metrics), "fillcapture_reconcile_unverified_total") == 0
+    metrics.inc("reconcile.unverified")
+    assert _value(_scrape(metrics), "fillcapture_reconcile_unverified_total") == 1
+
+
 def test_gauges_are_set_values_or_read_when_scraped() -> None:
     metrics = Metrics()
     queued = [120]

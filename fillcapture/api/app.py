@@ -33,11 +33,14 @@ from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_curs
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.model import Side
+from fillcapture.ownership import Entry, Ownership
 from fillcapture.publish.schema import message_fields, utc_text
 from fillcapture.reports import point_values, report_row, summarize
 from fillcapture.store.base import (
     AccountActivity,
+    Certificate,
     FillQuery,
+    SealedDay,
     Store,
     StoredFill,
     StoreError,
@@ -61,6 +64,7 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) 
             Route("/v1/fills", api.fills, methods=["GET"]),
             Route("/v1/summary/daily", api.summary, methods=["GET"]),
             Route("/v1/accounts", api.accounts, methods=["GET"]),
+            Route("/v1/seals", api.seals, methods=["GET"]),
         ],
         middleware=[Middleware(_AccessLog)],
         exception_handlers={
@@ -136,6 +140,23 @@ class _Api:
         return JSONResponse({"user": user,
                              "accounts": [account_object(entry) for entry in activity]})
 
+    async def seals(self, request: Request) -> JSONResponse:
+        """The reconcile certificates of the user's accounts, by sealed day."""
+        holder = await self._holder(request)
+        params = Params(request.query_params)
+        asked, account = params.text("user"), params.text("account")
+        since, until = params.date("from_date"), params.date("to_date")
+        user = await self._user(request, holder, asked, account)
+        # Who owns what now, by the registry's own rule (an entry naming the firm wins).
+        owner = Ownership(Entry(o.user, o.firm, o.account)
+                          for o in await self.store.registry()).owner
+        rows = [seal_object(day, certificate)
+                for day in await self.store.sealed_days(since, until)
+                for certificate in day.certificates
+                if owner(certificate.firm, certificate.account) == user
+                and account in (None, certificate.account)]
+        return JSONResponse({"user": user, "seals": rows})
+
     async def _holder(self, request: Request) -> TokenHolder:
         """Who holds the request's token; 401 without a valid one."""
         token = bearer_token(request.headers.get("authorization", ""))
@@ -187,6 +208,29 @@ def account_object(entry: AccountActivity) -> dict[str, Any]:
         "busted": entry.busted,
         "first_fill_time": None if entry.first_fill is None else utc_text(entry.first_fill),
         "last_fill_time": None if entry.last_fill is None else utc_text(entry.last_fill),
+    }
+
+
+def seal_object(day: SealedDay, certificate: Certificate) -> dict[str, Any]:
+    """One account's certificate of a sealed day, with how the day's reconcile ended."""
+    return {
+        "firm": certificate.firm,
+        "account": certificate.account,
+        "trade_date": day.trade_date.isoformat(),
+        "sealed_at": utc_text(day.sealed_at),
+        "verified": day.verified,
+        "reconcile_step": day.reconcile_step,
+        "reconciled_at": None if day.reconciled_at is None else utc_text(day.reconciled_at),
+        "unverified_reason": day.unverified_reason,
+        "snapshot": certificate.snapshot,
+        "snapshot_at": (None if certificate.snapshot_at is None
+                        else utc_text(certificate.snapshot_at)),
+        "after_snapshot": certificate.after_snapshot,
+        "stored": certificate.stored,
+        "recovered": certificate.recovered,
+        "quarantined": certificate.quarantined,
+        "busted": certificate.busted,
+        "difference": certificate.difference,
     }
 
 

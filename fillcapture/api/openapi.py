@@ -104,6 +104,38 @@ SCHEMAS: dict[str, Any] = {
         "last_fill_time": {"type": ["string", "null"], "format": "date-time"},
     }, "A registry entry of the user and its live fills (busted ones counted apart)."),
     "Accounts": _object({"user": _TEXT, "accounts": {"type": "array", "items": _ref("Account")}}),
+    "Seal": _object({
+        "firm": _TEXT,
+        "account": _TEXT,
+        "trade_date": _DATE,
+        "sealed_at": _TIME,
+        "verified": {"type": ["boolean", "null"],
+                     "description": "whether the day's pre-roll reconcile saw a fresh T4 "
+                                    "snapshot of every account; null: sealed before "
+                                    "certificates were recorded"},
+        "reconcile_step": {"enum": ["resubscribe", "unsubscribe_subscribe", "new_session",
+                                    None],
+                           "description": "what brought the snapshots, when verified"},
+        "reconciled_at": {"type": ["string", "null"], "format": "date-time",
+                          "description": "when the verified reconcile ran; null if unverified"},
+        "unverified_reason": {"type": ["string", "null"]},
+        "snapshot": {"type": ["integer", "null"], "minimum": 0,
+                     "description": "fills of the day in T4's last snapshot of the account "
+                                    "(busted ones included); null: none was seen"},
+        "snapshot_at": {"type": ["string", "null"], "format": "date-time"},
+        "after_snapshot": {**_COUNT, "description": "stored fills T4 sent live after it"},
+        "stored": {**_COUNT, "description": "the day's fills stored, busted ones included"},
+        "recovered": {**_COUNT, "description": "of those, stored from the reconcile's "
+                                               "snapshots"},
+        "quarantined": {**_COUNT, "description": "records of the day the daemon could not "
+                                                 "store"},
+        "busted": _COUNT,
+        "difference": {"type": ["integer", "null"],
+                       "description": "snapshot + after_snapshot - stored: fills T4 reported "
+                                      "that the store lacks (negative: stored fills T4 did "
+                                      "not report); null without a snapshot"},
+    }, "One account's reconciliation certificate of a sealed trade date."),
+    "Seals": _object({"user": _TEXT, "seals": {"type": "array", "items": _ref("Seal")}}),
     "Health": _object({"status": {"const": "ok"}, "version": _TEXT}),
 }
 
@@ -209,6 +241,17 @@ def document(version: str) -> dict[str, Any]:
         "parameters": [_USER],
         "responses": {"200": _json("Accounts", "The user's accounts."), **_REFUSALS},
     }
+    seals = {
+        "summary": "The reconcile certificates of the user's accounts",
+        "description": (
+            "Per sealed trade date and account of the user (oldest first): whether the "
+            "day's pre-roll reconcile was verified, and what T4's last snapshot held "
+            "against what the store holds."),
+        "operationId": "listSeals",
+        "parameters": [_USER, _ACCOUNT, _FROM_DATE, _TO_DATE],
+        "responses": {"200": _json("Seals", "The certificates, by trade date, firm and "
+                                            "account."), **_REFUSALS},
+    }
     health = {
         "summary": "Whether the API answers",
         "operationId": "health",
@@ -229,6 +272,7 @@ def document(version: str) -> dict[str, Any]:
             "/v1/fills": {"get": fills},
             "/v1/summary/daily": {"get": summary},
             "/v1/accounts": {"get": accounts},
+            "/v1/seals": {"get": seals},
         },
         "components": {
             "schemas": SCHEMAS,

@@ -7,8 +7,9 @@ is looked up by name in the ``fillcapture.feeds`` entry-point group.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from fillcapture.model import FeedEvent
 from fillcapture.ownership import Ownership
@@ -32,6 +33,28 @@ class LoginRefused(FeedError):
         self.result = result
 
 
+ReconcileStep = Literal["resubscribe", "unsubscribe_subscribe", "new_session"]
+"""What brought the fresh snapshots: subscribing again; unsubscribing, then
+subscribing; a new session (its login and subscription)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """How a reconcile ended. ``verified``: a fresh snapshot of every
+    subscribed owned account arrived, the last of them through ``step``;
+    otherwise ``reason`` says why not and ``missing`` names the account
+    numbers (ids where the number is unknown) still without one.
+    ``supported`` is False for a feed that has no snapshots at all (MQTT):
+    nothing was asked, so nothing is verified."""
+
+    verified: bool
+    step: ReconcileStep | None = None
+    accounts: int = 0
+    reason: str | None = None
+    missing: tuple[str, ...] = ()
+    supported: bool = True
+
+
 class FeedAdapter(Protocol):
     """One source of fills. ``events()`` runs until ``close()``; it reconnects on
     its own and reports each session with ``Connected``/``Disconnected``."""
@@ -42,9 +65,10 @@ class FeedAdapter(Protocol):
         """The ownership registry changed: subscribe to newly owned accounts."""
         ...
 
-    async def reconcile(self) -> bool:
-        """Ask the source to send again what it still has of the day (T4: fresh
-        snapshots of the subscribed accounts); False if not connected."""
+    async def reconcile(self, step_seconds: float) -> Reconciliation:
+        """Have the source send again what it still has of the day (T4: fresh
+        snapshots of every subscribed owned account), escalating as it must,
+        each step waiting up to ``step_seconds``; say how it ended."""
         ...
 
     async def close(self) -> None: ...

@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from fillcapture.config import MqttFeedSettings
+from fillcapture.feeds.base import Reconciliation
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     Bust,
@@ -111,10 +112,11 @@ class MqttFeed:
         """Nothing to do: the subscriptions are topics, not accounts, and the
         daemon's ownership filter applies the new registry to the next fill."""
 
-    async def reconcile(self) -> bool:
-        """False: a broker has no day's book to send again. What was published
-        while the daemon was away is covered by the persistent session's queue."""
-        return False
+    async def reconcile(self, step_seconds: float) -> Reconciliation:
+        """Nothing: a broker has no day's book to send again, so nothing is
+        verified. What was published while the daemon was away is covered by
+        the persistent session's queue."""
+        return Reconciliation(False, reason="the MQTT feed has no snapshots", supported=False)
 
     async def close(self) -> None:
         """End :meth:`events`, leaving the broker session (and its queue) in place."""

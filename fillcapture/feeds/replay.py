@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from fillcapture.config import Settings
-from fillcapture.feeds.base import FeedAdapter
+from fillcapture.feeds.base import FeedAdapter, Reconciliation
 from fillcapture.feeds.recording import RecordedFrame, RecordingError, read_recording
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.model import Disconnected, FeedEvent
@@ -182,8 +182,8 @@ class _UntilReplayed:
     async def registry_changed(self) -> None:
         await self._feed.registry_changed()
 
-    async def reconcile(self) -> bool:
-        return await self._feed.reconcile()
+    async def reconcile(self, step_seconds: float) -> Reconciliation:
+        return await self._feed.reconcile(step_seconds)
 
     async def close(self) -> None:
         await self._feed.close()

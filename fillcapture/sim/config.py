@@ -103,6 +103,11 @@ class SimConfig:
     - ``trade_date_offset_ticks``: added to every ``trade_date`` sent (.NET
       ticks of 100 ns), making trade dates that are no midnight (or, by whole
       days of 864,000,000,000 ticks, the wrong day); the ledger keeps the true date.
+    - ``resubscribe_no_snapshot``: the first N subscriptions of a session
+      after its first one (a reconcile's re-subscription, or the subscribe
+      after an unsubscribe) are answered with success but no snapshot; the
+      accounts' subscription stays as it was. A new session starts counting
+      again, so its first subscription always brings snapshots.
     """
 
     accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
@@ -143,6 +148,7 @@ class SimConfig:
     drop_after_login: bool = False
     logged_in_elsewhere_after: float | None = None
     trade_date_offset_ticks: int = 0
+    resubscribe_no_snapshot: int = 0
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
@@ -212,6 +218,8 @@ class SimConfig:
             raise ValueError("logged_in_elsewhere_after: must be a number of seconds >= 0")
         if not -(10**16) < self.trade_date_offset_ticks < 10**16:  # about 31 years
             raise ValueError("trade_date_offset_ticks: must be within +-10**16 ticks")
+        if self.resubscribe_no_snapshot < 0:
+            raise ValueError("resubscribe_no_snapshot: must be >= 0")
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

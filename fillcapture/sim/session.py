@@ -230,6 +230,7 @@ class Session:
         self.push_live = self.outbox.push if self._window is None else self._window.push
         self._sending = asyncio.Event()  # cleared while the session stalls
         self._sending.set()
+        self._subscriptions = 0  # ALL_UPDATES requests so far (resubscribe_no_snapshot)
         self._log = log.bind(session_id=self.session_id, peer=str(ws.remote_address))
 
     @property
@@ -342,6 +343,12 @@ class Session:
             return
         success = bool(numbers) or not errors
         self.outbox.push(wire.subscribe_response(success, errors))
+        self._subscriptions += 1
+        if 1 < self._subscriptions <= 1 + config.resubscribe_no_snapshot:
+            # A fault: accepted, and nothing more (no snapshot, no change).
+            self._faults.stats["resubscriptions_ignored"] += 1
+            self._log.info("sim.session.resubscription_ignored", accounts=len(numbers))
+            return
         self._router.subscribe(self, numbers, all_accounts=request.subscribe_all_accounts)
         self._log.info("sim.session.subscribed", accounts=len(numbers), errors=len(errors))
 

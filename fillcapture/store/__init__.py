@@ -4,6 +4,7 @@ Import from here; the modules below are the engines' private parts.
 """
 
 from fillcapture.store.base import (
+    Certificate,
     FillQuery,
     Gap,
     Outbox,
@@ -12,14 +13,17 @@ from fillcapture.store.base import (
     Owner,
     PositionDay,
     Seal,
+    SealedDay,
     Store,
     StoredFill,
     StoreError,
+    Verification,
 )
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 
 __all__ = [
+    "Certificate",
     "FillQuery",
     "Gap",
     "Outbox",
@@ -28,9 +32,11 @@ __all__ = [
     "Owner",
     "PositionDay",
     "Seal",
+    "SealedDay",
     "SqliteStore",
     "Store",
     "StoreError",
     "StoredFill",
+    "Verification",
     "open_store",
 ]

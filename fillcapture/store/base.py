@@ -5,7 +5,7 @@ Capture writes ``Fill``s; the query side reads ``StoredFill``s; the registry say
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from fillcapture.store.quarantine import QuarantineRow
 
-from fillcapture.model import Bust, Fill, Market, OrderSide, Quarantined, Side, VisibleAccount
+from fillcapture.model import (
+    Bust,
+    Fill,
+    Market,
+    OrderSide,
+    Quarantined,
+    Side,
+    SnapshotReceived,
+    VisibleAccount,
+)
 
 
 class StoreError(Exception):
@@ -264,6 +273,67 @@ class Seal:
     amendments: int
 
 
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """How a day's pre-roll reconcile ended, as its seal records it: ``verified``
+    through ``step`` (``resubscribe``, ``unsubscribe_subscribe``,
+    ``new_session``), or not, and ``reason`` why not."""
+
+    verified: bool
+    step: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """What the seal found of one account's trade date, against T4's word.
+
+    ``snapshot``: fills of the day in T4's last snapshot of the account
+    (``None``: none was seen), received at ``snapshot_at``;
+    ``after_snapshot``: of the stored fills, those T4 sent live after it
+    (the reconcile runs before the close, so the day's last fills come
+    after its snapshot); ``stored``: the day's fills in the store, busted
+    ones included (a snapshot keeps them too); ``recovered``: of those,
+    stored from the reconcile's snapshots; ``quarantined``: records of the
+    day the daemon could not store; ``busted``: stored fills busted.
+    """
+
+    firm: str
+    account: str
+    trade_date: date
+    snapshot: int | None
+    snapshot_at: datetime | None
+    after_snapshot: int
+    stored: int
+    recovered: int
+    quarantined: int
+    busted: int
+
+    @property
+    def difference(self) -> int | None:
+        """Fills T4 reported that the store lacks (below zero: stored fills T4's
+        snapshot and live feed did not report); ``None`` without a snapshot."""
+        if self.snapshot is None:
+            return None
+        return self.snapshot + self.after_snapshot - self.stored
+
+
+@dataclass(frozen=True, slots=True)
+class SealedDay:
+    """A sealed trade date of a firm: when, how its reconcile ended
+    (``verified`` ``None``: sealed before certificates were recorded), and
+    its certificates by account."""
+
+    firm: str
+    trade_date: date
+    sealed_at: datetime
+    reconciled_at: datetime | None
+    verified: bool | None
+    reconcile_step: str | None
+    unverified_reason: str | None
+    certificates: tuple[Certificate, ...]
+
+
 class Store(Protocol):
     """A fill store. Open it with ``async with``; every write is one transaction."""
 
@@ -392,10 +462,32 @@ class Store(Protocol):
 
     # --- operations -----------------------------------------------------------
 
-    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None
-                       ) -> list[Seal]:
+    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None,
+                       verification: Verification | None = None,
+                       recovered: Mapping[str, int] | None = None) -> list[Seal]:
         """Seal ``day`` for ``firm``: record per account its fills, volume and busts
-        now. Sealing a sealed day again changes nothing; returns the day's seals."""
+        now, how the reconcile ended, and a :class:`Certificate` per account
+        with fills stored, in T4's last snapshot or quarantined (``recovered``:
+        fills the reconcile recovered, by account). Sealing a sealed day again
+        changes nothing; returns the day's seals."""
+        ...
+
+    async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
+        """Record each account's latest snapshot per trade date, in the order
+        given, after every fill committed before: a snapshot's ``first`` frame
+        replaces what was recorded of those dates, a later frame of the same
+        snapshot updates its counts."""
+        ...
+
+    async def quarantined_counts(self, firm: str, day: date) -> dict[str, int]:
+        """Per account number: records of ``firm``'s trade date ``day`` in quarantine."""
+        ...
+
+    async def sealed_days(self, since: date | None = None, until: date | None = None, *,
+                          latest: bool = False) -> list[SealedDay]:
+        """Sealed days from ``since`` through ``until`` (inclusive, open ends
+        unbounded), oldest first, with their certificates; with ``latest``,
+        of those only each firm's latest sealed day."""
         ...
 
     async def sealed_through(self, firm: str) -> date | None:

@@ -449,6 +449,54 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        12,
+        "reconcile certificates",
+        (
+            # How the day's pre-roll reconcile ended: verified 1 (a fresh
+            # snapshot of every subscribed owned account came, through
+            # reconcile_step), 0 (not: unverified_reason says why), NULL for
+            # days sealed before there were certificates.
+            "ALTER TABLE sealed_days ADD COLUMN verified INTEGER NULL",
+            "ALTER TABLE sealed_days ADD COLUMN reconcile_step TEXT NULL",
+            "ALTER TABLE sealed_days ADD COLUMN unverified_reason TEXT NULL",
+            # Per (firm, account number, trade date): fills (busted ones
+            # included) in T4's latest snapshot of the account that held the
+            # date, when it began (µs UTC), and the newest fills.id committed
+            # before it: live fills above that mark came after it.
+            """
+            CREATE TABLE snapshot_counts (
+                firm        TEXT    NOT NULL,
+                account     TEXT    NOT NULL,
+                trade_date  TEXT    NOT NULL,
+                account_id  TEXT    NOT NULL,
+                fills       INTEGER NOT NULL,
+                received_at INTEGER NOT NULL,
+                fills_mark  INTEGER NOT NULL,
+                PRIMARY KEY (firm, account, trade_date)
+            ) WITHOUT ROWID
+            """,
+            # What the seal found per (firm, account, trade date): T4's last
+            # snapshot (NULL: none seen) and when it came, the live fills
+            # stored after it, the fills stored (busted included), recovered
+            # by the reconcile, quarantined, and busted.
+            """
+            CREATE TABLE certificates (
+                firm           TEXT    NOT NULL,
+                trade_date     TEXT    NOT NULL,
+                account        TEXT    NOT NULL,
+                snapshot       INTEGER NULL,
+                snapshot_at    INTEGER NULL,
+                after_snapshot INTEGER NOT NULL,
+                stored         INTEGER NOT NULL,
+                recovered      INTEGER NOT NULL,
+                quarantined    INTEGER NOT NULL,
+                busted         INTEGER NOT NULL,
+                PRIMARY KEY (firm, trade_date, account)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -9,7 +9,7 @@ import asyncio
 import functools
 import itertools
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,8 +20,16 @@ from typing import Any, Self
 import aiosqlite
 import structlog
 
-from fillcapture.model import Bust, Fill, Market, OrderSide, Quarantined, VisibleAccount
-from fillcapture.store import migrations, quarantine
+from fillcapture.model import (
+    Bust,
+    Fill,
+    Market,
+    OrderSide,
+    Quarantined,
+    SnapshotReceived,
+    VisibleAccount,
+)
+from fillcapture.store import certificates, migrations, quarantine
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
@@ -37,9 +45,11 @@ from fillcapture.store.base import (
     Owner,
     PositionDay,
     Seal,
+    SealedDay,
     StoredFill,
     StoreError,
     TokenHolder,
+    Verification,
 )
 from fillcapture.store.connection import connect, transaction
 from fillcapture.store.quarantine import QuarantineRow
@@ -548,18 +558,23 @@ class SqliteStore:
 
     # --- operations -----------------------------------------------------------
 
-    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None
-                       ) -> list[Seal]:
+    async def seal_day(self, firm: str, day: date, reconciled_at: datetime | None,
+                       verification: Verification | None = None,
+                       recovered: Mapping[str, int] | None = None) -> list[Seal]:
         """Seal ``day`` for ``firm``: per account, its live fills, volume and
-        busts as stored now. A day is sealed once; sealing it again is a no-op."""
+        busts as stored now, and its certificate. A day is sealed once;
+        sealing it again is a no-op."""
         text = day.isoformat()
         now = utc_micros(datetime.now(UTC))
         async with self._writing() as conn:
             cursor = await conn.execute(
-                "INSERT INTO sealed_days (firm, trade_date, reconciled_at, sealed_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (firm, text, None if reconciled_at is None else utc_micros(reconciled_at), now))
+                "INSERT INTO sealed_days (firm, trade_date, reconciled_at, sealed_at, verified, "
+                "reconcile_step, unverified_reason) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (firm, text, None if reconciled_at is None else utc_micros(reconciled_at), now,
+                 *certificates.verification_columns(verification)))
             if cursor.rowcount:
+                await certificates.write_certificates(conn, firm, day, recovered or {})
                 # One pass over the day's rows (the account index does not lead
                 # with the date; once a day, this is cheap enough).
                 await conn.execute(
@@ -573,6 +588,23 @@ class SqliteStore:
                     (firm, text))
         return [seal for seal in await self.seals(day) if seal.trade_date == day
                 and seal.firm == firm]
+
+    async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
+        """Record each account's latest snapshot counts, the newest fill row
+        committed before each snapshot began with them."""
+        if not snapshots:
+            return
+        async with self._writing() as conn:
+            await certificates.save_snapshots(conn, snapshots, utc_micros(datetime.now(UTC)))
+
+    async def quarantined_counts(self, firm: str, day: date) -> dict[str, int]:
+        async with self._reading() as conn:
+            return await certificates.quarantined_counts(conn, firm, day)
+
+    async def sealed_days(self, since: date | None = None, until: date | None = None, *,
+                          latest: bool = False) -> list[SealedDay]:
+        async with self._reading() as conn:
+            return await certificates.sealed_days(conn, since, until, latest)
 
     async def sealed_through(self, firm: str) -> date | None:
         rows = await self._all("SELECT max(trade_date) FROM sealed_days WHERE firm = ?", (firm,))
@@ -711,6 +743,8 @@ class SqliteStore:
         async with self._writing() as conn:
             cursor = await conn.execute(
                 "DELETE FROM fills WHERE trade_date < ?", (before.isoformat(),))
+            await conn.execute(
+                "DELETE FROM snapshot_counts WHERE trade_date < ?", (before.isoformat(),))
             await conn.execute(
                 "DELETE FROM busts WHERE NOT EXISTS (SELECT 1 FROM fills f WHERE "
                 "f.firm = busts.firm AND f.order_id = busts.order_id "

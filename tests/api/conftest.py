@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from fillcapture.model import Bust, Fill, Side
-from fillcapture.store import SqliteStore
+from fillcapture.model import Bust, Fill, Side, SnapshotReceived
+from fillcapture.store import SqliteStore, Verification
 from tests.conftest import Proc, free_port, run_cli, write_config
 from tests.store.factories import make_fill
 
@@ -70,6 +70,10 @@ FILLS = [
     *(_fill(n, "33333", Side.SELL, 1, "6100.00", day=DAY2) for n in range(40, 50)),
 ]
 BUSTED = {FILLS[4].exchange_trade_id}
+# DAY1 is sealed at both firms: SIMFIRM verified, T4's last snapshot of
+# 11111 there holding one fill more than the store; F2 unverified.
+RECONCILED_AT = datetime(2026, 11, 19, 21, 55, tzinfo=UTC)
+SNAPSHOT_11111 = 4
 
 
 @dataclass
@@ -119,6 +123,10 @@ def make_store(workdir: Path) -> tuple[Path, Path]:
             busted = [f for f in FILLS if f.exchange_trade_id in BUSTED]
             await store.insert_busts([Bust(f, f.exchange_time + timedelta(minutes=5))
                                       for f in busted])
+            await store.save_snapshots([SnapshotReceived(
+                "SIMFIRM", "SIMFIRM-11111", "11111", ((DAY1, SNAPSHOT_11111),), 0, True)])
+            await store.seal_day("SIMFIRM", DAY1, RECONCILED_AT, Verification(True, "resubscribe"))
+            await store.seal_day("F2", DAY1, None, Verification(False, reason="not connected"))
 
     asyncio.run(fill())
     return db, config

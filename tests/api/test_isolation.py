@@ -13,7 +13,18 @@ from typing import Any
 import pytest
 
 from fillcapture.model import Side
-from tests.api.conftest import CL, DAY1, DAY2, ES, FILLS, Api, expected, owner
+from tests.api.conftest import (
+    BUSTED,
+    CL,
+    DAY1,
+    DAY2,
+    ES,
+    FILLS,
+    SNAPSHOT_11111,
+    Api,
+    expected,
+    owner,
+)
 
 OTHER = {"A": "B", "B": "A"}
 ACCOUNTS = {"A": ["11111", "22222"], "B": ["11111", "33333"]}
@@ -70,7 +81,7 @@ def test_fills_under_every_filter(api: Api, user: str) -> None:
 
 @pytest.mark.parametrize("user", ["A", "B"])
 def test_another_users_account_is_as_unknown_as_a_missing_one(api: Api, user: str) -> None:
-    for path in ("/v1/fills", "/v1/summary/daily"):
+    for path in ("/v1/fills", "/v1/summary/daily", "/v1/seals"):
         for account in NOT_THEIRS[user]:
             response = api.get(path, user, account=account)
             assert response.status_code == 404, (path, account)
@@ -81,7 +92,7 @@ def test_another_users_account_is_as_unknown_as_a_missing_one(api: Api, user: st
 
 @pytest.mark.parametrize("user", ["A", "B"])
 def test_naming_another_user_is_403_whether_or_not_it_exists(api: Api, user: str) -> None:
-    for path in ("/v1/fills", "/v1/summary/daily", "/v1/accounts"):
+    for path in ("/v1/fills", "/v1/summary/daily", "/v1/accounts", "/v1/seals"):
         bodies = []
         for name in (OTHER[user], "nobody"):
             response = api.get(path, user, user=name)
@@ -127,3 +138,39 @@ def test_a_cursor_is_a_place_not_a_key(api: Api) -> None:
     b_rest = api.get("/v1/fills", "B", cursor=a_page["next_cursor"]).json()["fills"]
     assert [fill["fill_id"] for fill in b_rest] == [
         i for i in expected("B") if i.split("/")[1] not in ("order-3", "order-4", "order-8")]
+
+
+@pytest.mark.parametrize("user", ["A", "B"])
+def test_seals_are_the_users_own_certificates(api: Api, user: str) -> None:
+    body = api.get("/v1/seals", user).json()
+    assert body["user"] == user
+    sealed = {(f.firm, f.account) for f in FILLS if f.trade_date == DAY1
+              and owner(f.firm, f.account) == user}
+    assert [(row["firm"], row["account"]) for row in body["seals"]] == sorted(sealed)
+    for row in body["seals"]:
+        stored = [f for f in FILLS if (f.firm, f.account, f.trade_date)
+                  == (row["firm"], row["account"], DAY1)]
+        assert row["trade_date"] == DAY1.isoformat()
+        assert row["stored"] == len(stored)
+        assert row["busted"] == sum(f.exchange_trade_id in BUSTED for f in stored)
+        assert row["verified"] is (row["firm"] == "SIMFIRM")
+    for account in ACCOUNTS[user]:
+        rows = api.get("/v1/seals", user, account=account).json()["seals"]
+        assert {row["account"] for row in rows} == {account}
+    assert api.get("/v1/seals", user, from_date=DAY2.isoformat()).json()["seals"] == []
+    operator = api.get("/v1/seals", "ops", user=user).json()
+    assert operator == body
+
+
+def test_a_seal_names_the_difference_between_t4_and_the_store(api: Api) -> None:
+    (row,) = api.get("/v1/seals", "A", account="11111").json()["seals"]
+    assert row["reconciled_at"] == "2026-11-19T21:55:00.000000Z"  # RECONCILED_AT
+    assert row["reconcile_step"] == "resubscribe"
+    assert (row["snapshot"], row["after_snapshot"], row["stored"]) == (SNAPSHOT_11111, 0, 3)
+    assert row["difference"] == SNAPSHOT_11111 - 3
+    (unverified,) = api.get("/v1/seals", "B", account="11111").json()["seals"]
+    assert unverified["firm"] == "F2"
+    assert unverified["verified"] is False
+    assert unverified["unverified_reason"] == "not connected"
+    assert unverified["snapshot"] is None
+    assert unverified["difference"] is None

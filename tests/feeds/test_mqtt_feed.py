@@ -40,7 +40,7 @@ from fillcapture.model import (
 )
 from fillcapture.publish.schema import BustMessage, FillMessage, fill_id
 from fillcapture.service import Daemon, FeedStatus
-from fillcapture.store import Owner, open_store
+from fillcapture.store import Owner, SqliteStore, open_store
 from tests.conftest import FIXTURES, Mosquitto, Proc, free_port, stored_rows, write_config
 
 FIRM = "SIMFIRM"
@@ -186,6 +186,39 @@ async def test_the_daemon_stores_owned_fills_once_though_published_twice(
     assert not [e for e in logs if e["event"] == "ownership.account_invisible"]
     assert recorded["owned"] == "11111"
     assert recorded["invisible"] == ""  # what `fillcapture status` shows
+
+
+async def test_a_broker_has_nothing_to_reconcile_and_its_days_are_never_verified(
+    tmp_path: Path, mosquitto: Mosquitto,
+) -> None:
+    with capture_logs() as logs:
+        async with daemon_on(tmp_path, feed_settings(mosquitto.port)) as daemon, \
+                publisher(mosquitto) as client:
+            await publish(client, f"{FILLS}/A/11111", fill_message("11111", 1))
+            await until(lambda: daemon.metrics["fills.captured"] == 1, "the fill")
+            operations = daemon.operations
+            operations.clock = lambda: datetime(2026, 11, 23, 21, 55, tzinfo=UTC)  # 15:55 CT
+            assert await operations.reconcile_job(settle=0) == {}
+            record = operations.reconciled
+            operations.clock = lambda: datetime(2026, 11, 23, 23, 5, tzinfo=UTC)  # 17:05 CT
+            assert await operations.seal_job()
+            unverified = daemon.metrics["reconcile.unverified"]
+    async with SqliteStore(tmp_path / "fills.db", readonly=True) as store:
+        (day,) = await store.sealed_days()
+    assert record is not None
+    assert record.outcome.verified is False
+    assert record.outcome.supported is False
+    assert [e["reason"] for e in logs if e["event"] == "reconcile.skipped"] == [
+        "the MQTT feed has no snapshots"]
+    assert day.trade_date == date(2026, 11, 23)
+    assert day.verified is False
+    assert day.reconciled_at is None
+    assert day.unverified_reason == "the MQTT feed has no snapshots"
+    # No snapshot: the certificate counts the store alone.
+    assert [(c.account, c.snapshot, c.stored) for c in day.certificates] == [("11111", None, 1)]
+    # Nothing failed: no error, nothing counted.
+    assert not [e for e in logs if e["log_level"] == "error"]
+    assert unverified == 0
 
 
 BAD_MESSAGES: list[tuple[str, str, bytes]] = [

@@ -38,6 +38,7 @@ HOSTILE = {
     "drop_after_login": True,
     "logged_in_elsewhere_after": 2.5,
     "trade_date_offset_ticks": 5,
+    "resubscribe_no_snapshot": 2,
 }
 
 
@@ -64,6 +65,7 @@ def test_the_sim_section_maps_onto_the_simulator(tmp_path: Path) -> None:
         ({"stall_seconds": 0}, "sim.stall_seconds"),
         ({"logged_in_elsewhere_after": -1}, "sim.logged_in_elsewhere_after"),
         ({"trade_date_offset_ticks": 10**17}, "sim.trade_date_offset_ticks"),
+        ({"resubscribe_no_snapshot": -1}, "sim.resubscribe_no_snapshot"),
     ],
 )
 def test_bad_sim_settings_name_the_key(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from fillcapture.model import Bust
-from fillcapture.store import FillQuery, SqliteStore
+from fillcapture.model import Bust, SnapshotReceived
+from fillcapture.store import FillQuery, SqliteStore, Verification
 from tests.store.factories import DAY, T0, make_fill
 
 LATER = T0 + timedelta(hours=5)
@@ -121,3 +121,53 @@ async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
     print(findings[:3])
     assert findings != ["ok"]
     assert findings
+
+
+def snapshot(fills: int, *, first: bool = True, day: date = DAY,
+             account: str = "11111") -> SnapshotReceived:
+    return SnapshotReceived("SIMFIRM", f"acc-{account}", account, ((day, fills),), 0, first)
+
+
+async def test_a_certificate_sets_t4s_last_snapshot_against_the_store(store: SqliteStore) -> None:
+    # Before the snapshot: fills from it (historical) and one live.
+    await store.insert_fills([make_fill(n, historical=True) for n in range(3)] + [make_fill(3)])
+    await store.save_snapshots([snapshot(3)])  # began: it holds 3 ...
+    await store.insert_fills([make_fill(4, historical=True)])
+    await store.save_snapshots([snapshot(5, first=False)])  # ... and 2 more in a later frame
+    await store.insert_fills([make_fill(n) for n in (5, 6, 7)])  # live, after it
+    await store.insert_busts([Bust(make_fill(6), LATER)])
+    # Another account's fills, of which T4's snapshot reported none.
+    await store.insert_fills([make_fill(8, account="22222", account_id="acc-22222")])
+    await store.save_snapshots([snapshot(0, account="22222")])
+
+    await store.seal_day("SIMFIRM", DAY, T0, Verification(True, "unsubscribe_subscribe"),
+                         {"11111": 2})
+
+    (day,) = await store.sealed_days()
+    assert (day.verified, day.reconcile_step, day.reconciled_at) == (
+        True, "unsubscribe_subscribe", T0)
+    mine, other = day.certificates
+    assert (mine.account, mine.snapshot, mine.after_snapshot, mine.stored, mine.recovered,
+            mine.busted, mine.quarantined) == ("11111", 5, 3, 8, 2, 1, 0)
+    assert mine.difference == 0
+    assert (other.account, other.snapshot, other.stored, other.difference) == ("22222", 0, 1, -1)
+    assert await store.quarantined_counts("SIMFIRM", DAY) == {}
+
+
+async def test_a_day_sealed_unverified_or_without_a_snapshot_says_so(
+        store: SqliteStore) -> None:
+    await store.insert_fills([make_fill(1)])
+    # A later snapshot of another day leaves this day's record alone.
+    await store.save_snapshots([snapshot(1, day=DAY + timedelta(days=1))])
+    await store.seal_day("SIMFIRM", DAY, None, Verification(False, reason="no snapshot"))
+    await store.seal_day("OTHER", DAY - timedelta(days=1), None)  # as before certificates
+    older, day = await store.sealed_days()
+    assert (older.firm, older.verified, older.certificates) == ("OTHER", None, ())
+    assert (day.verified, day.unverified_reason, day.reconciled_at) == (False, "no snapshot", None)
+    (certificate,) = day.certificates
+    assert (certificate.snapshot, certificate.stored, certificate.difference) == (None, 1, None)
+    assert [d.firm for d in await store.sealed_days(latest=True)] == ["OTHER", "SIMFIRM"]
+    assert await store.sealed_days(since=DAY + timedelta(days=1)) == []
+    assert await store.prune(DAY + timedelta(days=2)) == 1
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM snapshot_counts").fetchone() == (0,)

@@ -6,8 +6,9 @@ Logs in, subscribes, keeps the heartbeat, and yields the fills it decodes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +18,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fillcapture.config import T4Settings
-from fillcapture.feeds.base import LoginRefused
+from fillcapture.feeds.base import LoginRefused, ReconcileStep, Reconciliation
 from fillcapture.feeds.t4.backoff import Backoff
 from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, auth_pb2, service_pb2
+from fillcapture.feeds.t4.snapshots import SnapshotTracker
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     AccountsSeen,
@@ -119,6 +121,10 @@ class T4Feed:
         self.attempt_started = 0.0
         self.backoff = Backoff(settings.reconnect_base, settings.reconnect_cap,
                                settings.healthy_after)
+        # The snapshots received, and the accounts a reconcile waits for.
+        self._snapshots = SnapshotTracker()
+        self._sessions = 0  # sessions logged in so far
+        self._restart: str | None = None  # why the reconcile closed the session
 
     # --- FeedAdapter ------------------------------------------------------
 
@@ -142,6 +148,8 @@ class T4Feed:
                 self._ws = None
             if self._closing:
                 break
+            if self._restart is not None:  # the reconcile's new session: at once
+                reason, delay, self._restart = self._restart, 0.0, None
             # Decided as the session ends: only a healthy spell forgives the back-off.
             delay = backoff.next_delay(delay)
             self.metrics.inc("feed.disconnects")
@@ -154,24 +162,73 @@ class T4Feed:
         if self._ws is not None and not self.settings.subscribe_all:
             await self._subscribe(self._ws)
 
-    async def reconcile(self) -> bool:
-        """Subscribe again to every subscribed account: T4 answers with a fresh
-        snapshot of each, the day's whole book as T4 still has it."""
-        ws = self._ws
-        if ws is None or not self._subscribed:
-            return False
+    async def reconcile(self, step_seconds: float) -> Reconciliation:
+        """See a fresh snapshot of every subscribed owned account: the day's
+        whole book as T4 still has it. First subscribe again; if some account's
+        snapshot has not begun within ``step_seconds``, unsubscribe and
+        subscribe; failing that too, close the session, whose successor's login
+        and subscription bring them. While disconnected, it waits one step for
+        the reconnect's."""
+        decoder = self._decoder
+        if decoder is None:
+            return Reconciliation(False, reason="not connected to T4")
+        owned = self.ownership().accounts_of(decoder.firm)
+        expected = {account_id: number for account_id, number in decoder.accounts.items()
+                    if number in owned and ("*" in self._subscribed
+                                            or account_id in self._subscribed)}
+        if not expected:  # nothing to see: nothing is proven either
+            return Reconciliation(False, reason="no owned account is subscribed: the fill "
+                                                "user sees none of them")
+        self._snapshots.expect(expected)
+        steps: list[tuple[ReconcileStep, Callable[[ClientConnection], Awaitable[None]]]] = [
+            ("resubscribe", self._resubscribe),
+            ("unsubscribe_subscribe", self._unsubscribe_subscribe),
+            ("new_session", self._new_session),
+        ]
+        if self._ws is None:
+            del steps[:2]  # a reconnect is under way: its subscription brings them
+        for step, action in steps:
+            session = self._sessions
+            ws = self._ws
+            log.info("feed.reconcile", step=step, accounts=len(expected),
+                     waiting=len(self._snapshots.missing), connected=ws is not None)
+            if ws is not None:
+                # Closed meanwhile: the reconnect's subscription brings them.
+                with contextlib.suppress(ConnectionClosed):
+                    await action(ws)
+            if await self._snapshots.wait(step_seconds):
+                return Reconciliation(
+                    True, step if self._sessions == session else "new_session", len(expected))
+            log.warning("feed.reconcile_no_snapshot", step=step, seconds=step_seconds,
+                        missing=sorted(expected.get(i) or i for i in self._snapshots.missing))
+        missing = tuple(sorted(expected.get(i) or i for i in self._snapshots.missing))
+        return Reconciliation(
+            False, accounts=len(expected), missing=missing,
+            reason=f"no fresh snapshot of {len(missing)} of {len(expected)} accounts within "
+                   f"{step_seconds:g} s of each step ({', '.join(step for step, _ in steps)})")
+
+    def _account_subscribe(self, kind: account_pb2.AccountSubscribeType) -> bytes:
+        """An AccountSubscribe of ``kind`` for every account subscribed now."""
         request = account_pb2.AccountSubscribe(
-            subscribe=account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES,
+            subscribe=kind,
             upl_mode=account_pb2.UPL_MODE_AVERAGE,
         )
         if "*" in self._subscribed:
             request.subscribe_all_accounts = True
         else:
             request.account_id.extend(sorted(self._subscribed))
-        log.info("feed.reconcile", all_accounts=request.subscribe_all_accounts,
-                 accounts=len(request.account_id))
-        await ws.send(service_pb2.ClientMessage(account_subscribe=request).SerializeToString())
-        return True
+        return service_pb2.ClientMessage(account_subscribe=request).SerializeToString()
+
+    async def _resubscribe(self, ws: ClientConnection) -> None:
+        await ws.send(self._account_subscribe(account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES))
+
+    async def _unsubscribe_subscribe(self, ws: ClientConnection) -> None:
+        await ws.send(self._account_subscribe(account_pb2.ACCOUNT_SUBSCRIBE_TYPE_NONE))
+        await ws.send(self._account_subscribe(account_pb2.ACCOUNT_SUBSCRIBE_TYPE_ALL_UPDATES))
+
+    async def _new_session(self, ws: ClientConnection) -> None:
+        self._restart = "closed for a new session: the reconcile saw no fresh snapshot"
+        await ws.close(code=1000, reason="reconcile")
 
     async def close(self) -> None:
         self._closing = True
@@ -191,6 +248,8 @@ class T4Feed:
             self._ws = ws
             connected = await self._login(ws)
             self.metrics.inc("feed.logins")
+            self._sessions += 1
+            self._snapshots.new_session()
             yield connected
             self._subscribed = set()
             await self._subscribe(ws)
@@ -363,6 +422,9 @@ class T4Feed:
         if busts:
             self.metrics.inc("busts.received", len(busts))
             events.append(BustsReceived(tuple(busts)))
+        if kind == "account_snapshot":
+            events.append(self._snapshots.received(
+                decoder.firm, decoder.accounts, message.account_snapshot))
         events.extend(self._take_quarantined())
         return events
 

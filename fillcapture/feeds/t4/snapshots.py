@@ -1,0 +1,122 @@
+"""T4's account snapshots as the reconcile sees them: how many fills each
+holds per trade date, which frames make up one snapshot, and which accounts
+a reconcile still waits for.
+
+Counting is done here from the protobuf messages, apart from the decoder: a
+certificate says how many fills T4 reported, whatever became of them after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fillcapture.feeds.t4.decode import trade_date_of
+from fillcapture.feeds.t4.proto import orderrouting_pb2
+from fillcapture.model import SnapshotReceived
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BUSTED = orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED
+
+
+def _trade_date(trade: Any) -> date:
+    """A fill message's trade date, as the decoder takes it: T4's ticks, else
+    the CME date of its exchange time (its T4 time where that is unset)."""
+    stamp = trade.exchange_time if trade.exchange_time.seconds else trade.time
+    return trade_date_of(trade.trade_date, _EPOCH + timedelta(seconds=stamp.seconds))
+
+
+def count_snapshot(snapshot: Any) -> tuple[Counter[date], int]:
+    """The fills in one ``AccountSnapshot`` message per trade date, and its busts.
+
+    A fill is a ``trades`` or ``trade_legs`` entry of an order, or an
+    ``order_update_trade(_leg)`` that is not a bust, under the snapshot's
+    ``order_update_multi`` messages. A bust (``ORDER_CHANGE_TRADE_BUSTED``)
+    names a fill the snapshot also keeps among its order's trades, so it is
+    counted as a bust, not as another fill.
+    """
+    fills: Counter[date] = Counter()
+    busts = 0
+    for item in snapshot.messages:
+        if item.WhichOneof("payload") != "order_update_multi":
+            continue
+        for update in item.order_update_multi.updates:
+            which = update.WhichOneof("payload")
+            if which == "order_update":
+                order = update.order_update
+                for trade in (*order.trades, *order.trade_legs):
+                    fills[_trade_date(trade)] += 1
+            elif which in ("order_update_trade", "order_update_trade_leg"):
+                trade = getattr(update, which)
+                if trade.change == _BUSTED:
+                    busts += 1
+                else:
+                    fills[_trade_date(trade)] += 1
+    return fills, busts
+
+
+def _has_details(snapshot: Any) -> bool:
+    return any(item.WhichOneof("payload") == "account_details" for item in snapshot.messages)
+
+
+class SnapshotTracker:
+    """The t4 adapter's view of the snapshots it receives, across sessions.
+
+    One account's snapshot may come as several consecutive frames; a frame
+    begins a new snapshot when it carries the account's ``account_details``
+    (T4 and the simulator put them in the first) or names another account
+    than the frame before it. :meth:`expect` names the accounts a reconcile
+    waits for: each is done once a snapshot of it *begins* after the call.
+    """
+
+    def __init__(self) -> None:
+        self._current: tuple[str, Counter[date], int] | None = None
+        self._waiting: set[str] = set()
+        self._done = asyncio.Event()
+        self._done.set()
+
+    def new_session(self) -> None:
+        """A new session: no snapshot is under way."""
+        self._current = None
+
+    def received(self, firm: str, numbers: Mapping[str, str], snapshot: Any
+                 ) -> SnapshotReceived:
+        """Take one ``account_snapshot`` frame; ``numbers`` are account numbers by id."""
+        fills, busts = count_snapshot(snapshot)
+        account_id: str = snapshot.account_id
+        current = self._current
+        first = current is None or current[0] != account_id or _has_details(snapshot)
+        if not first and current is not None:
+            fills.update(current[1])
+            busts += current[2]
+        self._current = (account_id, fills, busts)
+        if first and account_id in self._waiting:
+            self._waiting.discard(account_id)
+            if not self._waiting:
+                self._done.set()
+        return SnapshotReceived(firm, account_id, numbers.get(account_id, ""),
+                                tuple(sorted(fills.items())), busts, first)
+
+    def expect(self, account_ids: Iterable[str]) -> None:
+        """From now on, wait for a fresh snapshot of each of ``account_ids``."""
+        self._waiting = set(account_ids)
+        self._done = asyncio.Event()
+        if not self._waiting:
+            self._done.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """Whether every expected account's snapshot began within ``seconds``."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._done.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def missing(self) -> frozenset[str]:
+        """The expected accounts whose fresh snapshot has not begun yet."""
+        return frozenset(self._waiting)
