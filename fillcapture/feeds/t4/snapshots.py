@@ -22,10 +22,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BUSTED = orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED
 
 
-def _trade_date(trade: Any) -> date:
+# Times outside these (seconds since the epoch) are no fill's: the decoder
+# quarantines such a record, and it has no trade date to be counted under.
+_EARLIEST = int((datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
+_LATEST = int((datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
+
+
+def _trade_date(trade: Any) -> date | None:
     """A fill message's trade date, as the decoder takes it: T4's ticks, else
-    the CME date of its exchange time (its T4 time where that is unset)."""
+    the CME date of its exchange time (its T4 time where that is unset);
+    None where neither is usable."""
     stamp = trade.exchange_time if trade.exchange_time.seconds else trade.time
+    if not _EARLIEST <= stamp.seconds < _LATEST:
+        return None
     return trade_date_of(trade.trade_date, _EPOCH + timedelta(seconds=stamp.seconds))
 
 
@@ -48,13 +57,14 @@ def count_snapshot(snapshot: Any) -> tuple[Counter[date], int]:
             if which == "order_update":
                 order = update.order_update
                 for trade in (*order.trades, *order.trade_legs):
-                    fills[_trade_date(trade)] += 1
+                    if (day := _trade_date(trade)) is not None:
+                        fills[day] += 1
             elif which in ("order_update_trade", "order_update_trade_leg"):
                 trade = getattr(update, which)
                 if trade.change == _BUSTED:
                     busts += 1
-                else:
-                    fills[_trade_date(trade)] += 1
+                elif (day := _trade_date(trade)) is not None:
+                    fills[day] += 1
     return fills, busts
 
 
