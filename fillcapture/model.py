@@ -248,6 +248,20 @@ class Released:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRecount:
+    """A snapshot's complete list of an order's live trades (its trades add up
+    to the order's ``total_fill_volume``), for an order with a bust that named
+    no trade: a stored trade of the order missing from ``trades`` is the one
+    busted at ``busted_at``. ``trades`` are (trade key, leg index) pairs."""
+
+    firm: str
+    account_id: str
+    order_id: str
+    trades: frozenset[tuple[str, int | None]]
+    busted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotReceived:
     """A frame of T4's snapshot of one account: the day's whole book as T4 has it.
 
@@ -275,4 +289,5 @@ class SnapshotReceived:
 FeedEvent = (
     Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
     | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict | SnapshotReceived
+    | OrderRecount
 )

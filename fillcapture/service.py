@@ -33,6 +33,7 @@ from fillcapture.model import (
     Fill,
     FillsReceived,
     MarketsSeen,
+    OrderRecount,
     OrderSide,
     RecordsQuarantined,
     SnapshotReceived,
@@ -225,7 +226,7 @@ class Daemon:
                 )
                 if busts:
                     await writer.put(BustsReceived(busts))
-            elif isinstance(event, (OrderSide, MarketsSeen)):
+            elif isinstance(event, (OrderSide, MarketsSeen, OrderRecount)):
                 await writer.put(event)
             elif isinstance(event, AccountConflict):
                 self._set_status(conflicts=self.status.conflicts | {

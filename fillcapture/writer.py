@@ -24,6 +24,7 @@ from fillcapture.model import (
     FillsReceived,
     Market,
     MarketsSeen,
+    OrderRecount,
     OrderSide,
     Quarantined,
     RecordsQuarantined,
@@ -55,6 +56,8 @@ class FillSink(Protocol):
     async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
 
     async def save_accounts(self, firm: str, accounts: list[VisibleAccount]) -> None: ...
+
+    async def bust_missing(self, recount: OrderRecount) -> int: ...
     async def save_snapshots(self, snapshots: list[SnapshotReceived]) -> None: ...
 
 
@@ -63,7 +66,7 @@ class _Stop:
 
 
 Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | AccountsSeen \
-    | RecordsQuarantined | Released | SnapshotReceived
+    | RecordsQuarantined | Released | SnapshotReceived | OrderRecount
 Item = Handed | _Stop
 
 
@@ -148,6 +151,7 @@ class CaptureWriter:
         kept: list[Quarantined] = []
         released: list[Released] = []
         accounts: list[AccountsSeen] = []
+        recounts: list[OrderRecount] = []
         snapshots: list[SnapshotReceived] = []
         for item in batch:
             if isinstance(item, FillsReceived):
@@ -170,6 +174,8 @@ class CaptureWriter:
                 busts.extend(item.busts)
             elif isinstance(item, AccountsSeen):
                 accounts.append(item)
+            elif isinstance(item, OrderRecount):
+                recounts.append(item)
         for seen in accounts:
             await self.store.save_accounts(seen.firm, list(seen.accounts))
         if kept:
@@ -210,6 +216,12 @@ class CaptureWriter:
         if sides:
             resolved = await self.store.resolve_sides(sides)
             self.metrics.inc("fills.side_resolved", resolved)
+        for recount in recounts:
+            # After the batch's fills: the order's trades are all stored.
+            busted = await self.store.bust_missing(recount)
+            if busted:
+                self.metrics.inc("busts.recorded", busted)
+                log.info("bust.resolved", order_id=recount.order_id, busted=busted)
         for item in released:
             # Only now that their fills are committed: a crash before this
             # leaves them quarantined, and the retry stores them once anyway.

@@ -16,9 +16,11 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from fillcapture import status
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
+from fillcapture.model import VisibleAccount
 from fillcapture.service import Daemon
 from fillcapture.sim import SimConfig
 from fillcapture.sim.ledger import read_corrupt
@@ -31,6 +33,7 @@ from tests.conftest import (
     run_cli,
     stored_rows,
     wait_until,
+    write_config,
 )
 
 OWNED = {"11111", "22222", "33333", "44444"}
@@ -272,3 +275,121 @@ async def test_an_account_number_contradicted_is_an_error_never_a_re_attribution
     (shown,) = found["daemons"]
     assert shown["account_conflicts"] == ["acc-2=11111 (id had 22222) (number on acc-1)"]
     assert "ACCOUNT CONFLICT: acc-2=11111" in status.render(found)
+
+
+def _order_frame(*, change: int, trades: tuple[tuple[str, int], ...], total: int,
+                 snapshot: bool = False) -> bytes:
+    message = service_pb2.ServerMessage()
+    multi = (message.account_snapshot.messages.add().order_update_multi if snapshot
+             else message.order_update_multi)
+    if snapshot:
+        message.account_snapshot.account_id = "acc-1"
+    multi.account_id, multi.market_id, multi.historical = "acc-1", "XCME_Eq ES (Z26)", snapshot
+    order = multi.updates.add().order_update
+    order.unique_id, order.account_number = "o5", "11111"
+    order.buy_sell = orderrouting_pb2.BUY_SELL_BUY
+    order.change = change  # type: ignore[assignment]
+    order.total_fill_volume = total
+    order.time.seconds = 1_763_900_100
+    for trade_id, volume in trades:
+        trade = order.trades.add(exchange_trade_id=trade_id, volume=volume)
+        trade.price.value = "6000.00"
+        trade.exchange_time.seconds = 1_763_900_000
+    return message.SerializeToString()
+
+
+async def test_a_bust_naming_no_trade_is_resolved_by_the_next_complete_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Two fills live; a bust of their order naming neither (kept as
+    bust_unresolved); a reconnect's snapshot lists only T1 as the order's
+    trades, adding up to its total: T2 is the busted one, and only T2."""
+    sessions = 0
+
+    async def session(ws: ServerConnection) -> None:
+        nonlocal sessions
+        sessions += 1
+        async for frame in ws:
+            kind = service_pb2.ClientMessage.FromString(frame).WhichOneof("payload")
+            if kind == "login_request":
+                response = service_pb2.ServerMessage()
+                response.login_response.firm = "SIMFIRM"
+                listed = response.login_response.accounts.add()
+                listed.account_id, listed.account_number = "acc-1", "11111"
+                await ws.send(response.SerializeToString())
+            elif kind == "account_subscribe" and sessions == 1:
+                await ws.send(_order_frame(change=orderrouting_pb2.ORDER_CHANGE_TRADE,
+                                           trades=(("T1", 1), ("T2", 2)), total=3))
+                await ws.send(_order_frame(change=orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED,
+                                           trades=(), total=1))
+                await asyncio.sleep(0.5)
+                await ws.close()
+            elif kind == "account_subscribe":
+                await ws.send(_order_frame(change=orderrouting_pb2.ORDER_CHANGE_TRADE,
+                                           trades=(("T1", 1),), total=1, snapshot=True))
+
+    db = tmp_path / "fills.db"
+    async with serve(session, "127.0.0.1", 0) as server, \
+            open_store(f"sqlite:///{db}") as store:
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(
+            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
+                          username="WhenTechFillUser", password="pw", app_license="x",
+                          subscribe_all=True, reconnect_base=0.05, reconnect_cap=0.1),
+            store=StoreSettings(url=f"sqlite:///{db}"),
+        )
+        await store.seed_registry([Owner("A", None, "11111")])
+        daemon = Daemon(settings, store, Metrics())
+        await daemon.load_registry()
+        runner = asyncio.create_task(
+            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, daemon.metrics)))
+        async with asyncio.timeout(20):
+            while await store.count_busts() < 1:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        daemon.stop()
+        await runner
+        rows = await store.quarantined(open_only=False)
+    assert sorted(stored_rows(db, busted=True)) == [
+        ("SIMFIRM", "11111", "o5", "T1", None, "BUY", 1, "6000.00", False),
+        ("SIMFIRM", "11111", "o5", "T2", None, "BUY", 2, "6000.00", True)]
+    assert [(r.record.reason, r.resolution) for r in rows] == [("bust_unresolved", "busted")]
+
+
+def test_quarantine_retry_stores_what_now_passes_exactly_once(tmp_path: Path) -> None:
+    """Records quarantined as unknown_account by a daemon that has since
+    stopped: once the account is on record, `fillcapture quarantine retry`
+    stores their fills, once however often it runs."""
+    db = tmp_path / "fills.db"
+    config = write_config(tmp_path / "fillcapture.toml", {
+        "store": {"url": f"sqlite:///{db}"},
+        "users": [{"name": "B", "accounts": ["22222"]}]})
+
+    async def keep() -> None:
+        decoder = Decoder("SIMFIRM", Metrics())
+        for trade_id in ("X1", "X2"):
+            decoder.handle("order_update_multi",
+                           service_pb2.ServerMessage.FromString(_late_trade(trade_id)), [], [], [])
+        async with open_store(f"sqlite:///{db}") as store:
+            assert await store.quarantine(decoder.quarantined) == 2
+
+    asyncio.run(keep())
+    before = run_cli(config, "quarantine", "retry")
+    assert before.returncode == 0, before.stderr
+    assert "0 now stored" in before.stdout
+    assert "2 still quarantined" in before.stdout
+
+    async def learn() -> None:
+        async with open_store(f"sqlite:///{db}") as store:
+            await store.save_accounts("SIMFIRM", [VisibleAccount("acc-2", "22222")])
+
+    asyncio.run(learn())
+    for _ in range(2):
+        retried = run_cli(config, "quarantine", "retry")
+        assert retried.returncode == 0, retried.stderr
+    assert sorted(stored_rows(db)) == [
+        ("SIMFIRM", "22222", "o2", "X1", None, None, 1, "6000.00"),
+        ("SIMFIRM", "22222", "o2", "X2", None, None, 1, "6000.00")]
+    listing = run_cli(config, "quarantine", "list", "--all", "--json")
+    assert [row["resolution"] for row in json.loads(listing.stdout)] == ["stored", "stored"]
+    assert json.loads(run_cli(config, "quarantine", "list", "--json").stdout) == []

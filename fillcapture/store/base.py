@@ -19,6 +19,7 @@ from fillcapture.model import (
     Bust,
     Fill,
     Market,
+    OrderRecount,
     OrderSide,
     Quarantined,
     Side,
@@ -385,6 +386,10 @@ class Store(Protocol):
 
     async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
         """Mark quarantined records resolved; returns how many were open."""
+        ...
+
+    async def bust_missing(self, recount: OrderRecount) -> int:
+        """Bust the order's stored fills its complete snapshot no longer lists."""
         ...
 
     async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:

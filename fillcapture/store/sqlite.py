@@ -24,6 +24,7 @@ from fillcapture.model import (
     Bust,
     Fill,
     Market,
+    OrderRecount,
     OrderSide,
     Quarantined,
     SnapshotReceived,
@@ -393,6 +394,34 @@ class SqliteStore:
             return 0
         async with self._writing() as conn:
             return await quarantine.resolve(conn, ids, resolution, datetime.now(UTC))
+
+    async def bust_missing(self, recount: OrderRecount) -> int:
+        """Bust the stored live fills of ``recount``'s order that its complete
+        snapshot list no longer carries, and resolve the order's unresolved
+        busts in the quarantine; returns the fills busted. Summaries recorded
+        for their days are invalidated, as for any late bust."""
+        busted_at = utc_micros(recount.busted_at)
+        now = utc_micros(datetime.now(UTC))
+        async with self._writing() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT account_id, account, trade_key, leg_index, trade_date FROM fills "
+                "WHERE firm = ? AND order_id = ? AND busted_at IS NULL",
+                (recount.firm, recount.order_id))
+            missing = [row for row in rows if (row[2], None if row[3] < 0 else row[3])
+                       not in recount.trades]
+            for account_id, account, trade_key, leg_index, day in missing:
+                await conn.execute(_MARK_BUSTED, (busted_at, recount.firm, recount.order_id,
+                                                  trade_key, leg_index))
+                await conn.execute(_INSERT_BUST, (recount.firm, account_id, account,
+                                                  recount.order_id, trade_key, leg_index,
+                                                  busted_at, now))
+                await _invalidate_positions(conn, recount.firm, day)
+            if missing:
+                await conn.execute(
+                    "UPDATE quarantine SET resolved_at = ?, resolution = 'busted' "
+                    "WHERE firm = ? AND order_id = ? AND reason = 'bust_unresolved' "
+                    "AND resolved_at IS NULL", (now, recount.firm, recount.order_id))
+            return len(missing)
 
     async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:
         """Record accounts the fill user sees: id, number, code and name."""

@@ -366,3 +366,78 @@ def test_a_bad_point_value_is_skipped_alone(point_value: str) -> None:
     assert len(fills) == 1  # the frame's fills stand
     assert decoder.new_markets == []
     assert metrics["markets.invalid"] == 1
+
+
+def _busted_order(*trades: tuple[str, int], legs: bool = False) -> service_pb2.ServerMessage:
+    message = _order(side=orderrouting_pb2.BUY_SELL_BUY)
+    order = message.order_update
+    order.change = orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED
+    order.time.FromDatetime(datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+    for trade_id, volume in trades:
+        entry = order.trade_legs.add(leg_index=1) if legs else order.trades.add()
+        entry.exchange_trade_id = trade_id
+        entry.volume = volume
+        entry.price.value = "6000.25"
+        entry.exchange_time.FromDatetime(WHEN)
+    return message
+
+
+def test_an_order_update_busted_busts_the_trade_it_names() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    fills, _, busts = _decode_all(decoder, _busted_order(("T7", 2)))
+    assert fills == []
+    (bust,) = busts
+    assert (bust.fill.exchange_trade_id, bust.fill.side, bust.fill.volume) == ("T7", Side.BUY, 2)
+    assert bust.busted_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("volume", [0, -2])
+def test_a_bust_with_no_or_negative_volume_is_accepted(volume: int) -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    _, _, (bust,) = _decode_all(decoder, _busted_order(("T7", volume)))
+    assert bust.fill.volume == volume
+    live = _trade(volume=volume)
+    live.order_update_trade.change = orderrouting_pb2.ORDER_CHANGE_TRADE_BUSTED
+    _, _, (bust,) = _decode_all(decoder, live)
+    assert bust.fill.exchange_trade_id == "T1"
+    assert decoder.quarantined == []
+
+
+def test_a_busted_leg_on_an_order_update_busts_that_leg() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    _, _, (bust,) = _decode_all(decoder, _busted_order(("T8", 1), legs=True))
+    assert bust.fill.key.leg_index == 1
+
+
+def test_a_bust_naming_no_trade_waits_for_a_complete_snapshot_of_its_order() -> None:
+    decoder = Decoder("SIMFIRM", Metrics())
+    decoder.learn_account("acc-1", "11111")
+    assert _decode_all(decoder, _busted_order())[2] == []
+    assert [q.reason for q in decoder.quarantined] == ["bust_unresolved"]
+    # A live update that carries no trades names nothing busted.
+    assert _decode_all(decoder, _order())[0] == []
+    assert decoder.recounts == []
+
+    def snapshot(total: int, *trades: tuple[str, int]) -> service_pb2.ServerMessage:
+        message = service_pb2.ServerMessage()
+        multi = message.account_snapshot.messages.add().order_update_multi
+        multi.historical = True
+        order = multi.updates.add().order_update
+        order.CopyFrom(_order().order_update)
+        order.change = orderrouting_pb2.ORDER_CHANGE_TRADE
+        order.total_fill_volume = total
+        for trade_id, volume in trades:
+            entry = order.trades.add(exchange_trade_id=trade_id, volume=volume)
+            entry.price.value = "6000.25"
+            entry.exchange_time.FromDatetime(WHEN)
+        return message
+
+    _decode_all(decoder, snapshot(3, ("T1", 1)))  # not the whole list: 1 of 3
+    assert decoder.recounts == []
+    _decode_all(decoder, snapshot(1, ("T1", 1)))
+    (recount,) = decoder.recounts
+    assert (recount.order_id, recount.trades) == ("o1", frozenset({("T1", None)}))
+    assert decoder.unresolved_busts == {}

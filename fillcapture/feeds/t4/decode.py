@@ -23,6 +23,7 @@ from fillcapture.model import (
     Bust,
     Fill,
     Market,
+    OrderRecount,
     OrderSide,
     Quarantined,
     Side,
@@ -128,6 +129,11 @@ class Decoder:
         self.new_accounts: list[VisibleAccount] = []
         # Records that could not be stored, since the session last collected them.
         self.quarantined: list[Quarantined] = []
+        # Orders busted by an update that named no trade, and when: a later
+        # snapshot listing all the order's live trades tells which was busted
+        # (see OrderRecount). Shared by the sessions of one feed.
+        self.unresolved_busts: dict[str, datetime] = {}
+        self.recounts: list[OrderRecount] = []
         # (id, number) pairs already reported as conflicting: logged once each;
         # and those since the session last collected them.
         self._conflicts: set[tuple[str, str]] = set()
@@ -311,9 +317,14 @@ class Decoder:
             sides.append(OrderSide(self.firm, order.account_id, uid, side))
         if not order.trades and not order.trade_legs:
             if order.change == _BUSTED:
+                if len(self.unresolved_busts) >= MAX_ORDERS:
+                    self.unresolved_busts.clear()
+                self.unresolved_busts[uid] = _time_of(order.time)
                 raise InvalidMessage("order busted without naming its trade",
                                      "bust_unresolved")
             return
+        if historical and uid in self.unresolved_busts and order.change != _BUSTED:
+            self._recount(order)
         busted = order.change == _BUSTED
         account_id, market_id = order.account_id, order.market_id
         for trade in order.trades:
@@ -334,6 +345,22 @@ class Decoder:
             except InvalidMessage as exc:
                 self.quarantine(exc, "order_update", _only(order, leg, "trade_legs"), block)
 
+    def _recount(self, order: Any) -> None:
+        """An order with an unresolved bust, as a snapshot lists it: if its
+        trades add up to its total fill volume the list is complete, and the
+        stored trade missing from it is the busted one."""
+        trades = [(t, None) for t in order.trades] + [(t, t.leg_index) for t in order.trade_legs]
+        if order.trade_legs:
+            legs = {leg for _, leg in trades}
+            volume = sum(t.volume for t, leg in trades if leg == min(legs))
+        else:
+            volume = sum(t.volume for t, _ in trades)
+        if volume != order.total_fill_volume:
+            return  # not the whole list (split over frames?): wait for one that is
+        keys = frozenset((t.exchange_trade_id or f"#{t.sequence_order}", leg) for t, leg in trades)
+        self.recounts.append(OrderRecount(self.firm, order.account_id, order.unique_id, keys,
+                                          self.unresolved_busts.pop(order.unique_id)))
+
     def _bust(self, head: Any, trade: Any, leg_index: int | None, historical: bool,
               busts: list[Bust]) -> None:
         """A bust of one fill: ``trade`` names it (an order's Trade or TradeLeg,
@@ -342,13 +369,7 @@ class Decoder:
         found: list[Fill] = []
         self._add(found, head.account_id, head.unique_id, head.market_id, trade, leg_index,
                   historical, bust=True)
-        stamp = head.time
-        busted_at = (
-            _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
-            if _EARLIEST <= stamp.seconds < _LATEST and 0 <= stamp.nanos < 1_000_000_000
-            else datetime.now(UTC)
-        )
-        busts.append(Bust(found[0], busted_at))
+        busts.append(Bust(found[0], _time_of(head.time)))
 
     def quarantine(self, exc: InvalidMessage, kind: str, record: Any, block: Any) -> None:
         """Keep ``record`` (inside a copy of its ``block``, if any) as a
@@ -423,6 +444,13 @@ class Decoder:
 
 
 _RECORDS = frozenset({"order_update", "order_update_trade", "order_update_trade_leg"})
+
+
+def _time_of(stamp: Timestamp) -> datetime:
+    """A bust's time as T4 gave it, or now where it gave none usable."""
+    if _EARLIEST <= stamp.seconds < _LATEST and 0 <= stamp.nanos < 1_000_000_000:
+        return _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
+    return datetime.now(UTC)
 
 
 def _only(order: Any, trade: Any, field: str) -> Any:

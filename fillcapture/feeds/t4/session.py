@@ -115,6 +115,8 @@ class T4Feed:
         self._visible: tuple[VisibleAccount, ...] = ()
         self._subscribed: set[str] = set()
         self._waiting_since: float | None = None
+        # Orders busted by an update naming no trade, kept across sessions.
+        self._unresolved_busts: dict[str, datetime] = {}
         # Set by a control frame that ends the session (a login_response after login).
         self._end: _Retry | None = None
         # time.monotonic() when the current (or last) connection attempt began.
@@ -289,6 +291,7 @@ class T4Feed:
                 raise self._held_elsewhere(name, after_login=False)
             raise _Retry(f"{name}: {response.error_message}")
         self._decoder = Decoder(response.firm or s.firm, self.metrics)
+        self._decoder.unresolved_busts = self._unresolved_busts
         accounts = tuple(
             VisibleAccount(a.account_id, a.account_number, a.account_name)
             for a in response.accounts
@@ -416,6 +419,9 @@ class T4Feed:
         if decoder.new_conflicts:
             events.extend(decoder.new_conflicts)
             decoder.new_conflicts.clear()
+        if decoder.recounts:
+            events.extend(decoder.recounts)
+            decoder.recounts.clear()
         events.extend(sides)
         if fills:
             events.append(FillsReceived(tuple(fills), received_ns))
