@@ -169,7 +169,9 @@ def test_what_odd_frames_store_reads_back_valid(tmp_path: Path, frames: list[byt
     stored = asyncio.run(store_and_read())
     assert len(stored) == len({f.key for f in fills} | {b.fill.key for b in busts})
     for row in stored:
-        assert row.volume > 0
+        # A bust may name its fill with no or a negative volume (T4's schema
+        # allows it): such a fill is stored busted, counted nowhere.
+        assert row.volume > 0 or row.busted
         assert row.order_id
         assert row.account_id
         assert Decimal(row.price).is_finite()

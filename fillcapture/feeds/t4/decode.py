@@ -95,6 +95,11 @@ def trade_date_of(raw: int, exchange_time: datetime) -> date:
     return cme_trade_date(exchange_time)
 
 
+def ticks_trade_date(raw: int) -> date | None:
+    """T4's int64 trade date where it is .NET ticks of a date, else None."""
+    return _ticks_date(raw) if _TICKS_MIN <= raw < _TICKS_MAX else None
+
+
 @functools.lru_cache(maxsize=64)
 def _ticks_date(raw: int) -> date:
     # A day's fills share one value: cached, the conversion costs a lookup.

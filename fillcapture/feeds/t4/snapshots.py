@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.feeds.t4.decode import trade_date_of
+from fillcapture.feeds.t4.decode import ticks_trade_date, trade_date_of
 from fillcapture.feeds.t4.proto import orderrouting_pb2
 from fillcapture.model import SnapshotReceived
 
@@ -32,6 +32,9 @@ def _trade_date(trade: Any) -> date | None:
     """A fill message's trade date, as the decoder takes it: T4's ticks, else
     the CME date of its exchange time (its T4 time where that is unset);
     None where neither is usable."""
+    ticks = ticks_trade_date(trade.trade_date)
+    if ticks is not None:
+        return ticks
     stamp = trade.exchange_time if trade.exchange_time.seconds else trade.time
     if not _EARLIEST <= stamp.seconds < _LATEST:
         return None
