@@ -71,14 +71,18 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         "--trade-date", "2026-11-23", "--drop-random", "2.5", "--duplicate", "0.03",
         "--reorder", "8", "--bust", "0.01", "--spread", "0.1", "--fill-before-order", "0.05",
         "--malformed", "0.01", "--account-codes", "--ids-on-block", "--busts-as-orders",
-        "--corrupt", "0.01",
+        "--corrupt", "0.01", "--trade-date-offset-ticks", "7", "--logged-in-elsewhere-after",
+        "1.5", "--resubscribe-no-snapshot", "1",
     )
-    config = daemon_config(tmp_path, sim)
+    # A session told it is logged in elsewhere waits elsewhere_delay: short here.
+    config = daemon_config(tmp_path, sim, elsewhere_delay=0.5)
     db = tmp_path / "fills.db"
 
     kills = []
+    daemons = []
     for n, share in enumerate((0.3, 0.65), start=1):
         daemon = start_daemon(config, name=f"daemon{n}")
+        daemons.append(daemon)
         wait_until(lambda s=share: _generated(sim) >= s * FILLS, 60, f"{share:.0%} generated")
         daemon.popen.kill()  # SIGKILL: no drain, no goodbye
         assert daemon.wait() == -signal.SIGKILL
@@ -142,3 +146,8 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
             assert trade_id.endswith("-corrupt") or trade_id == "sim-junk" \
                 or (order_id, trade_id) in ledger_ids or order_id == "", (kind, trade_id)
     assert all(resolved is None for _, _, resolved in kept)
+    # Sessions told they were logged in elsewhere, and trade dates off
+    # midnight, were among the faults, and changed nothing of the above.
+    logs = "".join(proc.stderr for proc in (*daemons, last))
+    assert "feed.logged_in_elsewhere" in logs
+    assert "fill.trade_date_suspect" in logs
