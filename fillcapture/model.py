@@ -94,6 +94,11 @@ class VisibleAccount:
     name: str = ""
     code: str = ""
 
+    def merged(self, newer: VisibleAccount) -> VisibleAccount:
+        """This account with what ``newer`` says of it, where it says anything."""
+        return VisibleAccount(self.account_id, newer.account or self.account,
+                              newer.name or self.name, newer.code or self.code)
+
 
 @dataclass(frozen=True, slots=True)
 class Quarantined:

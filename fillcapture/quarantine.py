@@ -67,10 +67,7 @@ class Releaser:
         known = self.accounts.setdefault(firm, {})
         for account in accounts:
             old = known.get(account.account_id)
-            known[account.account_id] = VisibleAccount(
-                account.account_id, account.account or (old.account if old else ""),
-                account.name or (old.name if old else ""),
-                account.code or (old.code if old else ""))
+            known[account.account_id] = account if old is None else old.merged(account)
         self.wake()
 
     def wake(self) -> None:

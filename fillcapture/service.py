@@ -279,10 +279,7 @@ class Daemon:
         seen = self._seen.setdefault(firm, {})
         for account in accounts:
             old = seen.get(account.account_id)
-            seen[account.account_id] = VisibleAccount(
-                account.account_id, account.account or (old.account if old else ""),
-                account.name or (old.name if old else ""),
-                account.code or (old.code if old else ""))
+            seen[account.account_id] = account if old is None else old.merged(account)
         resolved = self._registry.resolved(self._seen)
         if resolved != self.ownership:
             self.ownership = resolved

@@ -8,7 +8,8 @@ import json
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from fillcapture.model import VisibleAccount
 from fillcapture.service import Daemon
 from fillcapture.sim import SimConfig
 from fillcapture.sim.ledger import read_corrupt
-from fillcapture.store import Owner, open_store
+from fillcapture.store import Owner, Store, open_store
 from tests.conftest import (
     Proc,
     SimProc,
@@ -153,28 +154,15 @@ async def test_fills_of_an_account_not_known_yet_are_captured_once_it_is(
                     await ws.send(_late_trade(trade_id))
 
     db = tmp_path / "fills.db"
-    async with serve(session, "127.0.0.1", 0) as server, \
-            open_store(f"sqlite:///{db}") as store:
-        port = server.sockets[0].getsockname()[1]
-        settings = Settings(
-            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
-                          username="WhenTechFillUser", password="pw", app_license="x",
-                          subscribe_all=True),
-            store=StoreSettings(url=f"sqlite:///{db}"),
-        )
-        await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "22222")])
-        metrics = Metrics()
-        daemon = Daemon(settings, store, metrics)
-        await daemon.load_registry()
-        runner = asyncio.create_task(
-            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
+    owners = [Owner("A", None, "11111"), Owner("B", None, "22222")]
+    async with _daemon(tmp_path, session, owners) as (daemon, store):
         async with asyncio.timeout(20):
             while len(await store.quarantined(open_only=False)) < 2 \
                     or await store.quarantined():
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the second copies land
-        daemon.stop()
-        await runner
+    metrics = daemon.metrics
+    async with open_store(f"sqlite:///{db}") as store:
         rows = await store.quarantined(open_only=False)
     assert [(r.record.reason, r.resolution) for r in rows] == [
         ("unknown_account", "stored"), ("unknown_account", "stored")]
@@ -248,26 +236,13 @@ async def test_an_account_number_contradicted_is_an_error_never_a_re_attribution
                 await ws.send(_late_trade("X1"))
 
     db = tmp_path / "fills.db"
-    async with serve(session, "127.0.0.1", 0) as server, \
-            open_store(f"sqlite:///{db}") as store:
-        port = server.sockets[0].getsockname()[1]
-        settings = Settings(
-            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
-                          username="WhenTechFillUser", password="pw", app_license="x",
-                          subscribe_all=True),
-            store=StoreSettings(url=f"sqlite:///{db}"),
-        )
-        await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "22222")])
-        metrics = Metrics()
-        daemon = Daemon(settings, store, metrics)
-        await daemon.load_registry()
-        runner = asyncio.create_task(
-            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, metrics)))
+    owners = [Owner("A", None, "11111"), Owner("B", None, "22222")]
+    async with _daemon(tmp_path, session, owners) as (daemon, store):
         async with asyncio.timeout(20):
             while not stored_rows(db):
                 await asyncio.sleep(0.05)
-        daemon.stop()
-        await runner
+    metrics = daemon.metrics
+    async with open_store(f"sqlite:///{db}") as store:
         found = await status.collect(store)
     # The fill stays with acc-2's number; the contradiction is counted and shown.
     assert [row[1] for row in stored_rows(db)] == ["22222"]
@@ -329,26 +304,12 @@ async def test_a_bust_naming_no_trade_is_resolved_by_the_next_complete_snapshot(
                                            trades=(("T1", 1),), total=1, snapshot=True))
 
     db = tmp_path / "fills.db"
-    async with serve(session, "127.0.0.1", 0) as server, \
-            open_store(f"sqlite:///{db}") as store:
-        port = server.sockets[0].getsockname()[1]
-        settings = Settings(
-            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
-                          username="WhenTechFillUser", password="pw", app_license="x",
-                          subscribe_all=True, reconnect_base=0.05, reconnect_cap=0.1),
-            store=StoreSettings(url=f"sqlite:///{db}"),
-        )
-        await store.seed_registry([Owner("A", None, "11111")])
-        daemon = Daemon(settings, store, Metrics())
-        await daemon.load_registry()
-        runner = asyncio.create_task(
-            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, daemon.metrics)))
+    async with _daemon(tmp_path, session, [Owner("A", None, "11111")]) as (_, store):
         async with asyncio.timeout(20):
             while await store.count_busts() < 1:
                 await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
-        daemon.stop()
-        await runner
+    async with open_store(f"sqlite:///{db}") as store:
         rows = await store.quarantined(open_only=False)
     assert sorted(stored_rows(db, busted=True)) == [
         ("SIMFIRM", "11111", "o5", "T1", None, "BUY", 1, "6000.00", False),
@@ -393,3 +354,31 @@ def test_quarantine_retry_stores_what_now_passes_exactly_once(tmp_path: Path) ->
     listing = run_cli(config, "quarantine", "list", "--all", "--json")
     assert [row["resolution"] for row in json.loads(listing.stdout)] == ["stored", "stored"]
     assert json.loads(run_cli(config, "quarantine", "list", "--json").stdout) == []
+
+
+@asynccontextmanager
+async def _daemon(tmp_path: Path, session: Callable[[ServerConnection], Awaitable[None]],
+                  owners: list[Owner]) -> AsyncIterator[tuple[Daemon, Store]]:
+    """An in-process daemon logged in to ``session``, a scripted T4 server on a
+    real loopback WebSocket, over a real SQLite file; stopped (drained and
+    committed) when the block ends."""
+    db = tmp_path / "fills.db"
+    async with serve(session, "127.0.0.1", 0) as server, \
+            open_store(f"sqlite:///{db}") as store:
+        port = server.sockets[0].getsockname()[1]
+        settings = Settings(
+            t4=T4Settings(url=f"ws://127.0.0.1:{port}/v1", firm="SIMFIRM",
+                          username="WhenTechFillUser", password="pw", app_license="x",
+                          subscribe_all=True, reconnect_base=0.05, reconnect_cap=0.1),
+            store=StoreSettings(url=f"sqlite:///{db}"),
+        )
+        await store.seed_registry(owners)
+        daemon = Daemon(settings, store, Metrics())
+        await daemon.load_registry()
+        runner = asyncio.create_task(
+            daemon.run(T4Feed(settings.t4, lambda: daemon.ownership, daemon.metrics)))
+        try:
+            yield daemon, store
+        finally:
+            daemon.stop()
+            await runner
