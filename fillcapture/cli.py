@@ -65,10 +65,15 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log.level, settings.log.format)
     handler = args.handler
+    from fillcapture.store import StoreError
+
     try:
         result: int = handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except StoreError as exc:  # one line naming the store and the cause
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return 1
     return result
 
 

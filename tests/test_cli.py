@@ -128,3 +128,14 @@ def test_demo_run_stores_fills_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert demo.wait() == 0
     accounts = {row[1] for row in stored_rows(db)}
     assert accounts <= {"11111", "22222", "33333", "44444"}
+
+
+def test_a_command_on_a_missing_store_says_so_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "fillcapture.toml",
+                          {"store": {"url": f"sqlite:///{tmp_path / 'none.db'}"}})
+    for command in (("quarantine", "list"), ("markets",), ("gaps", "list")):
+        result = run_cli(config, *command)
+        assert result.returncode == 1, command
+        assert result.stderr.strip().splitlines() == [
+            f"fillcapture: {tmp_path / 'none.db'}: no such store"], command
+    assert not (tmp_path / "none.db").exists()
