@@ -164,6 +164,12 @@ def _parser() -> argparse.ArgumentParser:
     shapes.add_argument("--corrupt", type=float, metavar="F",
                         help="fraction of live fills whose block also carries a corrupt "
                              "copy (no fill)")
+    spreads = sim.add_argument_group("spread orders (with --spread)")
+    spreads.add_argument("--spread-trades", action="store_true", default=None,
+                         help="spread orders' updates carry their spread-level trades as "
+                              "well as their legs")
+    spreads.add_argument("--late-definitions", action="store_true", default=None,
+                         help="a spread market's details come only after its first fills")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -353,6 +359,8 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "ids_on_block": args.ids_on_block,
         "busts_as_orders": args.busts_as_orders,
         "corrupt_fraction": args.corrupt,
+        "spread_trades": args.spread_trades,
+        "late_definitions": args.late_definitions,
     }
     try:
         if args.rate is not None:

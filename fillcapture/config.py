@@ -270,6 +270,9 @@ class SimSettings(_Section):
     are refused with ``refuse_login`` (a LoginResult name or number) the first
     ``refuse_logins`` times (unset: always); sessions go silent
     ``stall_after`` seconds after login for ``stall_seconds`` (``inf``: for good).
+    Spread orders' updates also carry their spread-level trades
+    (``spread_trades``); spread markets are described after their first fills
+    (``late_definitions``).
     """
 
     seed: int = 1
@@ -297,6 +300,8 @@ class SimSettings(_Section):
     ids_on_block: bool = False
     busts_as_orders: bool = False
     corrupt_fraction: float = Field(0.0, ge=0, le=1)
+    spread_trades: bool = False
+    late_definitions: bool = False
 
     @field_validator("refuse_login", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from fillcapture.model import (
     MarketsSeen,
     OrderSide,
     RecordsQuarantined,
+    SpreadsSeen,
     Subscribed,
     VisibleAccount,
 )
@@ -214,7 +215,7 @@ class Daemon:
                 )
                 if busts:
                     await writer.put(BustsReceived(busts))
-            elif isinstance(event, (OrderSide, MarketsSeen)):
+            elif isinstance(event, (OrderSide, MarketsSeen, SpreadsSeen)):
                 await writer.put(event)
             elif isinstance(event, RecordsQuarantined):
                 kept = self._quarantinable(event)

@@ -28,6 +28,8 @@ from fillcapture.model import (
     Quarantined,
     RecordsQuarantined,
     Released,
+    SpreadDefinition,
+    SpreadsSeen,
     VisibleAccount,
 )
 
@@ -49,6 +51,8 @@ class FillSink(Protocol):
 
     async def save_markets(self, markets: list[Market]) -> int: ...
 
+    async def save_spreads(self, definitions: list[SpreadDefinition]) -> tuple[int, int]: ...
+
     async def quarantine(self, records: list[Quarantined]) -> int: ...
 
     async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
@@ -60,8 +64,8 @@ class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | AccountsSeen \
-    | RecordsQuarantined | Released
+Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | SpreadsSeen \
+    | AccountsSeen | RecordsQuarantined | Released
 Item = Handed | _Stop
 
 
@@ -142,6 +146,7 @@ class CaptureWriter:
         sides: list[OrderSide] = []
         busts: list[Bust] = []
         markets: dict[str, Market] = {}
+        spreads: dict[str, SpreadDefinition] = {}
         kept: list[Quarantined] = []
         released: list[Released] = []
         accounts: list[AccountsSeen] = []
@@ -155,6 +160,8 @@ class CaptureWriter:
                 busts.extend(item.busts)
             elif isinstance(item, MarketsSeen):
                 markets.update((market.market_id, market) for market in item.markets)
+            elif isinstance(item, SpreadsSeen):
+                spreads.update((spread.market_id, spread) for spread in item.definitions)
             elif isinstance(item, RecordsQuarantined):
                 kept.extend(item.records)
             elif isinstance(item, Released):
@@ -172,6 +179,13 @@ class CaptureWriter:
             changed = await self.store.save_markets(list(markets.values()))
             if changed:
                 log.info("markets.saved", changed=changed)
+        if spreads:
+            # Before the fills: a leg of a spread defined in this batch is
+            # placed as it is stored; those stored pending before are placed now.
+            changed, placed = await self.store.save_spreads(list(spreads.values()))
+            self.metrics.inc("legs.placed", placed)
+            if changed or placed:
+                log.info("spreads.saved", changed=changed, legs_placed=placed)
         if self.sealed_through is not None:
             await self._amend(fills, snapshot, busts)
         if fills or snapshot:

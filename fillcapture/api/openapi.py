@@ -63,6 +63,13 @@ SCHEMAS: dict[str, Any] = {
         "trade_date": _DATE,
         "busted": {"type": "boolean"},
         "captured_at": _TIME,
+        "kind": {"enum": ["outright", "leg", "pending_leg", "spread"],
+                 "description": "leg: a spread leg on its own contract and side; "
+                                "pending_leg: a leg whose spread is not defined yet (the "
+                                "spread's market, no side); spread: the spread-level trade "
+                                "of an order with legs, never a position"},
+        "spread_market_id": {"type": ["string", "null"],
+                             "description": "a leg's spread market; null otherwise"},
     }, "A stored fill, in the fields and form of the MQTT fill messages."),
     "FillPage": _object({
         "user": _TEXT,

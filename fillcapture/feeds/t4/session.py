@@ -35,6 +35,7 @@ from fillcapture.model import (
     OrderSide,
     Quarantined,
     RecordsQuarantined,
+    SpreadsSeen,
     Subscribed,
     VisibleAccount,
 )
@@ -307,6 +308,9 @@ class T4Feed:
         if decoder.new_markets:
             events.append(MarketsSeen(tuple(decoder.new_markets)))
             decoder.new_markets.clear()
+        if decoder.new_spreads:
+            events.append(SpreadsSeen(tuple(decoder.new_spreads)))
+            decoder.new_spreads.clear()
         events.extend(sides)
         if fills:
             events.append(FillsReceived(tuple(fills), received_ns))
