@@ -48,6 +48,11 @@ COUNTERS = (
     ("fillcapture_busts_recorded", "busts.recorded", "Trade busts stored."),
     ("fillcapture_markets_invalid", "markets.invalid",
      "T4 market details skipped for an unusable point value (their frame's fills stand)."),
+    ("fillcapture_legs_pending", "legs.pending",
+     "Spread leg fills decoded before their spread's definition: stored pending, "
+     "placed on their contracts when it arrives."),
+    ("fillcapture_spreads_invalid", "spreads.invalid",
+     "Spread market details whose legs cannot be used (a leg without a market or volume)."),
     ("fillcapture_reconnects", "feed.disconnects",
      "T4 sessions lost or not opened, each followed by another attempt."),
     ("fillcapture_mqtt_published", "mqtt.published",

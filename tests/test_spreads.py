@@ -134,6 +134,17 @@ def test_spread_legs_end_on_their_contracts_equal_to_the_ledger_and_the_report(
     assert waited == {spread.market_id for spread in SPREADS}
     assert sum(1 for e in events if e.get("event") == "feed.connecting") >= 2  # snapshots too
 
+    # The spreads' legs as recorded.
+    result = run_cli(config, "markets", "--json")
+    assert result.returncode == 0, result.stderr
+    recorded = {row["market_id"]: row["legs"] for row in json.loads(result.stdout)}
+    for spread in SPREADS:
+        assert recorded[spread.market_id] == [
+            {"market_id": leg.market.market_id, "ratio": leg.ratio, "direction": leg.direction}
+            for leg in spread.legs]
+    for market in LEG_MARKETS:
+        assert recorded[market.market_id] is None
+
     # The report: every row of A's equals a from-scratch FIFO over the
     # ledger's live fills of A, legs on their contracts, spread trades left out,
     # in the order the summary reads the store (exchange time, then row).
