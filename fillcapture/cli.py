@@ -178,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     hostile.add_argument("--resubscribe-no-snapshot", type=int, metavar="N",
                          help="answer the first N subscriptions of a session after its "
                               "first with success and no snapshot")
+    spreads = sim.add_argument_group("spread orders (with --spread)")
+    spreads.add_argument("--spread-trades", action="store_true", default=None,
+                         help="spread orders' updates carry their spread-level trades as "
+                              "well as their legs")
+    spreads.add_argument("--late-definitions", action="store_true", default=None,
+                         help="a spread market's details come only after its first fills")
     sim.set_defaults(handler=_cmd_sim)
 
     from fillcapture.onboarding.batch import CSV_HELP
@@ -295,7 +301,8 @@ def _parser() -> argparse.ArgumentParser:
     fills.set_defaults(handler=_cmd_fills)
 
     markets = commands.add_parser(
-        "markets", help="markets' point values, as recorded from T4's market details")
+        "markets", help="markets' point values and spreads' legs, as recorded from T4's "
+                        "market details")
     markets.add_argument("--json", action="store_true", help="JSON instead of a table")
     markets.set_defaults(handler=_cmd_markets)
 
@@ -306,8 +313,9 @@ def _parser() -> argparse.ArgumentParser:
                       "P&L, net position",
         description="Summarize a user's fills per trade date, account and market (read-only). "
         "Positions and P&L are FIFO within the account, built from its first fill whatever "
-        "--from says; busted fills are left out, and fills of unknown side and spread leg "
-        "fills are left out and counted (see the README's Reports and exports).")
+        "--from says; busted fills and spread-level trades are left out, spread legs count "
+        "on their own contracts, and fills of unknown side and pending legs are left out "
+        "and counted (see the README's Reports and exports).")
     daily.add_argument("--user", required=True)
     daily.add_argument("--from", dest="since", type=date.fromisoformat, metavar="DATE",
                        help="first trade date reported, YYYY-MM-DD")
@@ -381,6 +389,8 @@ def _cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         "logged_in_elsewhere_after": args.logged_in_elsewhere_after,
         "trade_date_offset_ticks": args.trade_date_offset_ticks,
         "resubscribe_no_snapshot": args.resubscribe_no_snapshot,
+        "spread_trades": args.spread_trades,
+        "late_definitions": args.late_definitions,
     }
     try:
         if args.rate is not None:
@@ -540,19 +550,32 @@ def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_markets(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.store import open_store
 
-    async def rows() -> list[dict[str, str]]:
+    async def rows() -> list[dict[str, Any]]:
         async with open_store(settings.store.url, readonly=True) as store:
             markets = await store.markets()
-        return [{"market_id": m.market_id, "exchange_id": m.exchange_id,
-                 "contract_id": m.contract_id, "point_value": str(m.point_value)}
-                for _, m in sorted(markets.items())]
+            spreads = await store.spreads()
+        found: list[dict[str, Any]] = []
+        for market_id in sorted(markets.keys() | spreads.keys()):
+            market, spread = markets.get(market_id), spreads.get(market_id)
+            found.append({
+                "market_id": market_id,
+                "exchange_id": "" if market is None else market.exchange_id,
+                "contract_id": "" if market is None else market.contract_id,
+                "point_value": None if market is None else str(market.point_value),
+                "legs": None if spread is None else [
+                    {"market_id": leg.market_id, "ratio": leg.ratio,
+                     "direction": leg.direction} for leg in spread.legs]})
+        return found
 
     found = asyncio.run(rows())
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
-    header = ("market_id", "exchange_id", "contract_id", "point_value")
-    _table(header, [[row[key] for key in header] for row in found], sys.stdout)
+    header = ("market_id", "exchange_id", "contract_id", "point_value", "legs")
+    _table(header, [[row["market_id"], row["exchange_id"], row["contract_id"],
+                     row["point_value"] or "", " ".join(
+                         f"{'+' if leg['direction'] > 0 else '-'}{leg['ratio']} {leg['market_id']}"
+                         for leg in row["legs"] or ())] for row in found], sys.stdout)
     return 0
 
 
@@ -776,7 +799,8 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     legs = sum(row["spread_legs"] for row in rows)
     if unknown or legs:
         print(f"fillcapture: left out of volumes, P&L and positions: {unknown} fill(s) of "
-              f"unknown side, {legs} spread leg fill(s) (columns unknown_side, spread_legs)",
+              f"unknown side, {legs} spread leg fill(s) whose spread is not defined yet "
+              "(columns unknown_side, spread_legs)",
               file=sys.stderr)
     return 0
 

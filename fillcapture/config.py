@@ -294,6 +294,9 @@ class SimSettings(_Section):
     every trade date sent (non-midnight dates).
     ``resubscribe_no_snapshot``: the first N subscriptions of a session after
     its first are answered with success and no snapshot.
+    Spread orders' updates also carry their spread-level trades
+    (``spread_trades``); spread markets are described after their first fills
+    (``late_definitions``).
     """
 
     seed: int = 1
@@ -325,6 +328,8 @@ class SimSettings(_Section):
     logged_in_elsewhere_after: float | None = Field(None, ge=0, allow_inf_nan=False)
     trade_date_offset_ticks: int = Field(0, gt=-(10**16), lt=10**16)
     resubscribe_no_snapshot: int = Field(0, ge=0)
+    spread_trades: bool = False
+    late_definitions: bool = False
 
     @field_validator("refuse_login", mode="before")
     @classmethod

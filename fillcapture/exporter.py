@@ -53,6 +53,11 @@ COUNTERS = (
      "Quarantined records stored once they could be (their account became known, ...)."),
     ("fillcapture_markets_invalid", "markets.invalid",
      "T4 market details skipped for an unusable point value (their frame's fills stand)."),
+    ("fillcapture_legs_pending", "legs.pending",
+     "Spread leg fills decoded before their spread's definition: stored pending, "
+     "placed on their contracts when it arrives."),
+    ("fillcapture_spreads_invalid", "spreads.invalid",
+     "Spread market details whose legs cannot be used (a leg without a market or volume)."),
     ("fillcapture_reconnects", "feed.disconnects",
      "T4 sessions lost or not opened, each followed by another attempt."),
     ("fillcapture_reconcile_unverified", "reconcile.unverified",

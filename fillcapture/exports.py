@@ -21,7 +21,7 @@ from fillcapture.store.base import StoredFill
 
 FILL_COLUMNS = (
     "user", "firm", "account", "order_id", "exchange_trade_id", "leg_index", "market_id",
-    "side", "volume", "price", "exchange_time", "trade_date", "busted",
+    "side", "volume", "price", "exchange_time", "trade_date", "busted", "kind",
 )
 
 ROW_GROUP_ROWS = 65_536
@@ -55,6 +55,7 @@ def fill_row(fill: StoredFill) -> dict[str, Any]:
         "exchange_time": fill.exchange_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "trade_date": fill.trade_date.isoformat(),
         "busted": fill.busted,
+        "kind": fill.kind,
     }
 
 
@@ -117,6 +118,7 @@ async def write_parquet(fills: AsyncIterable[StoredFill], path: Path) -> int:
         pa.field("exchange_time", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("trade_date", pa.date32(), nullable=False),
         pa.field("busted", pa.bool_(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
     ])
 
     def batch(rows: list[StoredFill]) -> Any:

@@ -34,6 +34,10 @@ class FillKey:
     leg_index: int | None
 
 
+OUTRIGHT, LEG, SPREAD_TRADE = 0, 1, 2
+"""``Fill.kind``: a fill of its own market, a spread leg fill, a spread-level trade."""
+
+
 class Fill(NamedTuple):
     """One execution as T4 reported it, normalized.
 
@@ -58,6 +62,10 @@ class Fill(NamedTuple):
     exchange_time: datetime
     trade_date: date
     historical: bool = False
+    kind: int = 0
+    spread_market_id: str | None = None
+    leg_sign: int | None = None
+    order_side: Side | None = None
 
     @property
     def trade_key(self) -> str:
@@ -141,6 +149,28 @@ class Market:
     point_value: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class SpreadLeg:
+    """One leg of a spread market: its contract, its ratio (contracts of the
+    leg per contract of the spread) and its ``direction``: +1 when the leg
+    trades on the spread order's side, -1 when against it."""
+
+    market_id: str
+    ratio: int
+    direction: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadDefinition:
+    """A strategy (spread) market's legs as T4's market details give them, in
+    ``leg_index`` order. ``strategy_type`` is T4's ``StrategyType`` number
+    (1 calendar spread, 4 butterfly, ...)."""
+
+    market_id: str
+    strategy_type: int
+    legs: tuple[SpreadLeg, ...]
+
+
 # --- Feed events: what a feed adapter yields, in order. ---------------------
 
 
@@ -178,6 +208,14 @@ class MarketsSeen:
     """Market details received during the session, new or changed since last reported."""
 
     markets: tuple[Market, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadsSeen:
+    """Spread definitions received during the session, new or changed since
+    last reported: the store places the pending legs of these spreads."""
+
+    definitions: tuple[SpreadDefinition, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +330,7 @@ class SnapshotReceived:
 
 
 FeedEvent = (
-    Connected | Subscribed | AccountsSeen | MarketsSeen | Disconnected | FillsReceived
-    | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict | SnapshotReceived
-    | OrderRecount
+    Connected | Subscribed | AccountsSeen | MarketsSeen | SpreadsSeen | Disconnected
+    | FillsReceived | BustsReceived | OrderSide | RecordsQuarantined | AccountConflict
+    | SnapshotReceived | OrderRecount
 )

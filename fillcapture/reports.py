@@ -30,12 +30,15 @@ The rules, which the README repeats for end users:
 - **Fills of unknown side** (their order was never seen) cannot be placed in a
   position: they are left out and counted in the row's ``unknown_side``. A row
   with any is incomplete, and so may be the positions after it.
-- **Spread leg fills** (``leg_index`` set) are left out and counted in
-  ``spread_legs``. T4 gives a leg fill the spread order's market and side, but
-  a spread's legs trade different contracts in directions only the spread's
-  definition fixes (a calendar spread buys one month and sells the other).
-  Fills of the spread itself, without a leg index, are ordinary fills of the
-  spread market: the position and P&L of the spread as one instrument.
+- **Spread leg fills** count like any fill, on their own contract and side:
+  the capture places each leg by its spread's definition (a calendar spread
+  bought buys one month and sells the other; see
+  :mod:`fillcapture.feeds.t4.legs`). A leg whose spread's definition has not
+  arrived yet (``pending_leg``: the spread's market, no side) is left out and
+  counted in ``spread_legs``, on the spread market's row. The spread-level
+  trade of an order with legs (``spread``) is never counted: its legs carry
+  the position, so nothing counts twice. A trade of a spread market whose
+  order has no legs is an ordinary fill of the spread market.
 - **Amounts are exact decimals.** Counts, volumes, P&L and positions are exact.
   A VWAP is rounded half to even to four decimals beyond the finest price that
   went into it, then trailing zeros down to that price's own decimals are
@@ -146,12 +149,15 @@ class DailySummary:
         opened = self._opened.get(fill.firm)
         if opened is not None and fill.trade_date <= opened:
             return
+        kind = fill.kind
+        if kind == "spread":
+            return
         key = (fill.firm, fill.account, fill.market_id)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
         day = self._day(fill.trade_date, key, book.net)
-        if fill.leg_index is not None:
+        if kind == "pending_leg":
             if day is not None:
                 day.spread_legs += 1
             return

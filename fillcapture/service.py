@@ -37,6 +37,7 @@ from fillcapture.model import (
     OrderSide,
     RecordsQuarantined,
     SnapshotReceived,
+    SpreadsSeen,
     Subscribed,
     VisibleAccount,
 )
@@ -226,7 +227,7 @@ class Daemon:
                 )
                 if busts:
                     await writer.put(BustsReceived(busts))
-            elif isinstance(event, (OrderSide, MarketsSeen, OrderRecount)):
+            elif isinstance(event, (OrderSide, MarketsSeen, OrderRecount, SpreadsSeen)):
                 await writer.put(event)
             elif isinstance(event, AccountConflict):
                 self._set_status(conflicts=self.status.conflicts | {

@@ -30,6 +30,8 @@ from fillcapture.model import (
     RecordsQuarantined,
     Released,
     SnapshotReceived,
+    SpreadDefinition,
+    SpreadsSeen,
     VisibleAccount,
 )
 
@@ -51,6 +53,8 @@ class FillSink(Protocol):
 
     async def save_markets(self, markets: list[Market]) -> int: ...
 
+    async def save_spreads(self, definitions: list[SpreadDefinition]) -> tuple[int, int]: ...
+
     async def quarantine(self, records: list[Quarantined]) -> int: ...
 
     async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
@@ -65,8 +69,8 @@ class _Stop:
     """Queued last: everything before it is committed, then the writer returns."""
 
 
-Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | AccountsSeen \
-    | RecordsQuarantined | Released | SnapshotReceived | OrderRecount
+Handed = FillsReceived | BustsReceived | OrderSide | MarketsSeen | SpreadsSeen \
+    | AccountsSeen | RecordsQuarantined | Released | SnapshotReceived | OrderRecount
 Item = Handed | _Stop
 
 
@@ -148,6 +152,7 @@ class CaptureWriter:
         sides: list[OrderSide] = []
         busts: list[Bust] = []
         markets: dict[str, Market] = {}
+        spreads: dict[str, SpreadDefinition] = {}
         kept: list[Quarantined] = []
         released: list[Released] = []
         accounts: list[AccountsSeen] = []
@@ -165,6 +170,8 @@ class CaptureWriter:
                 markets.update((market.market_id, market) for market in item.markets)
             elif isinstance(item, SnapshotReceived):
                 snapshots.append(item)
+            elif isinstance(item, SpreadsSeen):
+                spreads.update((spread.market_id, spread) for spread in item.definitions)
             elif isinstance(item, RecordsQuarantined):
                 kept.extend(item.records)
             elif isinstance(item, Released):
@@ -184,6 +191,13 @@ class CaptureWriter:
             changed = await self.store.save_markets(list(markets.values()))
             if changed:
                 log.info("markets.saved", changed=changed)
+        if spreads:
+            # Before the fills: a leg of a spread defined in this batch is
+            # placed as it is stored; those stored pending before are placed now.
+            changed, placed = await self.store.save_spreads(list(spreads.values()))
+            self.metrics.inc("legs.placed", placed)
+            if changed or placed:
+                log.info("spreads.saved", changed=changed, legs_placed=placed)
         if self.sealed_through is not None:
             await self._amend(fills, snapshot, busts)
         if fills or snapshot:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from fillcapture.model import Bust, Fill, Side
+from fillcapture.model import LEG, Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
 from tests.conftest import (
     Proc,
@@ -28,9 +28,11 @@ FILLS = [
     Fill("SIMFIRM", "acc-1", "11111", "o1", "T1", 1, None, "XCME_FX 6E (Z26)", Side.BUY, 2,
          Decimal("1.08500"), "1.08500", datetime(2026, 11, 20, 14, 0, 0, 5, tzinfo=UTC),
          date(2026, 11, 20)),
+    # A leg of a spread, placed on its own contract.
     Fill("SIMFIRM", "acc-1", "11111", "o2", "T2", 1, 1, "XCME_Eq ES (Z26)", Side.SELL, 1,
          Decimal("-0.25"), "-0.25", datetime(2026, 11, 23, 14, 0, tzinfo=UTC),
-         date(2026, 11, 23)),
+         date(2026, 11, 23), kind=LEG, spread_market_id="XCME_Eq ES (Z26-H27)", leg_sign=-1,
+         order_side=Side.BUY),
     Fill("SIMFIRM", "acc-3", "33333", "o3", "T3", 1, None, "XNYM_En CL (F27)", Side.BUY, 4,
          Decimal("70.41"), "70.41", datetime(2026, 11, 23, 15, 0, tzinfo=UTC),
          date(2026, 11, 23)),
@@ -59,11 +61,12 @@ def test_fills_csv_has_the_contract_columns_and_exact_prices(tmp_path: Path) -> 
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == ["user", "firm", "account", "order_id", "exchange_trade_id",
                              "leg_index", "market_id", "side", "volume", "price",
-                             "exchange_time", "trade_date", "busted"]
-    assert [(r["user"], r["account"], r["price"], r["side"], r["leg_index"]) for r in rows] == [
-        ("A", "11111", "1.08500", "BUY", ""),
-        ("A", "11111", "-0.25", "SELL", "1"),
-        ("B", "33333", "70.41", "BUY", ""),
+                             "exchange_time", "trade_date", "busted", "kind"]
+    assert [(r["user"], r["account"], r["price"], r["side"], r["leg_index"], r["kind"])
+            for r in rows] == [
+        ("A", "11111", "1.08500", "BUY", "", "outright"),
+        ("A", "11111", "-0.25", "SELL", "1", "leg"),
+        ("B", "33333", "70.41", "BUY", "", "outright"),
     ]
     assert rows[0]["exchange_time"] == "2026-11-20T14:00:00.000005Z"
     assert rows[0]["trade_date"] == "2026-11-20"

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fillcapture.model import Bust, Fill, Side
+from fillcapture.model import LEG, Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
 from tests.conftest import clean_env, run_cli, write_config
 from tests.store.factories import make_fill
@@ -32,9 +32,13 @@ DAY1, DAY2, DAY3 = date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)
 def _fill(n: int, account: str, side: Side | None, volume: int, price: str, market: str,
           day: date, leg_index: int | None = None) -> Fill:
     when = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=14, seconds=n)
-    return make_fill(n, account=account, account_id=f"acc-{account}", side=side,
-                     volume=volume, price_text=price, market_id=market, exchange_time=when,
-                     trade_date=day, leg_index=leg_index)
+    # A leg here is pending: its spread's definition never came, so it has
+    # the spread's market and no side of its own (the order's is ``side``).
+    leg = {} if leg_index is None else {"kind": LEG, "order_side": side, "side": None}
+    return make_fill(n, **{"account": account, "account_id": f"acc-{account}", "side": side,
+                           "volume": volume, "price_text": price, "market_id": market,
+                           "exchange_time": when, "trade_date": day,
+                           "leg_index": leg_index} | leg)
 
 
 # User A owns 11111; B owns 33333.
@@ -153,10 +157,13 @@ def test_export_csv_is_the_fills_csv(tmp_path: Path) -> None:
     assert out.read_text() == run_cli(config, "fills", "--user", "A", "--since", "2026-11-20",
                                    "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [(r["order_id"], r["side"], r["price"], r["leg_index"]) for r in rows] == [
-        ("order-4", "SELL", "6004.25", ""), ("order-5", "SELL", "10.01", ""),
-        ("order-6", "", "6003.00", ""), ("order-7", "BUY", "6001.00", ""),
-        ("order-9", "BUY", "6002.00", "0")]
+    assert [(r["order_id"], r["side"], r["price"], r["leg_index"], r["kind"])
+            for r in rows] == [
+        ("order-4", "SELL", "6004.25", "", "outright"),
+        ("order-5", "SELL", "10.01", "", "outright"),
+        ("order-6", "", "6003.00", "", "outright"),
+        ("order-7", "BUY", "6001.00", "", "outright"),
+        ("order-9", "", "6002.00", "0", "pending_leg")]
     assert not list(tmp_path.glob("*.partial"))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fillcapture.model import Side
 from fillcapture.reports import DailyRow, DailySummary, decimal_text, report_row
 from fillcapture.store import StoredFill
+from fillcapture.store.base import FillKind
 
 ES = "XCME_Eq ES (Z26)"
 CL = "XNYM_En CL (F27)"
@@ -22,7 +23,8 @@ _made = 0
 
 def fill(side: Side | None, volume: int, price: str, market: str = ES, *,
          day: date = DAY1, account: str = "11111", firm: str = "SIMFIRM",
-         busted: bool = False, leg_index: int | None = None) -> StoredFill:
+         busted: bool = False, leg_index: int | None = None,
+         kind: FillKind = "outright") -> StoredFill:
     """The next fill in time (one second after the previous one made here)."""
     global _made
     _made += 1
@@ -31,7 +33,7 @@ def fill(side: Side | None, volume: int, price: str, market: str = ES, *,
         user="A", firm=firm, account=account, account_id=f"acc-{account}",
         order_id=f"o{_made}", exchange_trade_id=f"T{_made}", sequence_order=1,
         leg_index=leg_index, market_id=market, side=side, volume=volume, price=price,
-        exchange_time=when, trade_date=day, busted=busted, captured_at=when)
+        exchange_time=when, trade_date=day, busted=busted, captured_at=when, kind=kind)
 
 
 def summarize(fills: Iterable[StoredFill], **options: Any) -> list[DailyRow]:
@@ -152,16 +154,41 @@ def test_fills_of_unknown_side_are_left_out_and_counted() -> None:
     ]
 
 
-def test_spread_legs_are_left_out_and_counted_the_spread_itself_is_a_market() -> None:
-    spread = "XCME_Eq ES Z26-H27"
+def test_pending_legs_are_left_out_and_counted_a_spread_without_legs_is_a_market() -> None:
+    spread = "XCME_Eq ES (Z26-H27)"
     row = only(summarize([
-        fill(BUY, 1, "6012.25", spread, leg_index=0),
-        fill(BUY, 1, "6040.50", spread, leg_index=1),
+        # Legs whose spread's definition has not arrived: no contract, no side.
+        fill(None, 1, "6012.25", spread, leg_index=0, kind="pending_leg"),
+        fill(None, 1, "6040.50", spread, leg_index=1, kind="pending_leg"),
+        # Trades of the spread market whose orders have no legs: the spread
+        # as one instrument.
         fill(BUY, 1, "-28.25", spread),
         fill(SELL, 1, "-27.75", spread),
     ]))
-    assert row.spread_legs == 2
+    assert (row.market_id, row.spread_legs, row.unknown_side) == (spread, 2, 0)
     assert (row.buy_volume, row.sell_volume, row.pnl_points) == (1, 1, Decimal("0.50"))
+
+
+def test_legs_count_on_their_own_contracts_and_spread_trades_never() -> None:
+    spread, front, back = "XCME_Eq ES (Z26-H27)", "XCME_Eq ES (Z26)", "XCME_Eq ES (H27)"
+    rows = summarize([
+        # A calendar spread bought at -28.25: its legs buy Z26, sell H27; the
+        # spread-level trade is kept but counts nowhere.
+        fill(BUY, 1, "-28.25", spread, kind="spread"),
+        fill(BUY, 1, "6012.25", front, leg_index=0, kind="leg"),
+        fill(SELL, 1, "6040.50", back, leg_index=1, kind="leg"),
+        # Then sold at -27.75: its legs close both.
+        fill(SELL, 1, "-27.75", spread, kind="spread"),
+        fill(SELL, 1, "6013.00", front, leg_index=0, kind="leg"),
+        fill(BUY, 1, "6040.75", back, leg_index=1, kind="leg"),
+    ])
+    assert [(r.market_id, r.buys, r.sells, r.pnl_points, r.net_position, r.spread_legs)
+            for r in rows] == [
+        (back, 1, 1, Decimal("-0.25"), 0, 0),
+        (front, 1, 1, Decimal("0.75"), 0, 0),
+    ]
+    # The legs realize what the spread did: -27.75 - -28.25.
+    assert sum(r.pnl_points for r in rows) == Decimal("0.50")
 
 
 def test_accounts_firms_and_markets_are_matched_apart() -> None:

@@ -63,6 +63,13 @@ SCHEMAS: dict[str, Any] = {
         "trade_date": _DATE,
         "busted": {"type": "boolean"},
         "captured_at": _TIME,
+        "kind": {"enum": ["outright", "leg", "pending_leg", "spread"],
+                 "description": "leg: a spread leg on its own contract and side; "
+                                "pending_leg: a leg whose spread is not defined yet (the "
+                                "spread's market, no side); spread: the spread-level trade "
+                                "of an order with legs, never a position"},
+        "spread_market_id": {"type": ["string", "null"],
+                             "description": "a leg's spread market; null otherwise"},
     }, "A stored fill, in the fields and form of the MQTT fill messages."),
     "FillPage": _object({
         "user": _TEXT,
@@ -89,9 +96,11 @@ SCHEMAS: dict[str, Any] = {
         "net_position": {"type": "integer", "description": "signed contracts after the "
                                                            "day's last fill"},
         "unknown_side": _COUNT,
-        "spread_legs": _COUNT,
-    }, "One account's trading in one market on one trade date (busted fills left out; "
-       "fills of unknown side and spread legs left out and counted)."),
+        "spread_legs": {**_COUNT, "description": "pending legs: spread leg fills whose "
+                        "spread is not defined yet, on the spread's market"},
+    }, "One account's trading in one market on one trade date (busted fills and "
+       "spread-level trades left out; fills of unknown side and pending legs left out and "
+       "counted; placed legs count on their own contracts)."),
     "Summary": _object({"user": _TEXT, "rows": {"type": "array", "items": _ref("SummaryRow")}}),
     "Account": _object({
         "firm": {"type": ["string", "null"],

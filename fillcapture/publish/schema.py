@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fillcapture.model import Fill, Side
+from fillcapture.model import LEG, OUTRIGHT, SPREAD_TRADE, Fill, Side
 from fillcapture.store.base import StoredFill
 
 
@@ -47,6 +47,10 @@ class FillMessage(BaseModel):
     trade_date: date
     busted: bool = False
     captured_at: datetime | None = None
+    # What the fill is to positions (StoredFill.kind); a message from before
+    # had none, and a fill with a leg index is then a leg not placed.
+    kind: Literal["outright", "leg", "pending_leg", "spread"] | None = None
+    spread_market_id: str | None = None
 
     @field_validator("exchange_time", "captured_at")
     @classmethod
@@ -56,12 +60,19 @@ class FillMessage(BaseModel):
         return None if value is None else value.astimezone(UTC)
 
     def to_fill(self) -> Fill:
-        """The model's Fill, as the capture pipeline takes it."""
+        """The model's Fill, as the capture pipeline takes it. A leg placed on
+        its contract keeps its market and side as they are (its order's side
+        is not in the message); any other leg is pending."""
+        side = None if self.side is None else Side(self.side)
+        kind = self.kind
+        placed = kind == "leg" and self.leg_index is not None
         return Fill(
             self.firm, self.account_id, self.account, self.order_id, self.exchange_trade_id,
-            self.sequence_order, self.leg_index, self.market_id,
-            None if self.side is None else Side(self.side), self.volume, Decimal(self.price),
-            self.price, self.exchange_time, self.trade_date,
+            self.sequence_order, self.leg_index, self.market_id, side, self.volume,
+            Decimal(self.price), self.price, self.exchange_time, self.trade_date, False,
+            SPREAD_TRADE if kind == "spread" else LEG if self.leg_index is not None
+            else OUTRIGHT,
+            self.spread_market_id, 1 if placed else None, side if placed else None,
         )
 
 
@@ -100,6 +111,8 @@ def message_fields(fill: StoredFill) -> dict[str, Any]:
         "trade_date": fill.trade_date,
         "busted": fill.busted,
         "captured_at": fill.captured_at,
+        "kind": fill.kind,
+        "spread_market_id": fill.spread_market_id,
     }
 
 

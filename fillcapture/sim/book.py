@@ -5,6 +5,7 @@ T4 keeps the current trade day only; this book is what an account snapshot serve
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,9 +38,12 @@ def dotnet_ticks(day: datetime.date) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """A futures contract. Prices are whole ticks; ``tick_units`` is the tick
-    in units of ``10**-decimals``, so price text is exact integer arithmetic.
-    ``point_value`` is currency per whole price point and contract."""
+    """A futures contract, or a spread of them. Prices are whole ticks;
+    ``tick_units`` is the tick in units of ``10**-decimals``, so price text is
+    exact integer arithmetic. ``point_value`` is currency per whole price point
+    and contract. A spread market has ``legs`` (its definition, sent in
+    ``MarketDetails.legs``) and T4's ``strategy_type``; its price is the
+    legs' prices times their ratios and directions, summed."""
 
     market_id: str
     exchange_id: str
@@ -48,13 +52,27 @@ class Market:
     tick_units: int
     start_ticks: int
     point_value: str
+    legs: tuple[SpreadLeg, ...] = ()
+    strategy_type: int = 0
 
     def price_text(self, ticks: int) -> str:
-        """The decimal text of ``ticks`` ticks, with the tick's number of decimals."""
+        """The decimal text of ``ticks`` ticks, with the tick's number of decimals
+        (a spread's price may be negative)."""
+        units = ticks * self.tick_units
         if not self.decimals:
-            return str(ticks * self.tick_units)
-        whole, fraction = divmod(ticks * self.tick_units, 10**self.decimals)
-        return f"{whole}.{fraction:0{self.decimals}d}"
+            return str(units)
+        whole, fraction = divmod(abs(units), 10**self.decimals)
+        return f"{'-' if units < 0 else ''}{whole}.{fraction:0{self.decimals}d}"
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadLeg:
+    """A leg of a spread market: ``ratio`` contracts of ``market`` per spread
+    contract, bought with the spread (``direction`` +1) or sold (-1)."""
+
+    market: Market
+    ratio: int
+    direction: int
 
 
 def _market(market_id: str, tick: str, start: str, point_value: str) -> Market:
@@ -78,6 +96,34 @@ MARKETS: tuple[Market, ...] = (
     _market("XCME_FX 6E (Z26)", "0.00005", "1.08500", "125000"),
     _market("XCBT_Ag ZC (Z26)", "0.25", "450.00", "50"),
 )
+"""The outright markets orders trade."""
+
+LEG_MARKETS: tuple[Market, ...] = (
+    _market("XCME_Eq ES (H27)", "0.25", "6040.00", "50"),
+    _market("XNYM_En CL (G27)", "0.01", "70.20", "1000"),
+    _market("XNYM_En CL (H27)", "0.01", "70.35", "1000"),
+)
+"""Contracts traded only as spread legs."""
+
+
+def _spread(market_id: str, strategy_type: int, point_value: str,
+            *legs: tuple[str, int]) -> Market:
+    by_id = {market.market_id: market for market in MARKETS + LEG_MARKETS}
+    first = by_id[legs[0][0]]
+    spread = _market(market_id, f"{first.tick_units}E-{first.decimals}", "0", point_value)
+    return dataclasses.replace(
+        spread, legs=tuple(SpreadLeg(by_id[leg], abs(signed), 1 if signed > 0 else -1)
+                           for leg, signed in legs), strategy_type=strategy_type)
+
+
+SPREADS: tuple[Market, ...] = (
+    # A calendar spread (StrategyType 1): buying it buys Z26 and sells H27.
+    _spread("XCME_Eq ES (Z26-H27)", 1, "50", ("XCME_Eq ES (Z26)", 1), ("XCME_Eq ES (H27)", -1)),
+    # A butterfly (StrategyType 4): one contract of it trades two of the middle leg.
+    _spread("XNYM_En CL (F27-G27-H27)", 4, "1000", ("XNYM_En CL (F27)", 1),
+            ("XNYM_En CL (G27)", -2), ("XNYM_En CL (H27)", 1)),
+)
+"""The spread markets spread orders trade (``[sim] spread_fraction``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +136,19 @@ class SimAccount:
 class Order:
     """One order of the day: its fixed terms, the fills it has had so far and their busts.
 
-    ``fills`` holds every ledger fill as made (a spread fill is ``legs``
-    consecutive leg fills) with ``fill_micros`` beside it; ``busts`` holds
-    ``(index into fills, bust time)`` in bust order. Both only ever grow, so
-    two prefix lengths are a consistent view of the order at an earlier moment
-    (what a snapshot keeps)."""
+    ``fills`` holds every ledger fill as made (a spread fill is its
+    spread-level trade, with ``[sim] spread_trades``, then one leg fill per
+    leg) with ``fill_micros`` and ``filled_after`` (the order's volume filled
+    once that entry was made) beside it; ``busts`` holds ``(index into fills,
+    bust time)`` in bust order. All only ever grow, so two prefix lengths are
+    a consistent view of the order at an earlier moment (what a snapshot keeps)."""
 
     __slots__ = (
         "account",
         "busts",
         "fill_micros",
         "filled",
+        "filled_after",
         "fills",
         "legs",
         "market",
@@ -122,22 +170,22 @@ class Order:
         planned: list[int],
         submit_micros: int,
         trade_date: datetime.date,
-        legs: int = 1,
     ) -> None:
         self.unique_id = unique_id
         self.account = account
         self.market = market
         self.side = side  # BuySell on the wire: 1 buy, -1 sell
-        self.planned = planned  # volume of each fill, in order (a spread fill: of each leg)
-        self.legs = legs  # 1 for an outright order, 2 for a two-leg spread
+        self.planned = planned  # volume of each fill, in order (of a spread: spread contracts)
+        self.legs = len(market.legs) or 1  # 1 for an outright order, else the spread's legs
         self.volume = sum(planned)
         self.submit_micros = submit_micros
         self.trade_date = trade_date
         self.trade_date_ticks = dotnet_ticks(trade_date)
         self.fills: list[LedgerFill] = []
         self.fill_micros: list[int] = []
+        self.filled_after: list[int] = []
         self.busts: list[tuple[int, int]] = []
-        self.filled = 0  # volume filled; a spread fill counts once, not per leg
+        self.filled = 0  # volume filled; of a spread, spread contracts (not leg volumes)
 
 
 OrderView = tuple[Order, int, int]

@@ -69,9 +69,15 @@ class SimConfig:
     receives every generated fill and bust as one JSON line. ``port = 0`` picks a free port.
 
     Content (drawn from the seeded generator, so a seed still fixes the run):
-    ``spread_fraction`` of new orders are two-leg spreads, whose every fill is
-    one leg fill per leg; after each fill, with probability ``bust_fraction``,
-    one earlier fill of the day that is not yet busted is busted.
+    ``spread_fraction`` of new orders are orders of a spread market
+    (:data:`fillcapture.sim.book.SPREADS`, whose legs its market details
+    define), whose every fill is one leg fill per leg, each at its leg's own
+    price; after each fill, with probability ``bust_fraction``, one earlier
+    fill of the day that is not yet busted is busted. With ``spread_trades``
+    a spread order's updates (live and in snapshots) carry its spread-level
+    trades as well as its legs; with ``late_definitions`` a spread market's
+    details come only after its first fills (live: after the first fill of
+    an account's first order of it; in a snapshot: after its orders).
 
     Faults (each drawn from its own random stream, so they never change the
     fills a seed makes), all off by default:
@@ -149,6 +155,9 @@ class SimConfig:
     logged_in_elsewhere_after: float | None = None
     trade_date_offset_ticks: int = 0
     resubscribe_no_snapshot: int = 0
+    # Spread orders (with spread_fraction).
+    spread_trades: bool = False
+    late_definitions: bool = False
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:

@@ -1,5 +1,5 @@
 """The seeded fill generator: orders for random firm accounts, filled in 1 to 5 parts,
-some of them two-leg spreads, and now and then a bust of an earlier fill.
+some of them orders of spread markets, and now and then a bust of an earlier fill.
 
 Every fill and bust is recorded in the book and the ledger the moment it is made,
 listened to or not.
@@ -14,7 +14,7 @@ from collections.abc import Callable, Container, Sequence
 from random import Random
 
 from fillcapture.sim import wire
-from fillcapture.sim.book import MARKETS, Book, Market, Order, SimAccount
+from fillcapture.sim.book import LEG_MARKETS, MARKETS, SPREADS, Book, Market, Order, SimAccount
 from fillcapture.sim.config import SimConfig
 from fillcapture.sim.ledger import LedgerFill
 
@@ -22,7 +22,6 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MAX_OPEN_ORDERS = 6  # enough working orders at once that their fills interleave
 _NEW_ORDER_CHANCE = 0.35
 _MAX_FILLS_PER_ORDER = 5
-_MAX_LEG_SPREAD = 4  # ticks between a spread fill's two leg prices, at most
 # Version 4 and the RFC 4122 variant, as uuid.UUID(int=..., version=4) sets them.
 _GUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _GUID_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -59,7 +58,8 @@ class FillGenerator:
         self._accounts = list(accounts)
         self._rng = Random(config.seed)
         self._clock_ns = clock_ns
-        self._prices = {market.market_id: market.start_ticks for market in MARKETS}
+        self._prices = {market.market_id: market.start_ticks
+                        for market in MARKETS + LEG_MARKETS}
         self._open: list[Order] = []
         # (account, market) pairs whose market details went out live: T4
         # describes a market before the first order of it a session sees
@@ -71,6 +71,8 @@ class FillGenerator:
         self._trade_id_prefix = f"{config.seed}-"
         self._firm = config.firm
         self._spread_fraction = config.spread_fraction
+        self._spread_trades = config.spread_trades
+        self._late_definitions = config.late_definitions
         self._bust_fraction = config.bust_fraction
         self._bust_rng = Random(f"{config.seed}/busts")
         self._late_fraction = config.fill_before_order_fraction
@@ -139,13 +141,19 @@ class FillGenerator:
             order = self._new_order()
             number = order.account.number
             if number in listened:
-                described = (number, order.market.market_id)
-                if described not in self._described:
-                    self._described.add(described)
-                    frames.append((number, wire.market_details(order.market)))
+                if not (order.market.legs and self._late_definitions):
+                    self._describe(number, order.market, frames)
                 frames.append((number, wire.order_submitted(order, self._multi)))
             return order
         return open_orders[int(random() * len(open_orders))]
+
+    def _describe(self, number: str, market: Market, frames: list[Frame]) -> None:
+        """``market``'s details (a spread's legs' first) for ``number``, once."""
+        for each in (*(leg.market for leg in market.legs), market):
+            described = (number, each.market_id)
+            if described not in self._described:
+                self._described.add(described)
+                frames.append((number, wire.market_details(each)))
 
     def _new_order(self) -> Order:
         rng = self._rng
@@ -158,7 +166,8 @@ class FillGenerator:
         planned = [1 + int(random() * random() * 10) for _ in range(parts)]
         unique_id = _guid(rng.getrandbits(128))
         # Drawn only when spreads are on, so without them a seed makes what it always made.
-        spread = self._spread_fraction and random() < self._spread_fraction
+        if self._spread_fraction and random() < self._spread_fraction:
+            market = SPREADS[int(random() * len(SPREADS))]
         order = Order(
             unique_id,
             account,
@@ -167,7 +176,6 @@ class FillGenerator:
             planned,
             self._clock_ns() // 1000,
             self.book.trade_date,
-            legs=2 if spread else 1,
         )
         order.trade_date_ticks += self._config.trade_date_offset_ticks  # a fault, if set
         self.book.add(order)
@@ -207,6 +215,7 @@ class FillGenerator:
         order.fills.append(fill)
         order.fill_micros.append(micros)
         order.filled += volume
+        order.filled_after.append(order.filled)
         self.ledger.append(fill)
         if sequence == len(order.planned):
             self._open.remove(order)
@@ -214,42 +223,60 @@ class FillGenerator:
             frames.append((account.number, self._trade_frames.build(order)))
 
     def _fill_spread(self, order: Order, frames: list[Frame], listened: Container[str]) -> None:
-        """One fill of a two-leg spread: a leg fill per leg, one volume, one
-        exchange trade id and sequence, each leg at its own price."""
+        """One fill of a spread order: with ``spread_trades`` its spread-level
+        trade, then a leg fill per leg, all of one exchange trade id and
+        sequence. Each leg trades its own contract at its own price, on the
+        order's side times its direction, its volume times its ratio; the
+        spread-level trade is at the legs' prices so combined."""
         market = order.market
-        ticks = self._walk(market)
-        leg_ticks = (ticks, ticks + 1 + int(self._rng.random() * _MAX_LEG_SPREAD))
-        sequence = len(order.fills) // order.legs + 1
+        legs = market.legs
+        leg_ticks = [self._walk(leg.market) for leg in legs]
+        first = len(order.fills)
+        sequence = first // (order.legs + self._spread_trades) + 1
         volume = order.planned[sequence - 1]
         micros = self._clock_ns() // 1000
         account = order.account
         exchange_trade_id = f"{self._trade_id_prefix}{len(self.ledger) + 1}"
-        first = len(order.fills)
-        for leg_index, leg_price in enumerate(leg_ticks):
-            fill = LedgerFill(
-                firm=self._firm,
-                account_id=account.account_id,
-                account=account.number,
-                order_id=order.unique_id,
-                exchange_trade_id=exchange_trade_id,
-                sequence_order=sequence,
-                leg_index=leg_index,
-                market_id=market.market_id,
-                side="BUY" if order.side > 0 else "SELL",
-                volume=volume,
-                price=market.price_text(leg_price),
-                exchange_time=_EPOCH + datetime.timedelta(microseconds=micros),
-                trade_date=order.trade_date,
-            )
+        made = LedgerFill(
+            firm=self._firm,
+            account_id=account.account_id,
+            account=account.number,
+            order_id=order.unique_id,
+            exchange_trade_id=exchange_trade_id,
+            sequence_order=sequence,
+            leg_index=None,
+            market_id=market.market_id,
+            side="BUY" if order.side > 0 else "SELL",
+            volume=volume,
+            price=market.price_text(sum(leg.direction * leg.ratio * ticks
+                                        for leg, ticks in zip(legs, leg_ticks, strict=True))),
+            exchange_time=_EPOCH + datetime.timedelta(microseconds=micros),
+            trade_date=order.trade_date,
+            fill_kind="spread",
+        )
+        entries = [made] if self._spread_trades else []
+        for leg_index, (leg, ticks) in enumerate(zip(legs, leg_ticks, strict=True)):
+            entries.append(dataclasses.replace(
+                made, leg_index=leg_index, market_id=leg.market.market_id,
+                side="BUY" if order.side * leg.direction > 0 else "SELL",
+                volume=volume * leg.ratio, price=leg.market.price_text(ticks), fill_kind="leg"))
+        order.filled += volume
+        for fill in entries:
             order.fills.append(fill)
             order.fill_micros.append(micros)
+            order.filled_after.append(order.filled)
             self.ledger.append(fill)
-        order.filled += volume
         if sequence == len(order.planned):
             self._open.remove(order)
-        if account.number in listened:
+        number = account.number
+        if number in listened:
             for index in range(first, len(order.fills)):
-                frames.append((account.number, self._leg_frames.build(order, index)))
+                if order.fills[index].leg_index is None:
+                    frames.append((number, self._trade_frames.build(order, index)))
+                else:
+                    frames.append((number, self._leg_frames.build(order, index)))
+            if self._late_definitions:
+                self._describe(number, market, frames)
 
     def _bust(self, frames: list[Frame], listened: Container[str]) -> None:
         """Bust one random fill of today not yet busted: the ledger entry is

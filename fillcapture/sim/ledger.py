@@ -40,6 +40,13 @@ class LedgerFill:
     ``leg_index`` is ``None`` for an outright fill, else the spread leg (the
     legs of one spread fill share ``exchange_trade_id`` and ``sequence_order``);
     ``busted_at`` is when the fill was busted, ``None`` while it stands.
+
+    ``fill_kind`` is ``outright``, ``leg`` or ``spread``. A leg's ``market_id`` and
+    ``side`` are its own contract's and side (the spread order's side times
+    the leg's direction) and its ``volume`` the leg's (spread contracts times
+    the leg's ratio), though the wire names the spread's market and order; a
+    ``spread`` entry is the spread-level trade of a spread fill (``[sim]
+    spread_trades``), on the spread market, which is no position: its legs are.
     """
 
     firm: str
@@ -56,6 +63,7 @@ class LedgerFill:
     exchange_time: datetime.datetime
     trade_date: datetime.date
     busted_at: datetime.datetime | None = None
+    fill_kind: str = "outright"
 
     @property
     def key(self) -> FillKey:
@@ -86,11 +94,13 @@ class LedgerFill:
             "exchange_time": format_utc(self.exchange_time),
             "trade_date": self.trade_date.isoformat(),
             "busted_at": None if busted_at is None else format_utc(busted_at),
+            "fill_kind": self.fill_kind,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LedgerFill:
-        """The inverse of :meth:`to_json`; ``busted_at`` may be missing."""
+        """The inverse of :meth:`to_json`; ``busted_at`` and ``fill_kind`` may
+        be missing (files from before: a fill with a leg index is a leg)."""
         leg_index = data.get("leg_index")
         busted_at = data.get("busted_at")
         return cls(
@@ -108,6 +118,8 @@ class LedgerFill:
             exchange_time=parse_utc(data["exchange_time"], "exchange_time"),
             trade_date=datetime.date.fromisoformat(data["trade_date"]),
             busted_at=None if busted_at is None else parse_utc(busted_at, "busted_at"),
+            fill_kind=str(data.get("fill_kind")
+                          or ("outright" if leg_index is None else "leg")),
         )
 
 

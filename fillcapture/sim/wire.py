@@ -4,6 +4,13 @@ fills, leg fills, busts and account snapshots, each returned as the serialized `
 Live orders, fills and busts go inside an ``OrderUpdateMulti`` naming the
 account and market, as CTS's clients expect (``multi=False``: bare).
 
+Every update of a spread order names the spread's market (its leg fills
+too: the legs' contracts are for the market's details to say, in
+``MarketDetails.legs``, where a leg's ``volume`` is its ratio signed by its
+direction). A spread-level trade is an ``order_update_trade`` (in a snapshot,
+one of the order's ``trades``) beside its legs' ``order_update_trade_leg``
+(``trade_legs``).
+
 A bust is an ``order_update_trade`` (an outright fill) or ``order_update_trade_leg``
 (a leg fill) with ``change = ORDER_CHANGE_TRADE_BUSTED`` naming the busted
 fill: its order, account, market, ``exchange_trade_id``, ``sequence_order``,
@@ -85,8 +92,7 @@ def subscribe_response(success: bool, errors: Sequence[str]) -> bytes:
 
 def _order_state(update: _or.OrderUpdate, order: Order, fill_count: int) -> None:
     """Full state of ``order`` as it stood after its first ``fill_count`` fills."""
-    # The legs of a spread fill have one volume and are never split by a view.
-    filled = sum(fill.volume for fill in order.fills[:fill_count]) // order.legs
+    filled = order.filled_after[fill_count - 1] if fill_count else 0
     finished = filled == order.volume
     update.unique_id = order.unique_id
     update.account_id = order.account.account_id
@@ -137,10 +143,11 @@ class TradeFrames:
         self._trade = (self._block.updates.add().order_update_trade if self._block is not None
                        else self._message.order_update_trade)
 
-    def build(self, order: Order) -> bytes:
-        """The frame for ``order``'s newest fill, already recorded on the order."""
-        fill = order.fills[-1]
-        seconds, fraction = divmod(order.fill_micros[-1], 1_000_000)
+    def build(self, order: Order, index: int = -1) -> bytes:
+        """The frame for ``order``'s fill ``index`` (its newest by default),
+        already recorded on the order: an outright fill or a spread-level trade."""
+        fill = order.fills[index]
+        seconds, fraction = divmod(order.fill_micros[index], 1_000_000)
         nanos = fraction * 1000
         working = order.volume - order.filled
         trade = self._trade
@@ -149,7 +156,7 @@ class TradeFrames:
             self._block.market_id = fill.market_id
         trade.unique_id = order.unique_id
         trade.account_id = fill.account_id
-        trade.market_id = fill.market_id
+        trade.market_id = order.market.market_id
         stamp = trade.time
         stamp.seconds = seconds
         stamp.nanos = nanos
@@ -189,12 +196,13 @@ class TradeLegFrames:
             self._block.market_id = fill.market_id
         leg.unique_id = order.unique_id
         leg.account_id = fill.account_id
-        leg.market_id = fill.market_id
+        leg.market_id = order.market.market_id  # the spread's, not the leg's contract
         set_time(leg.time, order.fill_micros[index])
         set_time(leg.exchange_time, order.fill_micros[index])
         leg.change = TRADE if working else TRADE_COMPLETED
         leg.status = WORKING if working else FINISHED
-        leg.leg_index = index % order.legs
+        assert fill.leg_index is not None
+        leg.leg_index = fill.leg_index
         leg.volume = fill.volume
         leg.price.value = fill.price
         leg.residual_volume = working
@@ -215,7 +223,7 @@ def _set_bust(
     fill = order.fills[index]
     part.unique_id = order.unique_id
     part.account_id = fill.account_id
-    part.market_id = fill.market_id
+    part.market_id = order.market.market_id
     set_time(part.time, bust_micros)
     set_time(part.exchange_time, order.fill_micros[index])
     part.change = TRADE_BUSTED
@@ -226,7 +234,8 @@ def _set_bust(
     part.trade_date = order.trade_date_ticks
     part.sequence_order = fill.sequence_order
     if isinstance(part, _or.OrderUpdateTradeLeg):
-        part.leg_index = index % order.legs
+        assert fill.leg_index is not None
+        part.leg_index = fill.leg_index
 
 
 def bust(order: Order, index: int, bust_micros: int, multi: bool = True) -> bytes:
@@ -234,7 +243,8 @@ def bust(order: Order, index: int, bust_micros: int, multi: bool = True) -> byte
     (inside an ``OrderUpdateMulti`` unless ``multi`` is False)."""
     message = service_pb2.ServerMessage()
     holder: Any = _block(message, order).updates.add() if multi else message
-    part = holder.order_update_trade if order.legs == 1 else holder.order_update_trade_leg
+    leg = order.fills[index].leg_index is not None
+    part = holder.order_update_trade_leg if leg else holder.order_update_trade
     status = FINISHED if order.filled == order.volume else WORKING
     _set_bust(part, order, index, bust_micros, status)
     return message.SerializeToString()
@@ -292,25 +302,40 @@ def _snapshot_frame(
         details.firm = config.firm
         details.firm_id = config.firm_id
     blocks: dict[str, _or.OrderUpdateMulti] = {}
+    described: set[str] = set()
+    late: list[Market] = []  # spreads described after their orders (late_definitions)
     for order, fill_count, bust_count, start, end in pieces:
-        market_id = order.market.market_id
-        block = blocks.get(market_id)
+        market = order.market
+        block = blocks.get(market.market_id)
         if block is None:
             # T4 describes the markets an account trades in its snapshot.
-            _market_details(snapshot.messages.add().market_details, order.market)
-            block = blocks[market_id] = snapshot.messages.add().order_update_multi
+            if market.legs and config.late_definitions:
+                late.append(market)
+            else:
+                _describe(snapshot, market, described)
+            block = blocks[market.market_id] = snapshot.messages.add().order_update_multi
             block.account_id = account.account_id
-            block.market_id = market_id
+            block.market_id = market.market_id
             block.historical = True
         update = block.updates.add().order_update
         _order_state(update, order, fill_count)
-        if order.legs == 1:
-            _add_trades(update, order, start, end)
-        else:
+        _add_trades(update, order, start, end)
+        if market.legs:
             _add_trade_legs(update, order, start, end)
         if bust_count:
             _add_busts(block, order, bust_count, start, end, update.status)
+    for market in late:
+        _describe(snapshot, market, described)
     return message.SerializeToString()
+
+
+def _describe(snapshot: account_pb2.AccountSnapshot, market: Market, described: set[str]
+              ) -> None:
+    """``market``'s details into ``snapshot`` (a spread's legs' first), once a frame."""
+    for each in (*(leg.market for leg in market.legs), market):
+        if each.market_id not in described:
+            described.add(each.market_id)
+            _market_details(snapshot.messages.add().market_details, each)
 
 
 def market_details(market: Market) -> bytes:
@@ -325,6 +350,10 @@ def _market_details(details: market_pb2.MarketDetails, market: Market) -> None:
     details.contract_id = market.contract_id
     details.decimals = market.decimals
     details.point_value.value = market.point_value
+    if market.legs:
+        details.strategy_type = market.strategy_type
+        for leg in market.legs:
+            details.legs.add(market_id=leg.market.market_id, volume=leg.direction * leg.ratio)
 
 
 def _add_busts(
@@ -339,26 +368,25 @@ def _add_busts(
     for index, bust_micros in order.busts[:bust_count]:
         if start <= index < end:
             entry = block.updates.add()
-            part = entry.order_update_trade if order.legs == 1 else entry.order_update_trade_leg
+            part = entry.order_update_trade if order.fills[index].leg_index is None \
+                else entry.order_update_trade_leg
             _set_bust(part, order, index, bust_micros, status)
 
 
 def _add_trade_legs(update: _or.OrderUpdate, order: Order, start: int, end: int) -> None:
     fills = order.fills
     stamps = order.fill_micros
-    # A spread fill's volume is filled once, at its first leg.
-    filled = sum(fill.volume for fill in fills[:start] if fill.leg_index == 0)
     trade_date = order.trade_date_ticks
     add = update.trade_legs.add
     for index in range(start, end):
         fill = fills[index]
-        if fill.leg_index == 0:
-            filled += fill.volume
+        if fill.leg_index is None:
+            continue
         leg = add(
             sequence_order=fill.sequence_order,
-            leg_index=index % order.legs,
+            leg_index=fill.leg_index,
             volume=fill.volume,
-            residual_volume=order.volume - filled,
+            residual_volume=order.volume - order.filled_after[index],
             exchange_trade_id=fill.exchange_trade_id,
             trade_date=trade_date,
         )
@@ -368,20 +396,22 @@ def _add_trade_legs(update: _or.OrderUpdate, order: Order, start: int, end: int)
 
 
 def _add_trades(update: _or.OrderUpdate, order: Order, start: int, end: int) -> None:
+    """The order's fills ``start:end`` without a leg index: an outright
+    order's fills, or a spread order's spread-level trades."""
     fills = order.fills
     stamps = order.fill_micros
-    remaining = order.volume - sum(fill.volume for fill in fills[:start])
     trade_date = order.trade_date_ticks
     add = update.trades.add
     for index in range(start, end):
         fill = fills[index]
-        remaining -= fill.volume
+        if fill.leg_index is not None:
+            continue
         seconds, fraction = divmod(stamps[index], 1_000_000)
         nanos = fraction * 1000
         trade = add(
             sequence_order=fill.sequence_order,
             volume=fill.volume,
-            residual_volume=remaining,
+            residual_volume=order.volume - order.filled_after[index],
             exchange_trade_id=fill.exchange_trade_id,
             trade_date=trade_date,
         )

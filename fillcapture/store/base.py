@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 if TYPE_CHECKING:
     from fillcapture.store.quarantine import QuarantineRow
@@ -24,8 +24,12 @@ from fillcapture.model import (
     Quarantined,
     Side,
     SnapshotReceived,
+    SpreadDefinition,
     VisibleAccount,
 )
+
+FillKind = Literal["outright", "leg", "pending_leg", "spread"]
+"""What a stored fill is to positions (see :class:`StoredFill`)."""
 
 
 class StoreError(Exception):
@@ -172,7 +176,13 @@ class TokenHolder:
 @dataclass(frozen=True, slots=True)
 class StoredFill:
     """One fill as stored. ``user`` is its current owner per the registry
-    (``None`` if nobody owns it any more); ``price`` is the exact text T4 sent."""
+    (``None`` if nobody owns it any more); ``price`` is the exact text T4 sent.
+
+    ``kind``: ``outright``; ``leg``, a spread leg fill on its own contract and
+    side; ``pending_leg``, a leg whose spread's definition has not arrived
+    (``market_id`` the spread's, ``side`` ``None``); ``spread``, the
+    spread-level trade of an order whose legs carry the position (never
+    counted in positions). ``spread_market_id``: a leg's spread market."""
 
     user: str | None
     firm: str
@@ -190,6 +200,8 @@ class StoredFill:
     trade_date: date
     busted: bool
     captured_at: datetime
+    kind: FillKind = "outright"
+    spread_market_id: str | None = None
 
     @property
     def trade_key(self) -> str:
@@ -415,6 +427,17 @@ class Store(Protocol):
 
     async def markets(self) -> dict[str, Market]:
         """Every market's recorded terms, by market id."""
+        ...
+
+    async def save_spreads(self, definitions: Sequence[SpreadDefinition]) -> tuple[int, int]:
+        """Record spread markets' legs, and place the pending leg fills of those
+        spreads on their legs' contracts and sides (a recorded day they change
+        discards its recorded positions, as a late side does). Returns
+        (definitions new or changed, leg fills placed)."""
+        ...
+
+    async def spreads(self) -> dict[str, SpreadDefinition]:
+        """Every recorded spread definition, by spread market id."""
         ...
 
     # --- positions (checkpoints of the daily summary) ------------------------

@@ -497,6 +497,74 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        14,
+        "spread legs on their own contracts",
+        (
+            # kind: 0 an outright fill, 1 a spread leg fill (leg_index set),
+            # 2 the spread-level trade of an order whose legs are its
+            # position-bearing fills (kept, never counted in positions). A
+            # leg's market_id and side are its own contract's and side once its
+            # spread's definition placed it (leg_sign +1: on the spread order's
+            # side, -1: against it); while leg_sign is NULL it is pending:
+            # market_id is the spread's and side NULL. spread_market_id and
+            # order_side are a leg's spread market and spread order side.
+            # Outright fills leave the three NULL (no bytes in the row).
+            # The checks are comparisons, not IN lists: SQLite evaluates an IN
+            # list in a CHECK at a few thousand instructions a row, which a
+            # multi-row insert of outright fills would pay three times over.
+            "ALTER TABLE fills ADD COLUMN kind INTEGER NOT NULL DEFAULT 0 "
+            "CHECK (kind >= 0 AND kind <= 2)",
+            "ALTER TABLE fills ADD COLUMN spread_market_id TEXT NULL",
+            "ALTER TABLE fills ADD COLUMN leg_sign INTEGER NULL "
+            "CHECK (leg_sign = -1 OR leg_sign = 1)",
+            "ALTER TABLE fills ADD COLUMN order_side TEXT NULL "
+            "CHECK (order_side = 'BUY' OR order_side = 'SELL')",
+            # Legs stored before carry the spread's market and side: pending,
+            # placed when the spread's definition arrives.
+            "UPDATE fills SET kind = 1, spread_market_id = market_id, order_side = side, "
+            "side = NULL WHERE leg_index <> -1",
+            # Pending legs are few and wait for one spread's definition.
+            """
+            CREATE INDEX fills_leg_pending ON fills (spread_market_id, leg_index)
+                WHERE kind = 1 AND leg_sign IS NULL
+            """,
+            # The spread-level trades of orders with legs were counted twice.
+            "UPDATE fills SET kind = 2 WHERE id IN (SELECT s.id FROM fills l "
+            "JOIN fills s ON s.firm = l.firm AND s.order_id = l.order_id AND s.leg_index = -1 "
+            "WHERE l.kind = 1 AND l.leg_sign IS NULL)",
+            # Side-less now means the order's side is unknown: a pending leg
+            # whose order side is known waits for its definition, not its order.
+            "DROP INDEX fills_sideless",
+            """
+            CREATE INDEX fills_sideless ON fills (firm, account_id, order_id)
+                WHERE side IS NULL AND (kind <> 1 OR order_side IS NULL)
+            """,
+            # Each spread market's legs in leg_index order: the leg's contract,
+            # its ratio and direction (+1 on the spread order's side, -1
+            # against it), and T4's StrategyType of the spread.
+            """
+            CREATE TABLE market_legs (
+                market_id     TEXT    NOT NULL,
+                leg_index     INTEGER NOT NULL,
+                leg_market_id TEXT    NOT NULL,
+                ratio         INTEGER NOT NULL CHECK (ratio > 0),
+                direction     INTEGER NOT NULL CHECK (direction IN (-1, 1)),
+                strategy_type INTEGER NOT NULL,
+                updated_at    INTEGER NOT NULL,
+                PRIMARY KEY (market_id, leg_index)
+            ) WITHOUT ROWID
+            """,
+            # Positions and rows recorded left legs out and counted spread
+            # trades: recorded again, with legs on their contracts, at the
+            # next seal.
+            "DELETE FROM summary_coverage",
+            "DELETE FROM summary_rows",
+            "DELETE FROM activity_days",
+            "DELETE FROM position_days",
+            "DELETE FROM positions",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

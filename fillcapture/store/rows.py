@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.model import Fill, Side
-from fillcapture.store.base import StoredFill, StoreError
+from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
+from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
+from fillcapture.store.base import FillKind, StoredFill, StoreError
 
 # Column order of the tuples built by fill_rows().
 INSERT_COLUMNS = (
@@ -33,6 +34,10 @@ INSERT_COLUMNS = (
     "historical",
 )
 
+# Legs and spread-level trades (rare) are inserted with these as well; an
+# outright fill leaves them to their defaults (kind 0, the rest NULL).
+SPREAD_COLUMNS = ("kind", "spread_market_id", "leg_sign", "order_side")
+
 # Column order that stored_fill() reads; the owner comes first, computed by the query.
 SELECT_COLUMNS = (
     "firm",
@@ -50,7 +55,13 @@ SELECT_COLUMNS = (
     "trade_date",
     "busted_at",
     "captured_at",
+    "kind",
+    "leg_sign",
+    "spread_market_id",
 )
+
+KINDS: dict[int, FillKind] = {OUTRIGHT_FILL: "outright", LEG: "leg", SPREAD_TRADE: "spread"}
+"""``StoredFill.kind`` by the stored ``kind``; a leg not yet placed is ``pending_leg``."""
 
 OUTRIGHT = -1
 """``leg_index`` stored for an outright fill (``None`` in the model)."""
@@ -122,6 +133,49 @@ def fill_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
         raise
 
 
+def is_spread_part(fill: Fill) -> bool:
+    """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
+    return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
+
+
+def order_side_of(fill: Fill) -> Side | None:
+    """The side of ``fill``'s order: a leg's ``order_side``, or for a leg not
+    placed that carries none, the side it carries (a leg from before legs were
+    placed, or from another source, has its spread order's side)."""
+    if fill.leg_index is None:
+        return fill.side
+    if fill.order_side is None and fill.leg_sign is None:
+        return fill.side
+    return fill.order_side
+
+
+def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
+    """As :func:`fill_rows`, then :data:`SPREAD_COLUMNS`, for legs and spread
+    trades. A fill with a leg index is a leg whatever its ``kind``; a leg not
+    placed on its contract (``leg_sign`` ``None``) is stored pending: on its
+    spread's market, without a side, the side it carries taken for the
+    spread order's."""
+    rows = fill_rows(fills, captured_at)
+    market_at = INSERT_COLUMNS.index("market_id")
+    side_at = INSERT_COLUMNS.index("side")
+    out = []
+    for fill, row in zip(fills, rows, strict=True):
+        if fill.leg_index is None:
+            out.append((*row, fill.kind, None, None, None))
+            continue
+        order_side = order_side_of(fill)
+        if fill.leg_sign is None:
+            spread_market = fill.spread_market_id or fill.market_id
+            values = list(row)
+            values[market_at] = spread_market
+            values[side_at] = None
+            out.append((*values, LEG, spread_market, None, _SIDE_TEXT[order_side]))
+        else:
+            out.append((*row, LEG, fill.spread_market_id, fill.leg_sign,
+                        _SIDE_TEXT[order_side]))
+    return out
+
+
 def stored_fill(row: Sequence[Any]) -> StoredFill:
     """A row of ``owner`` followed by :data:`SELECT_COLUMNS`."""
     (
@@ -141,6 +195,9 @@ def stored_fill(row: Sequence[Any]) -> StoredFill:
         trade_date,
         busted_at,
         captured_at,
+        kind,
+        leg_sign,
+        spread_market_id,
     ) = row
     return StoredFill(
         user=owner,
@@ -159,4 +216,6 @@ def stored_fill(row: Sequence[Any]) -> StoredFill:
         trade_date=date.fromisoformat(trade_date),
         busted=busted_at is not None,
         captured_at=from_micros(captured_at),
+        kind="pending_leg" if kind == LEG and leg_sign is None else KINDS[kind],
+        spread_market_id=spread_market_id,
     )

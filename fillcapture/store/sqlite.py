@@ -28,9 +28,10 @@ from fillcapture.model import (
     OrderSide,
     Quarantined,
     SnapshotReceived,
+    SpreadDefinition,
     VisibleAccount,
 )
-from fillcapture.store import certificates, migrations, quarantine
+from fillcapture.store import certificates, migrations, quarantine, spreads
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
@@ -60,6 +61,8 @@ from fillcapture.store.rows import (
     SELECT_COLUMNS,
     fill_rows,
     from_micros,
+    is_spread_part,
+    order_side_of,
     stored_fill,
     utc_micros,
     utc_text,
@@ -110,9 +113,28 @@ def _insert_sql(rows: int) -> str:
     )
 
 
+# A fill whose order's side is unknown (fills_sideless): a leg's own side
+# follows from the order's, so a pending leg whose order side is known waits
+# for its spread's definition instead.
+_SIDELESS = "side IS NULL AND (kind <> 1 OR order_side IS NULL)"
+
 _SIDE_OF_FILL = (
-    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "
-    "AND trade_key = ? AND leg_index = ? AND side IS NULL"
+    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "  # noqa: S608
+    f"AND trade_key = ? AND leg_index = ? AND {_SIDELESS}"
+)
+
+# The order's side (:side, and :opposite) given to a fill: a leg's side is
+# it or its opposite by the leg's direction (none while the leg is pending).
+_ORDER_SIDE = (
+    "side = CASE WHEN kind <> 1 OR leg_sign = 1 THEN :side "
+    "WHEN leg_sign = -1 THEN :opposite END, "
+    "order_side = CASE WHEN kind = 1 THEN :side END"
+)
+
+_ORDER_SIDE_OF_FILL = (
+    f"UPDATE fills SET {_ORDER_SIDE} WHERE firm = :firm AND "  # noqa: S608 - constant text
+    "account_id = :account_id AND order_id = :order_id AND trade_key = :trade_key "
+    f"AND leg_index = :leg_index AND {_SIDELESS}"
 )
 
 _MARK_BUSTED = (
@@ -127,14 +149,15 @@ _INSERT_BUST = (
 )
 
 _RESOLVE_SIDE = (
-    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? AND side IS NULL"
+    f"UPDATE fills SET {_ORDER_SIDE} WHERE firm = :firm AND "  # noqa: S608 - constant text
+    f"account_id = :account_id AND order_id = :order_id AND {_SIDELESS}"
 )
 
 # The earliest trade date of an order's side-less fills, if it is a day
 # sealed or recorded for the firm (else NULL).
 _SIDELESS_RECORDED_DAY = (
-    "SELECT day FROM (SELECT min(trade_date) AS day FROM fills WHERE firm = :firm "
-    "AND account_id = :account_id AND order_id = :order_id AND side IS NULL) "
+    "SELECT day FROM (SELECT min(trade_date) AS day FROM fills WHERE firm = :firm "  # noqa: S608
+    f"AND account_id = :account_id AND order_id = :order_id AND {_SIDELESS}) "
     "WHERE day <= max("
     "coalesce((SELECT max(trade_date) FROM sealed_days WHERE firm = :firm), ''), "
     "coalesce((SELECT through FROM summary_coverage WHERE firm = :firm), ''), "
@@ -326,7 +349,9 @@ class SqliteStore:
         self._check_writable()
         if not items:
             return 0
-        rows = [(item.side.value, item.firm, item.account_id, item.order_id) for item in items]
+        rows = [{"side": item.side.value, "opposite": _OPPOSITE[item.side.value],
+                 "firm": item.firm, "account_id": item.account_id,
+                 "order_id": item.order_id} for item in items]
         async with self._writing() as conn:
             # A side changes what the summary makes of a recorded (or sealed,
             # so perhaps being recorded) day; most late sides are of today's
@@ -344,7 +369,7 @@ class SqliteStore:
     async def sideless_orders(self) -> set[tuple[str, str, str]]:
         """(firm, account_id, order_id) of every order with a fill of unknown side."""
         rows = await self._all(
-            "SELECT DISTINCT firm, account_id, order_id FROM fills WHERE side IS NULL"
+            f"SELECT DISTINCT firm, account_id, order_id FROM fills WHERE {_SIDELESS}"  # noqa: S608
         )
         return {(row[0], row[1], row[2]) for row in rows}
 
@@ -364,6 +389,20 @@ class SqliteStore:
         rows = await self._all(
             "SELECT market_id, exchange_id, contract_id, point_value FROM markets")
         return {row[0]: Market(row[0], row[1], row[2], Decimal(row[3])) for row in rows}
+
+    async def save_spreads(self, definitions: Sequence[SpreadDefinition]) -> tuple[int, int]:
+        """Record spreads' legs (a definition as recorded changes nothing) and
+        place their pending leg fills."""
+        self._check_writable()
+        if not definitions:
+            return 0, 0
+        async with self._writing() as conn:
+            return await spreads.save(conn, definitions, utc_micros(datetime.now(UTC)),
+                                      _invalidate_positions)
+
+    async def spreads(self) -> dict[str, SpreadDefinition]:
+        async with self._reading() as conn:
+            return await spreads.definitions(conn, None)
 
     # --- quarantine and known accounts ------------------------------------
 
@@ -1142,6 +1181,10 @@ _DISTINCT = (
 async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
     """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
     return how many were new."""
+    # Legs and spread trades are rare: outright fills keep the plain statement.
+    parts = [fill for fill in fills if fill.kind or fill.leg_index is not None]
+    if parts:
+        fills = [fill for fill in fills if not is_spread_part(fill)]
     new = 0
     # Rows are built one statement at a time: a batch can be tens of
     # thousands of fills, and only one statement's rows need to exist.
@@ -1149,20 +1192,35 @@ async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at
         rows = fill_rows(fills[start : start + size], captured_at)
         cursor = await conn.execute(_insert_sql(size), list(itertools.chain(*rows)))
         new += int(cursor.rowcount)
-    if new < len(fills):
-        await _fill_in_sides(conn, fills)
+    if parts:
+        new += await spreads.insert(conn, parts, captured_at, _invalidate_positions)
+    if new < len(fills) + len(parts):
+        await _fill_in_sides(conn, fills, parts)
     return new
 
 
-async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill]) -> None:
-    """Give stored side-less fills the side a duplicate of theirs now carries.
+_OPPOSITE = {"BUY": "SELL", "SELL": "BUY"}
+
+
+async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill],
+                         parts: Sequence[Fill] = ()) -> None:
+    """Give stored side-less fills the side a duplicate of theirs now carries
+    (for legs and spread trades, the order side: a leg's own follows from it).
 
     Only called when the batch held duplicates, and a no-op unless side-less
     fills exist at all (they are rare and short-lived): the check is one probe
     of the partial index, so replaying snapshots costs next to nothing extra.
     """
-    if not await _scalar(conn, "SELECT EXISTS (SELECT 1 FROM fills WHERE side IS NULL)"):
+    if not await _scalar(
+            conn, f"SELECT EXISTS (SELECT 1 FROM fills WHERE {_SIDELESS})"):  # noqa: S608
         return
+    ordered = [(fill, order_side_of(fill)) for fill in parts]
+    await conn.executemany(_ORDER_SIDE_OF_FILL, [
+        {"side": side.value, "opposite": _OPPOSITE[side.value], "firm": fill.firm,
+         "account_id": fill.account_id, "order_id": fill.order_id,
+         "trade_key": fill.trade_key,
+         "leg_index": OUTRIGHT if fill.leg_index is None else fill.leg_index}
+        for fill, side in ordered if side is not None])
     await conn.executemany(
         _SIDE_OF_FILL,
         [

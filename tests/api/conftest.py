@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fillcapture.model import Bust, Fill, Side, SnapshotReceived
+from fillcapture.model import LEG, Bust, Fill, Side, SnapshotReceived
 from fillcapture.store import SqliteStore, Verification
 from tests.conftest import Proc, free_port, run_cli, write_config
 from tests.store.factories import make_fill
@@ -40,10 +40,14 @@ def _fill(n: int, account: str, side: Side | None, volume: int, price: str, *,
           firm: str = "SIMFIRM", market: str = ES, day: date = DAY1, second: int | None = None,
           leg_index: int | None = None) -> Fill:
     start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=14)
-    return make_fill(n, firm=firm, account=account, account_id=f"{firm}-{account}", side=side,
-                     volume=volume, price_text=price, market_id=market, trade_date=day,
-                     exchange_time=start + timedelta(seconds=n if second is None else second),
-                     leg_index=leg_index)
+    # A leg here is pending: its spread's definition never came, so it has
+    # the spread's market and no side of its own (the order's is ``side``).
+    leg = {} if leg_index is None else {"kind": LEG, "order_side": side, "side": None}
+    return make_fill(n, **{"firm": firm, "account": account, "account_id": f"{firm}-{account}",
+                           "side": side, "volume": volume, "price_text": price,
+                           "market_id": market, "trade_date": day, "leg_index": leg_index,
+                           "exchange_time": start + timedelta(
+                               seconds=n if second is None else second)} | leg)
 
 
 # A's account 11111 at SIMFIRM, ES: long 2 on DAY1, sells 3 on DAY2 (+8.50 on

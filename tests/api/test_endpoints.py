@@ -48,11 +48,13 @@ def test_fills_are_the_users_live_fills_in_time_order_in_the_mqtt_shape(api: Api
         "account_id": "SIMFIRM-11111", "order_id": "order-1", "exchange_trade_id": "T1",
         "sequence_order": 1, "leg_index": None, "market_id": ES, "side": "BUY", "volume": 2,
         "price": "6000.00", "exchange_time": "2026-11-19T14:00:01.000000Z",
-        "trade_date": "2026-11-19", "busted": False, "captured_at": first["captured_at"]}
+        "trade_date": "2026-11-19", "busted": False, "captured_at": first["captured_at"],
+        "kind": "outright", "spread_market_id": None}
     for fill in body["fills"]:  # one shape with the MQTT messages
         assert FillMessage.model_validate(fill).model_dump(mode="json").keys() == fill.keys()
     leg = next(fill for fill in body["fills"] if fill["leg_index"] is not None)
     assert (leg["leg_index"], leg["fill_id"]) == (0, "SIMFIRM/order-14/T14/0")
+    assert (leg["kind"], leg["side"], leg["spread_market_id"]) == ("pending_leg", None, ES)
     assert any(fill["side"] is None for fill in body["fills"])
 
 
@@ -84,7 +86,8 @@ def test_filters(api: Api) -> None:
                        from_date="2026-11-20", to_date="2026-11-20")
     assert ids(combined) == expected("A", account="11111", market_id=ES, side=Side.BUY,
                                      trade_date=DAY2)
-    assert len(ids(combined)) == 3  # 6001.00 and 6002.00 at F3, and the leg fill
+    # 6001.00 and 6002.00 at F3; the leg fill is pending, of no side yet.
+    assert len(ids(combined)) == 2
 
 
 def test_pages_follow_the_cursor_and_the_link(api: Api) -> None:
@@ -122,7 +125,7 @@ def test_csv_is_the_fills_command_csv(api: Api) -> None:
     assert command.returncode == 0, command.stderr
     assert response.text == command.stdout
     assert "6020.00" in response.text
-    assert ",true\n" in response.text
+    assert ",true,outright\n" in response.text
     # A page of CSV carries the cursor in its headers.
     paged = api.get("/v1/fills", "A", accept="text/csv", limit=2)
     assert len(paged.text.splitlines()) == 3

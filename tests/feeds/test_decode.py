@@ -10,7 +10,7 @@ import pytest
 from fillcapture.feeds.t4.decode import Decoder, trade_date_of
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, Fill, Market, OrderSide, Side
+from fillcapture.model import LEG, SPREAD_TRADE, Bust, Fill, Market, OrderSide, Side
 
 TICKS_PER_DAY = 864_000_000_000
 WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
@@ -224,10 +224,14 @@ def test_snapshot_carries_account_numbers_and_historical_trades() -> None:
     leg.price.value = "-0.05"
     leg.exchange_time.FromDatetime(WHEN)
     fills, _ = _decode(decoder, message)
-    assert [(f.account, f.exchange_trade_id, f.leg_index, f.side, f.historical) for f in fills] == [
-        ("99999", "X1", None, Side.BUY, True),
-        ("99999", "X2", None, Side.BUY, True),
-        ("99999", "X1", 1, Side.BUY, True),
+    # An order with legs is a spread order: its trades are spread-level
+    # trades, and its leg (of a spread not defined yet) is pending: no side of
+    # its own yet, the order's kept.
+    assert [(f.account, f.exchange_trade_id, f.leg_index, f.side, f.order_side, f.kind,
+             f.historical) for f in fills] == [
+        ("99999", "X1", None, Side.BUY, None, SPREAD_TRADE, True),
+        ("99999", "X2", None, Side.BUY, None, SPREAD_TRADE, True),
+        ("99999", "X1", 1, None, Side.BUY, LEG, True),
     ]
     assert len({f.key for f in fills}) == 3
 
@@ -249,7 +253,7 @@ def test_subscribe_message_round_trips() -> None:
     assert wire[:2] == b"\xc2\x0c"
 
 
-def test_live_leg_fill_keeps_its_leg_index_and_the_order_side() -> None:
+def test_live_leg_fill_of_an_undefined_spread_is_pending_with_the_order_side() -> None:
     decoder = Decoder("SIMFIRM", Metrics())
     decoder.learn_account("acc-1", "11111")
     _decode(decoder, _order(side=orderrouting_pb2.BUY_SELL_BUY))
@@ -264,7 +268,9 @@ def test_live_leg_fill_keeps_its_leg_index_and_the_order_side() -> None:
     leg.price.value = "6050.50"
     leg.exchange_time.FromDatetime(WHEN)
     (fill,), _ = _decode(decoder, message)
-    assert (fill.leg_index, fill.side, fill.market_id) == (2, Side.BUY, "XCME_Eq ES (H27)")
+    # No definition of the spread market yet: pending (tests/feeds/test_decode_legs.py).
+    assert (fill.leg_index, fill.side, fill.order_side, fill.market_id, fill.leg_sign) == (
+        2, None, Side.BUY, "XCME_Eq ES (H27)", None)
     assert fill.key != _decode(decoder, _trade())[0][0].key  # the outright fill T1 differs
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
 from fillcapture.sim import LedgerFill, SimServer, read_ledger
+from fillcapture.sim.book import SPREADS, Market
 from tests.sim.frames import BUSTED, Seen, bust_of, collect, decoded, fill_of, seen_in
 from tests.sim.test_sim_server import config, logged_in, snapshots, subscribe
 
@@ -123,6 +124,14 @@ def seen_in_order(order: orderrouting_pb2.OrderUpdate) -> list[Seen]:
     return seen_in(message)
 
 
+def spread_of(legs: list[LedgerFill]) -> Market:
+    """The spread market whose legs' contracts these leg fills are on."""
+    contracts = tuple(fill.market_id for fill in legs)
+    (spread,) = [spread for spread in SPREADS
+                 if tuple(leg.market.market_id for leg in spread.legs) == contracts]
+    return spread
+
+
 def spreads_of(ledger: list[LedgerFill]) -> dict[tuple[str, str], list[LedgerFill]]:
     legs: dict[tuple[str, str], list[LedgerFill]] = defaultdict(list)
     for fill in ledger:
@@ -141,16 +150,22 @@ async def test_spread_fills_are_one_leg_fill_per_leg_live_and_in_snapshots() -> 
 
         spreads = spreads_of(ledger)
         assert len(spreads) > 50
+        defined = set()
         for legs in spreads.values():
-            assert [fill.leg_index for fill in legs] == [0, 1]
-            zero, one = legs
-            assert (zero.sequence_order, zero.volume, zero.side, zero.market_id) == (
-                one.sequence_order,
-                one.volume,
-                one.side,
-                one.market_id,
-            )
-            assert Decimal(zero.price) != Decimal(one.price)
+            spread = spread_of(legs)
+            defined.add(spread.market_id)
+            assert [fill.leg_index for fill in legs] == list(range(len(spread.legs)))
+            assert len({(fill.sequence_order, fill.exchange_time) for fill in legs}) == 1
+            # Each leg on its own contract, at its own price, on the order's side
+            # times its direction, its volume the spread's times its ratio.
+            contracts = legs[0].volume // spread.legs[0].ratio
+            for fill, leg in zip(legs, spread.legs, strict=True):
+                assert fill.fill_kind == "leg"
+                assert fill.volume == contracts * leg.ratio
+                assert (fill.side == legs[0].side) == (leg.direction == spread.legs[0].direction)
+                assert fill.price == leg.market.price_text(
+                    int(Decimal(fill.price) / Decimal(leg.market.price_text(1))))
+        assert defined == {spread.market_id for spread in SPREADS}
         outright = [fill.exchange_trade_id for fill in ledger if fill.leg_index is None]
         assert outright
         assert len(outright) == len(set(outright))
@@ -162,8 +177,9 @@ async def test_spread_fills_are_one_leg_fill_per_leg_live_and_in_snapshots() -> 
             for part in live_parts(messages)
             if isinstance(part, orderrouting_pb2.OrderUpdateTradeLeg)
         ]
-        assert {part.leg_index for part in legs_live} == {0, 1}
+        assert {part.leg_index for part in legs_live} == {0, 1, 2}
         for part in legs_live:
+            assert part.market_id in defined  # the spread's, never a leg's contract
             assert part.change in (
                 orderrouting_pb2.ORDER_CHANGE_TRADE,
                 orderrouting_pb2.ORDER_CHANGE_TRADE_COMPLETED,
@@ -198,3 +214,75 @@ async def test_spread_fills_are_one_leg_fill_per_leg_live_and_in_snapshots() -> 
                     assert order.trade_legs[-1].residual_volume == order.working_volume
                     checked += 1
     assert checked == len(spread_orders)
+
+
+async def test_spread_trades_come_beside_their_legs_and_definitions_after_the_first_fills(
+) -> None:
+    cfg = config(fills_per_second=3000.0, preload_fills=100, max_fills=300, spread_fraction=0.5,
+                 spread_trades=True, late_definitions=True)
+    async with SimServer(cfg) as sim:
+        async with logged_in(sim) as (ws, _):
+            await subscribe(ws, all_accounts=True)
+            messages = decoded(await collect(ws))
+        ledger = list(sim.ledger)
+    by_id = {spread.market_id: spread for spread in SPREADS}
+    trades = [fill for fill in ledger if fill.fill_kind == "spread"]
+    assert len(trades) > 30
+    legs = spreads_of(ledger)
+    assert len(legs) == len(trades)
+    for trade in trades:
+        # The spread-level trade: the spread market, the order's side and
+        # volume, the legs' prices times their ratios and directions.
+        spread = by_id[trade.market_id]
+        mine = legs[trade.order_id, trade.exchange_trade_id]
+        assert spread_of(mine) is spread
+        assert spread.legs[0].direction == 1  # the first leg trades on the order's side
+        assert (trade.leg_index, trade.side, trade.sequence_order) == (
+            None, mine[0].side, mine[0].sequence_order)
+        assert trade.volume * spread.legs[0].ratio == mine[0].volume
+        assert Decimal(trade.price) == sum(leg.direction * leg.ratio * Decimal(fill.price)
+                                           for leg, fill in zip(spread.legs, mine, strict=True))
+    fills, _ = split([s for m in messages for s in seen_in(m)])
+    assert once_each(fills) == {fill_of(f) for f in ledger}
+
+    # In snapshots a spread order carries its trades and its legs, and its
+    # market is described after its orders; live, its trade comes before its
+    # legs and the market's details after its first fill.
+    snapshot_checked = 0
+    first_live_fill: dict[str, int] = {}
+    first_live_details: dict[str, int] = {}
+    for position, message in enumerate(messages):
+        kind = message.WhichOneof("payload")
+        if kind == "account_snapshot":
+            items = list(message.account_snapshot.messages)
+            blocks = {item.order_update_multi.market_id: n for n, item in enumerate(items)
+                      if item.WhichOneof("payload") == "order_update_multi"}
+            for n, item in enumerate(items):
+                if item.WhichOneof("payload") == "market_details" and item.market_details.legs:
+                    details = item.market_details
+                    assert blocks[details.market_id] < n
+                    spread = by_id[details.market_id]
+                    assert details.strategy_type == spread.strategy_type
+                    assert [(leg.market_id, leg.volume) for leg in details.legs] == [
+                        (leg.market.market_id, leg.direction * leg.ratio) for leg in spread.legs]
+                    snapshot_checked += 1
+            for item in items:
+                for update in item.order_update_multi.updates:
+                    order = update.order_update
+                    if order.market_id in by_id and order.trade_legs:
+                        assert len(order.trades) * len(by_id[order.market_id].legs) == len(
+                            order.trade_legs)
+        elif kind == "market_details" and message.market_details.legs:
+            first_live_details.setdefault(message.market_details.market_id, position)
+        elif kind in ("order_update_trade", "order_update_trade_leg"):
+            part = getattr(message, kind)
+            if part.market_id in by_id:
+                first_live_fill.setdefault(part.market_id, position)
+                if kind == "order_update_trade" and part.change != BUSTED:
+                    following = messages[position + 1]
+                    assert following.order_update_trade_leg.exchange_trade_id == (
+                        part.exchange_trade_id)
+    assert snapshot_checked
+    assert first_live_details
+    for market_id, position in first_live_details.items():
+        assert first_live_fill[market_id] < position

@@ -28,7 +28,10 @@ ServerMessage = service_pb2.ServerMessage
 
 
 def config(**overrides: object) -> SimConfig:
-    values: dict[str, object] = {"trade_date": TRADE_DATE, "fills_per_second": 0.0}
+    # Bare live messages, which these tests read; the default shape, inside an
+    # OrderUpdateMulti, is captured end to end by tests/test_shapes.py and test_chaos.py.
+    values: dict[str, object] = {"trade_date": TRADE_DATE, "fills_per_second": 0.0,
+                                 "top_level_updates": True}
     values.update(overrides)
     return SimConfig(**values)  # type: ignore[arg-type]
 

@@ -113,7 +113,8 @@ async def test_flags_win_over_the_sim_section(tmp_path: Path, procs: list[Proc])
     path = write_config(
         tmp_path / "fillcapture.toml",
         {
-            "sim": {"refuse_login": "FAILED", "refuse_logins": 1, "spread_fraction": 1.0},
+            "sim": {"refuse_login": "FAILED", "refuse_logins": 1, "spread_fraction": 1.0,
+                    "top_level_updates": True},
             "log": {"format": "json"},
         },
     )

@@ -9,14 +9,18 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fillcapture.model import Fill, Side
+from fillcapture.model import LEG, Fill, Side
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
 DAY = date(2024, 3, 1)
 
 
 def make_fill(n: int = 0, **fields: Any) -> Fill:
-    """Fill number ``n`` (distinct identity and time per ``n``), then ``fields``."""
+    """Fill number ``n`` (distinct identity and time per ``n``), then ``fields``.
+
+    A fill given a ``leg_index`` (and no ``kind``) is a leg placed on its
+    contract: ``market_id`` and ``side`` are the leg's own, on the spread
+    order's side."""
     price_text = fields.pop("price_text", "6012.25")
     values: dict[str, Any] = {
         "firm": "SIMFIRM",
@@ -35,4 +39,6 @@ def make_fill(n: int = 0, **fields: Any) -> Fill:
         "trade_date": DAY,
     }
     values.update(fields)
+    if values["leg_index"] is not None and "kind" not in fields:
+        values.update(kind=LEG, leg_sign=1, order_side=values["side"])
     return Fill(**values)

@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from fillcapture.model import OrderSide, Side
+from fillcapture.model import LEG, OrderSide, Side
 from fillcapture.store import FillQuery, SqliteStore, StoredFill, StoreError
 from tests.store.factories import DAY, T0, make_fill
 
@@ -143,6 +143,10 @@ async def test_stored_fill_carries_every_field(store: SqliteStore) -> None:
         market_id="XCME_C ZC (H24)",
         exchange_time=T0.astimezone(chicago_winter),
         side=Side.SELL,
+        kind=LEG,
+        spread_market_id="XCME_C ZC (H24-K24)",
+        leg_sign=-1,
+        order_side=Side.BUY,
     )
     await store.insert_fills([original])
 
@@ -157,6 +161,7 @@ async def test_stored_fill_carries_every_field(store: SqliteStore) -> None:
         Side.SELL,
         5,
     )
+    assert (fill.kind, fill.spread_market_id) == ("leg", "XCME_C ZC (H24-K24)")
     assert fill.exchange_time == T0
     assert fill.exchange_time.utcoffset() == timedelta(0)
     assert fill.trade_date == DAY

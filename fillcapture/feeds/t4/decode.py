@@ -14,11 +14,14 @@ from typing import Any
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fillcapture.feeds.t4.legs import Spreads
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.feeds.t4.tradedate import note_suspect, trade_date_check
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
+    OUTRIGHT,
+    SPREAD_TRADE,
     AccountConflict,
     Bust,
     Fill,
@@ -148,6 +151,13 @@ class Decoder:
         self.markets: dict[str, Market] = {}
         self.new_markets: list[Market] = []
         self._market_terms: dict[str, tuple[str, str, str]] = {}
+        # Spread definitions (legs) by market id, and those new or changed
+        # since the session last collected them (SpreadsSeen).
+        self.spreads = Spreads(metrics)
+        self.new_spreads = self.spreads.new
+        # Orders with leg fills: spread orders, whose spread-level trades
+        # are marked (see fillcapture.feeds.t4.legs). Insertion-ordered, bounded.
+        self.spread_orders: dict[str, None] = {}
 
     def learn_account(self, account_id: str, number: str = "", code: str = "",
                       name: str = "") -> None:
@@ -201,11 +211,16 @@ class Decoder:
         return sorted(self._conflicts)
 
     def learn_market(self, details: Any) -> None:
-        """Keep a market's point value. Market details without a usable one
-        are skipped alone: they carry no fill, so the frame's fills stand."""
+        """Keep a market's point value, and a spread market's legs. Market
+        details without a usable point value are skipped alone (their legs
+        still count): they carry no fill, so the frame's fills stand."""
         market_id: str = details.market_id
+        if not market_id:
+            return
+        if details.legs:
+            self.spreads.learn(details)
         text: str = details.point_value.value
-        if not market_id or not text:
+        if not text:
             return
         terms = (details.exchange_id, details.contract_id, text)
         if self._market_terms.get(market_id) == terms:
@@ -292,14 +307,19 @@ class Decoder:
             if kind == "order_update":
                 self._order(record, block, historical, fills, sides, busts)
             elif record.change == _BUSTED:
-                leg = record.leg_index if kind == "order_update_trade_leg" else None
-                self._bust(record, record, leg, historical, busts)
+                if kind == "order_update_trade_leg":
+                    self._bust(record, record, record.leg_index, historical, busts)
+                else:
+                    self._bust(record, record, None, historical, busts,
+                               self._kind_of_trade(record.unique_id))
             elif kind == "order_update_trade":
                 self._add(fills, record.account_id, record.unique_id, record.market_id,
-                          record, None, historical)
+                          record, None, historical,
+                          SPREAD_TRADE if self.spread_orders
+                          and record.unique_id in self.spread_orders else OUTRIGHT)
             else:
-                self._add(fills, record.account_id, record.unique_id, record.market_id,
-                          record, record.leg_index, historical)
+                self._add_leg(fills, record.account_id, record.unique_id, record.market_id,
+                              record, record.leg_index, historical)
         except InvalidMessage as exc:
             self.quarantine(exc, kind, record, block)
 
@@ -320,7 +340,9 @@ class Decoder:
         if side is not None and uid in self.sideless:
             del self.sideless[uid]
             sides.append(OrderSide(self.firm, order.account_id, uid, side))
-        if not order.trades and not order.trade_legs:
+        # Each read of a repeated field makes a container: read each once.
+        trades, legs = order.trades, order.trade_legs
+        if not trades and not legs:
             if order.change == _BUSTED:
                 if len(self.unresolved_busts) >= MAX_ORDERS:
                     self.unresolved_busts.clear()
@@ -332,21 +354,26 @@ class Decoder:
             self._recount(order)
         busted = order.change == _BUSTED
         account_id, market_id = order.account_id, order.market_id
-        for trade in order.trades:
+        spread_orders = self.spread_orders
+        if legs and uid not in spread_orders:
+            _bounded_put(spread_orders, uid, None)
+        trade_kind = SPREAD_TRADE if spread_orders and uid in spread_orders else OUTRIGHT
+        for trade in trades:
             try:
                 if busted:
-                    self._bust(order, trade, None, historical, busts)
+                    self._bust(order, trade, None, historical, busts, trade_kind)
                 else:
-                    self._add(fills, account_id, uid, market_id, trade, None, historical)
+                    self._add(fills, account_id, uid, market_id, trade, None, historical,
+                              trade_kind)
             except InvalidMessage as exc:
                 self.quarantine(exc, "order_update", _only(order, trade, "trades"), block)
-        for leg in order.trade_legs:
+        for leg in legs:
             try:
                 if busted:
                     self._bust(order, leg, leg.leg_index, historical, busts)
                 else:
-                    self._add(fills, account_id, uid, market_id, leg, leg.leg_index,
-                              historical)
+                    self._add_leg(fills, account_id, uid, market_id, leg, leg.leg_index,
+                                  historical)
             except InvalidMessage as exc:
                 self.quarantine(exc, "order_update", _only(order, leg, "trade_legs"), block)
 
@@ -354,26 +381,36 @@ class Decoder:
         """An order with an unresolved bust, as a snapshot lists it: if its
         trades add up to its total fill volume the list is complete, and the
         stored trade missing from it is the busted one."""
-        trades = [(t, None) for t in order.trades] + [(t, t.leg_index) for t in order.trade_legs]
-        if order.trade_legs:
-            legs = {leg for _, leg in trades}
-            volume = sum(t.volume for t, leg in trades if leg == min(legs))
+        outright: list[tuple[Any, int | None]] = [(t, None) for t in order.trades]
+        legs: list[tuple[Any, int | None]] = [(t, t.leg_index) for t in order.trade_legs]
+        if legs:  # a spread's volume is filled once per leg: count the first leg's
+            first = min(t.leg_index for t, _ in legs)
+            volume = sum(t.volume for t, _ in legs if t.leg_index == first)
         else:
-            volume = sum(t.volume for t, _ in trades)
+            volume = sum(t.volume for t, _ in outright)
         if volume != order.total_fill_volume:
             return  # not the whole list (split over frames?): wait for one that is
-        keys = frozenset((t.exchange_trade_id or f"#{t.sequence_order}", leg) for t, leg in trades)
+        keys = frozenset((t.exchange_trade_id or f"#{t.sequence_order}", leg)
+                         for t, leg in outright + legs)
         self.recounts.append(OrderRecount(self.firm, order.account_id, order.unique_id, keys,
                                           self.unresolved_busts.pop(order.unique_id)))
 
+    def _kind_of_trade(self, order_id: str) -> int:
+        """A spread-level trade if its order has leg fills, else an outright."""
+        return SPREAD_TRADE if order_id in self.spread_orders else OUTRIGHT
+
     def _bust(self, head: Any, trade: Any, leg_index: int | None, historical: bool,
-              busts: list[Bust]) -> None:
+              busts: list[Bust], kind: int = OUTRIGHT) -> None:
         """A bust of one fill: ``trade`` names it (an order's Trade or TradeLeg,
         or a live OrderUpdateTrade(Leg) itself), ``head`` carries the order's
         ids and the bust ``time``. A bust's volume may be zero or negative."""
         found: list[Fill] = []
-        self._add(found, head.account_id, head.unique_id, head.market_id, trade, leg_index,
-                  historical, bust=True)
+        if leg_index is None:
+            self._add(found, head.account_id, head.unique_id, head.market_id, trade, None,
+                      historical, kind, bust=True)
+        else:
+            self._add_leg(found, head.account_id, head.unique_id, head.market_id, trade,
+                          leg_index, historical, bust=True)
         busts.append(Bust(found[0], _time_of(head.time)))
 
     def quarantine(self, exc: InvalidMessage, kind: str, record: Any, block: Any) -> None:
@@ -396,9 +433,22 @@ class Decoder:
             datetime.now(UTC), self.sides.get(record.unique_id),
         ))
 
+    def _add_leg(
+        self, fills: list[Fill], account_id: str, order_id: str, market_id: str, trade: Any,
+        leg_index: int, historical: bool, bust: bool = False,
+    ) -> None:
+        """A leg fill of spread order ``order_id`` on spread market ``market_id``,
+        placed on its leg's own contract and side where the spread is defined."""
+        found: list[Fill] = []
+        self._add(found, account_id, order_id, market_id, trade, leg_index, historical,
+                  bust=bust)
+        if order_id not in self.spread_orders:
+            _bounded_put(self.spread_orders, order_id, None)
+        fills.append(self.spreads.place(found[0]))
+
     def _add(
         self, fills: list[Fill], account_id: str, order_id: str, market_id: str, trade: Any,
-        leg_index: int | None, historical: bool, bust: bool = False,
+        leg_index: int | None, historical: bool, kind: int = OUTRIGHT, bust: bool = False,
     ) -> None:
         """Normalize one fill message: an order's Trade or TradeLeg, or a live
         OrderUpdateTrade(Leg); all four name the fill's fields alike."""
@@ -444,7 +494,8 @@ class Decoder:
         fills.append(_new_tuple(Fill, (
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
             leg_index, market_id, side, volume, price, price_text, exchange_time,
-            trade_date_of(trade.trade_date, exchange_time), historical,
+            trade_date_of(trade.trade_date, exchange_time), historical, kind, None, None,
+            None,
         )))
 
 

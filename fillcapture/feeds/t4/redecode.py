@@ -68,6 +68,7 @@ def redecode(rows: Sequence[QuarantineRow], accounts: Mapping[str, Iterable[Visi
             decoder.handle(kind, message, found, sides, found_busts)
         decoder.new_accounts.clear()
         decoder.new_markets.clear()
+        decoder.new_spreads.clear()
         if decoder.quarantined or kind is None:
             reason = decoder.quarantined[0].reason if decoder.quarantined else record.reason
             decoder.quarantined.clear()

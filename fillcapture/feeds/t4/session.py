@@ -37,6 +37,7 @@ from fillcapture.model import (
     OrderSide,
     Quarantined,
     RecordsQuarantined,
+    SpreadsSeen,
     Subscribed,
     VisibleAccount,
 )
@@ -422,6 +423,9 @@ class T4Feed:
         if decoder.recounts:
             events.extend(decoder.recounts)
             decoder.recounts.clear()
+        if decoder.new_spreads:
+            events.append(SpreadsSeen(tuple(decoder.new_spreads)))
+            decoder.new_spreads.clear()
         events.extend(sides)
         if fills:
             events.append(FillsReceived(tuple(fills), received_ns))

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fillcapture.feeds.t4.proto import common_pb2 as fillcapture_dot_feeds_dot_t4_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fillcapture/feeds/t4/proto/market.proto\x12\x11t4proto.v1.market\x1a\'fillcapture/feeds/t4/proto/common.proto\"\xa4\x01\n\rMarketDetails\x12\x11\n\tmarket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xchange_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ontract_id\x18\x03 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x04 \x01(\x05\x12\x10\n\x08\x64\x65\x63imals\x18\x06 \x01(\x05\x12/\n\x0bpoint_value\x18\x07 \x01(\x0b\x32\x1a.t4proto.v1.common.Decimalb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fillcapture/feeds/t4/proto/market.proto\x12\x11t4proto.v1.market\x1a\'fillcapture/feeds/t4/proto/common.proto\"\x9e\x03\n\rMarketDetails\x12\x11\n\tmarket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xchange_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ontract_id\x18\x03 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x04 \x01(\x05\x12\x10\n\x08\x64\x65\x63imals\x18\x06 \x01(\x05\x12/\n\x0bpoint_value\x18\x07 \x01(\x0b\x32\x1a.t4proto.v1.common.Decimal\x12\x36\n\x04legs\x18\x11 \x03(\x0b\x32(.t4proto.v1.market.MarketDetails.LegItem\x12\x15\n\rstrategy_type\x18\x13 \x01(\x05\x12\x16\n\x0estrategy_ratio\x18\x1b \x01(\x01\x12\x1c\n\x14underlying_market_id\x18\x1d \x01(\t\x1as\n\x07LegItem\x12\x11\n\tmarket_id\x18\x01 \x01(\t\x12\r\n\x05group\x18\x02 \x01(\x05\x12\x0e\n\x06volume\x18\x03 \x01(\x05\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\t\x12\'\n\x05price\x18\x05 \x01(\x0b\x32\x18.t4proto.v1.common.Priceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fillcapture.feeds.t4.proto.
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MARKETDETAILS']._serialized_start=104
-  _globals['_MARKETDETAILS']._serialized_end=268
+  _globals['_MARKETDETAILS']._serialized_end=518
+  _globals['_MARKETDETAILS_LEGITEM']._serialized_start=403
+  _globals['_MARKETDETAILS_LEGITEM']._serialized_end=518
 # @@protoc_insertion_point(module_scope)
