@@ -72,7 +72,7 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         "--reorder", "8", "--bust", "0.01", "--spread", "0.1", "--fill-before-order", "0.05",
         "--malformed", "0.01", "--account-codes", "--ids-on-block", "--busts-as-orders",
         "--corrupt", "0.01", "--trade-date-offset-ticks", "7", "--logged-in-elsewhere-after",
-        "1.5", "--resubscribe-no-snapshot", "1",
+        "1.5", "--resubscribe-no-snapshot", "1", "--spread-trades", "--late-definitions",
     )
     # A session told it is logged in elsewhere waits elsewhere_delay: short here.
     config = daemon_config(tmp_path, sim, elsewhere_delay=0.5)
@@ -121,6 +121,14 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
     assert len({f.account for f in ledger} - OWNED) >= 2
     assert sorted(stored, key=repr) == expected
     assert int(str(stopped["malformed"])) > 0
+    # Each fill on its own market: a leg on its leg's contract, not the spread's.
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        markets = set(conn.execute(
+            "SELECT order_id, exchange_trade_id, leg_index, market_id FROM fills").fetchall())
+    assert markets == {(f.order_id, f.exchange_trade_id,
+                        -1 if f.leg_index is None else f.leg_index, f.market_id)
+                       for f in owned}
+    assert sum(1 for f in owned if f.fill_kind == "leg") > 0
     # The quarantine: exactly the owned corrupt records the simulator put in
     # good frames, plus its junk (frames that do not decode, defective copies
     # of real fills, made-up "sim-junk" fills); none of it a fill that could
