@@ -498,7 +498,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        14,
+        13,
         "spread legs on their own contracts",
         (
             # kind: 0 an outright fill, 1 a spread leg fill (leg_index set),

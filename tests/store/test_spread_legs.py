@@ -1,4 +1,4 @@
-"""Spread legs in a real SQLite store: legs from before (migration 14), and what
+"""Spread legs in a real SQLite store: legs from before (migration 13), and what
 placing a leg or marking a spread trade does to recorded days."""
 
 from __future__ import annotations
