@@ -61,7 +61,9 @@ def _capture(tmp_path: Path, start_sim: Callable[..., SimProc],
     sim = start_sim("--rate", "2000", "--max-fills", str(fills), *flags)
     daemon = start_daemon(daemon_config(tmp_path, sim))
     db = tmp_path / "fills.db"
-    wait_until(lambda: len(sim.ledger()) >= fills, 60, "the simulator to finish")
+    # Done generating, not just `fills` ledger entries: a spread fill is one
+    # entry per leg, so the ledger passes `fills` before its last fills are made.
+    sim.wait_for("sim.generator.done", 60, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED, busted=True)
     wait_until(lambda: sorted(stored_rows(db, busted=True), key=repr)
                == sorted(expected, key=repr), 120, "the store to equal the owned ledger")
