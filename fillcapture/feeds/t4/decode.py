@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.legs import Spreads
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
-from fillcapture.feeds.t4.tradedate import note_suspect, trade_date_check
+from fillcapture.feeds.t4.tradedate import date_window, note_suspect, trade_date_check
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     OUTRIGHT,
@@ -487,15 +487,19 @@ class Decoder:
         side = self.sides.get(order_id)
         if side is None and order_id not in self.sideless:
             _bounded_put(self.sideless, order_id, None)
-        if (suspect := trade_date_check(trade.trade_date, exchange_time)) is not None:
-            note_suspect(self.metrics, self.firm, account_id, account, trade.trade_date,
-                         exchange_time, suspect)
+        raw_date: int = trade.trade_date
+        # The suspect-date check inlined (see tradedate.trade_date_check): a
+        # cached window per date, two comparisons per fill.
+        window = date_window(raw_date)
+        if isinstance(window, str) or not window[0] <= exchange_time < window[1]:
+            note_suspect(self.metrics, self.firm, account_id, account, raw_date,
+                         exchange_time, trade_date_check(raw_date, exchange_time) or "")
         # tuple.__new__ directly skips the named tuple's Python-level __new__.
         fills.append(_new_tuple(Fill, (
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
             leg_index, market_id, side, volume, price, price_text, exchange_time,
-            trade_date_of(trade.trade_date, exchange_time), historical, kind, None, None,
-            None,
+            _ticks_date(raw_date) if _TICKS_MIN <= raw_date < _TICKS_MAX
+            else cme_trade_date(exchange_time), historical, kind, None, None, None,
         )))
 
 

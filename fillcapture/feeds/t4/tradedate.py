@@ -41,7 +41,7 @@ def trade_date_check(raw: int, exchange_time: datetime) -> str | None:
 
     On the decoder's hot path: what depends on ``raw`` alone is cached, so a
     day's fills cost a cache hit and two comparisons each."""
-    window = _window(raw)
+    window = date_window(raw)
     if isinstance(window, str):
         return window
     start, end = window
@@ -51,7 +51,7 @@ def trade_date_check(raw: int, exchange_time: datetime) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _window(raw: int) -> tuple[datetime, datetime] | str:
+def date_window(raw: int) -> tuple[datetime, datetime] | str:
     """The exchange times (UTC, from inclusive, to exclusive) whose CME trade
     date is the midnight ``raw`` stands for, or why ``raw`` is no midnight."""
     if not _TICKS_MIN <= raw < _TICKS_MAX:
