@@ -133,11 +133,7 @@ async def test_fills_of_an_account_not_known_yet_are_captured_once_it_is(
         async for frame in ws:
             kind = service_pb2.ClientMessage.FromString(frame).WhichOneof("payload")
             if kind == "login_request":
-                response = service_pb2.ServerMessage()
-                response.login_response.firm = "SIMFIRM"
-                listed = response.login_response.accounts.add()
-                listed.account_id, listed.account_number = "acc-1", "11111"
-                await ws.send(response.SerializeToString())
+                await ws.send(_login_ok(("acc-1", "11111")))
             elif kind == "account_subscribe":
                 for trade_id in ("X1", "X2"):
                     await ws.send(_late_trade(trade_id))
@@ -220,12 +216,7 @@ async def test_an_account_number_contradicted_is_an_error_never_a_re_attribution
         async for frame in ws:
             kind = service_pb2.ClientMessage.FromString(frame).WhichOneof("payload")
             if kind == "login_request":
-                response = service_pb2.ServerMessage()
-                response.login_response.firm = "SIMFIRM"
-                for account_id, number in (("acc-1", "11111"), ("acc-2", "22222")):
-                    listed = response.login_response.accounts.add()
-                    listed.account_id, listed.account_number = account_id, number
-                await ws.send(response.SerializeToString())
+                await ws.send(_login_ok(("acc-1", "11111"), ("acc-2", "22222")))
             elif kind == "account_subscribe":
                 order = service_pb2.ServerMessage()
                 update = order.order_update_multi.updates.add().order_update
@@ -287,11 +278,7 @@ async def test_a_bust_naming_no_trade_is_resolved_by_the_next_complete_snapshot(
         async for frame in ws:
             kind = service_pb2.ClientMessage.FromString(frame).WhichOneof("payload")
             if kind == "login_request":
-                response = service_pb2.ServerMessage()
-                response.login_response.firm = "SIMFIRM"
-                listed = response.login_response.accounts.add()
-                listed.account_id, listed.account_number = "acc-1", "11111"
-                await ws.send(response.SerializeToString())
+                await ws.send(_login_ok(("acc-1", "11111")))
             elif kind == "account_subscribe" and sessions == 1:
                 await ws.send(_order_frame(change=orderrouting_pb2.ORDER_CHANGE_TRADE,
                                            trades=(("T1", 1), ("T2", 2)), total=3))
@@ -382,3 +369,13 @@ async def _daemon(tmp_path: Path, session: Callable[[ServerConnection], Awaitabl
         finally:
             daemon.stop()
             await runner
+
+
+def _login_ok(*accounts: tuple[str, str]) -> bytes:
+    """A scripted server's successful login response listing (id, number) accounts."""
+    response = service_pb2.ServerMessage()
+    response.login_response.firm = "SIMFIRM"
+    for account_id, number in accounts:
+        listed = response.login_response.accounts.add()
+        listed.account_id, listed.account_number = account_id, number
+    return response.SerializeToString()
