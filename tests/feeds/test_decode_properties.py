@@ -17,9 +17,10 @@ from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived
+from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived, SnapshotReceived
 from fillcapture.ownership import Ownership
 from fillcapture.store import FillQuery, SqliteStore
+from tests.feeds.test_snapshots import walk_count
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -146,6 +147,24 @@ def test_odd_messages_are_refused_whole_or_yield_only_valid_fills(frame: bytes) 
     assert metrics["frames.decoder_failed"] == 0
     # A frame is refused whole or not at all: a count, never a partial frame.
     assert not (fills and metrics["frames.malformed"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_messages())
+def test_a_snapshot_is_counted_as_t4_sent_it_whatever_is_quarantined(frame: bytes) -> None:
+    """The decoder's tally of a snapshot (fills per trade date, busts) is
+    what the protobuf holds, however its records fare: the certificate's
+    count of what T4 reported."""
+    feed, _ = _feed()
+    message = service_pb2.ServerMessage.FromString(frame)
+    counted = [event for event in feed.frame_events(frame, 0)
+               if isinstance(event, SnapshotReceived)]
+    if message.WhichOneof("payload") != "account_snapshot":
+        assert counted == []
+        return
+    fills, busts = walk_count(message.account_snapshot)
+    assert [(event.trade_dates, event.busts) for event in counted] == [
+        (tuple(sorted(fills.items())), busts)]
 
 
 @settings(max_examples=40, deadline=None,

@@ -6,10 +6,12 @@ Keeps the day's orders by ``unique_id`` because a fill's side lives on its order
 from __future__ import annotations
 
 import functools
+import operator
 import re
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -62,6 +64,22 @@ def _bounded_put(table: dict[str, Any], key: str, value: Any) -> None:
 
 
 _new_tuple = tuple.__new__
+_trade_date_field = operator.itemgetter(Fill._fields.index("trade_date"))
+
+
+class SnapshotTally(NamedTuple):
+    """What one ``account_snapshot`` frame held, as the decoder met it: the
+    fills it yielded per trade date (a bust of an order's trade counts as
+    the fill it names), the live busts (``order_update_trade(_leg)``), and
+    the records it quarantined, still to be counted by
+    :func:`fillcapture.feeds.t4.snapshots.count_record`.
+
+    Counted while decoding, so the reconcile's certificate costs no second
+    walk of the snapshot's trades."""
+
+    fills: Counter[date]
+    busts: int
+    quarantined: tuple[tuple[str, Any], ...]
 
 
 class InvalidMessage(ValueError):
@@ -158,6 +176,11 @@ class Decoder:
         # Orders with leg fills: spread orders, whose spread-level trades
         # are marked (see fillcapture.feeds.t4.legs). Insertion-ordered, bounded.
         self.spread_orders: dict[str, None] = {}
+        # The last account_snapshot frame's tally, and while one is decoded,
+        # its quarantined records and whether each bust was a live one.
+        self.tally = SnapshotTally(Counter(), 0, ())
+        self._unjudged: list[tuple[str, Any]] | None = None
+        self._bust_levels: list[bool] | None = None
 
     def learn_account(self, account_id: str, number: str = "", code: str = "",
                       name: str = "") -> None:
@@ -271,17 +294,32 @@ class Decoder:
     def _snapshot(
         self, snap: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
     ) -> None:
-        for item in snap.messages:
-            which = item.WhichOneof("payload")
-            if which == "account_details":
-                self._details(item.account_details)
-            elif which == "order_update_multi":
-                multi = item.order_update_multi
-                if not multi.account_id:
-                    multi.account_id = snap.account_id
-                self._multi(multi, fills, sides, busts)
-            elif which == "market_details":
-                self.learn_market(item.market_details)
+        first_fill, first_bust = len(fills), len(busts)
+        unjudged: list[tuple[str, Any]] = []
+        levels: list[bool] = []
+        self._unjudged, self._bust_levels = unjudged, levels
+        try:
+            for item in snap.messages:
+                which = item.WhichOneof("payload")
+                if which == "account_details":
+                    self._details(item.account_details)
+                elif which == "order_update_multi":
+                    multi = item.order_update_multi
+                    if not multi.account_id:
+                        multi.account_id = snap.account_id
+                    self._multi(multi, fills, sides, busts)
+                elif which == "market_details":
+                    self.learn_market(item.market_details)
+        finally:
+            self._unjudged = self._bust_levels = None
+        dates = Counter(map(_trade_date_field, fills[first_fill:]))
+        live_busts = 0
+        for bust, live in zip(busts[first_bust:], levels, strict=True):
+            if live:
+                live_busts += 1
+            else:
+                dates[bust.fill.trade_date] += 1
+        self.tally = SnapshotTally(dates, live_busts, tuple(unjudged))
 
     def _multi(
         self, multi: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
@@ -412,6 +450,8 @@ class Decoder:
             self._add_leg(found, head.account_id, head.unique_id, head.market_id, trade,
                           leg_index, historical, bust=True)
         busts.append(Bust(found[0], _time_of(head.time)))
+        if self._bust_levels is not None:
+            self._bust_levels.append(head is trade)
 
     def quarantine(self, exc: InvalidMessage, kind: str, record: Any, block: Any) -> None:
         """Keep ``record`` (inside a copy of its ``block``, if any) as a
@@ -426,6 +466,8 @@ class Decoder:
             multi.historical = block.historical
             getattr(multi.updates.add(), kind).CopyFrom(record)
         account_id: str = record.account_id
+        if self._unjudged is not None:
+            self._unjudged.append((kind, record))
         self.metrics.inc(f"quarantined.{exc.reason}")
         self.quarantined.append(Quarantined(
             self.firm, account_id, self.accounts.get(account_id, ""), record.unique_id,

@@ -434,7 +434,7 @@ class T4Feed:
             events.append(BustsReceived(tuple(busts)))
         if kind == "account_snapshot":
             events.append(self._snapshots.received(
-                decoder.firm, decoder.accounts, message.account_snapshot))
+                decoder.firm, decoder.accounts, message.account_snapshot, decoder.tally))
         events.extend(self._take_quarantined())
         return events
 

@@ -2,8 +2,10 @@
 holds per trade date, which frames make up one snapshot, and which accounts
 a reconcile still waits for.
 
-Counting is done here from the protobuf messages, apart from the decoder: a
-certificate says how many fills T4 reported, whatever became of them after.
+The decoder tallies a snapshot's fills per trade date as it decodes them
+(:class:`~fillcapture.feeds.t4.decode.SnapshotTally`); the records it
+quarantined are counted here too: a certificate says how many fills T4
+reported, whatever became of them after.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.feeds.t4.decode import ticks_trade_date, trade_date_of
+from fillcapture.feeds.t4.decode import SnapshotTally, ticks_trade_date, trade_date_of
 from fillcapture.feeds.t4.proto import orderrouting_pb2
 from fillcapture.model import SnapshotReceived
 
@@ -41,34 +43,26 @@ def _trade_date(trade: Any) -> date | None:
     return trade_date_of(trade.trade_date, _EPOCH + timedelta(seconds=stamp.seconds))
 
 
-def count_snapshot(snapshot: Any) -> tuple[Counter[date], int]:
-    """The fills in one ``AccountSnapshot`` message per trade date, and its busts.
+def count_record(kind: str, record: Any, fills: Counter[date]) -> int:
+    """Count one record the decoder quarantined in ``fills`` (per trade date
+    where it has one usable); 1 if it is a live bust, else 0.
 
-    A fill is a ``trades`` or ``trade_legs`` entry of an order, or an
-    ``order_update_trade(_leg)`` that is not a bust, under the snapshot's
-    ``order_update_multi`` messages. A bust (``ORDER_CHANGE_TRADE_BUSTED``)
-    names a fill the snapshot also keeps among its order's trades, so it is
-    counted as a bust, not as another fill.
+    T4 reported it, whatever became of it: a certificate counts it as the
+    fills it would have been. An ``order_update`` counts each of its
+    ``trades`` and ``trade_legs``; an ``order_update_trade(_leg)`` is one
+    fill, or one bust (``ORDER_CHANGE_TRADE_BUSTED``), which names a fill the
+    snapshot also keeps among its order's trades.
     """
-    fills: Counter[date] = Counter()
-    busts = 0
-    for item in snapshot.messages:
-        if item.WhichOneof("payload") != "order_update_multi":
-            continue
-        for update in item.order_update_multi.updates:
-            which = update.WhichOneof("payload")
-            if which == "order_update":
-                order = update.order_update
-                for trade in (*order.trades, *order.trade_legs):
-                    if (day := _trade_date(trade)) is not None:
-                        fills[day] += 1
-            elif which in ("order_update_trade", "order_update_trade_leg"):
-                trade = getattr(update, which)
-                if trade.change == _BUSTED:
-                    busts += 1
-                elif (day := _trade_date(trade)) is not None:
-                    fills[day] += 1
-    return fills, busts
+    if kind == "order_update":
+        for trade in (*record.trades, *record.trade_legs):
+            if (day := _trade_date(trade)) is not None:
+                fills[day] += 1
+        return 0
+    if record.change == _BUSTED:
+        return 1
+    if (day := _trade_date(record)) is not None:
+        fills[day] += 1
+    return 0
 
 
 def _has_details(snapshot: Any) -> bool:
@@ -95,10 +89,14 @@ class SnapshotTracker:
         """A new session: no snapshot is under way."""
         self._current = None
 
-    def received(self, firm: str, numbers: Mapping[str, str], snapshot: Any
-                 ) -> SnapshotReceived:
-        """Take one ``account_snapshot`` frame; ``numbers`` are account numbers by id."""
-        fills, busts = count_snapshot(snapshot)
+    def received(self, firm: str, numbers: Mapping[str, str], snapshot: Any,
+                 tally: SnapshotTally) -> SnapshotReceived:
+        """Take one ``account_snapshot`` frame and the decoder's ``tally`` of
+        it; ``numbers`` are account numbers by id."""
+        fills = tally.fills
+        busts = tally.busts
+        for kind, record in tally.quarantined:
+            busts += count_record(kind, record, fills)
         account_id: str = snapshot.account_id
         current = self._current
         first = current is None or current[0] != account_id or _has_details(snapshot)
