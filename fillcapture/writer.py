@@ -8,6 +8,7 @@ dropped and memory stays bounded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import date
@@ -169,7 +170,15 @@ class CaptureWriter:
             elif isinstance(item, MarketsSeen):
                 markets.update((market.market_id, market) for market in item.markets)
             elif isinstance(item, SnapshotReceived):
-                snapshots.append(item)
+                last = snapshots[-1] if snapshots else None
+                if (last is not None and not item.first and last.firm == item.firm
+                        and last.account_id == item.account_id
+                        and last.account == item.account):
+                    # A later frame's counts include its snapshot's earlier
+                    # frames': one row per date per batch, not per frame.
+                    snapshots[-1] = dataclasses.replace(item, first=last.first)
+                else:
+                    snapshots.append(item)
             elif isinstance(item, SpreadsSeen):
                 spreads.update((spread.market_id, spread) for spread in item.definitions)
             elif isinstance(item, RecordsQuarantined):

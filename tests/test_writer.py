@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, FillsReceived, OrderSide, Side
+from fillcapture.model import Fill, FillsReceived, OrderSide, Side, SnapshotReceived
 from fillcapture.store import FillQuery, SqliteStore
 from fillcapture.writer import CaptureWriter
 
@@ -64,3 +66,42 @@ async def test_duplicates_are_counted_not_stored_and_sides_resolve(tmp_path: Pat
     assert writer.metrics["fills.side_resolved"] == 2
     assert [r.side for r in rows if r.order_id == "o0"] == [Side.SELL, Side.SELL]
     assert all(r.side is None for r in rows if r.order_id != "o0")
+
+
+class CountingStore(SqliteStore):
+    """A real SQLite store that keeps the snapshot counts it was asked to save."""
+
+    saved: list[SnapshotReceived]
+
+    async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
+        self.saved.extend(snapshots)
+        await super().save_snapshots(snapshots)
+
+
+async def test_a_snapshots_frames_in_one_batch_save_their_counts_once(tmp_path: Path) -> None:
+    monday, tuesday = date(2026, 11, 23), date(2026, 11, 24)
+    frames = [
+        SnapshotReceived("F", "acc", "11111", ((monday, 100),), 0, True),
+        SnapshotReceived("F", "acc", "11111", ((monday, 200),), 1, False),
+        SnapshotReceived("F", "acc", "11111", ((monday, 250), (tuesday, 5)), 1, False),
+        # The same snapshot once its number is known otherwise: kept apart.
+        SnapshotReceived("F", "acc", "11112", ((monday, 300), (tuesday, 5)), 2, False),
+    ]
+    async with CountingStore(tmp_path / "fills.db") as store:
+        store.saved = []
+        writer = CaptureWriter(store, Metrics())
+        await writer.put(FillsReceived(_fills(0, 10), 0))
+        for frame in frames:
+            await writer.put(frame)
+        runner = asyncio.create_task(writer.run())
+        await writer.stop()
+        await runner
+    # A batch ends at a snapshot's first frame: saved with the fills before
+    # it. The later frames' counts are cumulative: in one batch, the last of
+    # them says all.
+    assert store.saved == [frames[0], frames[2], frames[3]]
+    with sqlite3.connect(tmp_path / "fills.db") as conn:
+        rows = conn.execute("SELECT account, trade_date, fills, fills_mark FROM snapshot_counts "
+                            "ORDER BY account, trade_date").fetchall()
+    assert rows == [("11111", "2026-11-23", 250, 10), ("11111", "2026-11-24", 5, 10),
+                    ("11112", "2026-11-23", 300, 10), ("11112", "2026-11-24", 5, 10)]
