@@ -127,6 +127,15 @@ def _ticks_date(raw: int) -> date:
     return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
 
 
+@functools.lru_cache(maxsize=64)
+def _date_terms(raw: int) -> tuple[datetime, datetime, date | None]:
+    """What a fill's int64 trade date alone decides, in one cache lookup: the
+    exchange times it fits (:func:`~fillcapture.feeds.t4.tradedate.date_window`)
+    and its day where it is .NET ticks."""
+    start, end = date_window(raw)
+    return start, end, ticks_trade_date(raw)
+
+
 class Decoder:
     """Stateful per-firm normalizer: accounts by id, order sides by id.
 
@@ -324,15 +333,23 @@ class Decoder:
     def _multi(
         self, multi: Any, fills: list[Fill], sides: list[OrderSide], busts: list[Bust]
     ) -> None:
+        historical: bool = multi.historical
         for item in multi.updates:
             which = item.WhichOneof("payload")
-            if which in _RECORDS:
-                record = getattr(item, which)
-                # Ids left empty on an update are the block's.
-                if not record.account_id:
-                    record.account_id = multi.account_id
-                if not record.market_id:
-                    record.market_id = multi.market_id
+            if which not in _RECORDS:
+                continue
+            record = getattr(item, which)
+            # Ids left empty on an update are the block's.
+            if not record.account_id:
+                record.account_id = multi.account_id
+            if not record.market_id:
+                record.market_id = multi.market_id
+            if which == "order_update":  # most of a snapshot: one call less
+                try:
+                    self._order(record, multi, historical, fills, sides, busts)
+                except InvalidMessage as exc:
+                    self.quarantine(exc, which, record, multi)
+            else:
                 self._record(which, record, multi, fills, sides, busts)
 
     def _record(
@@ -532,16 +549,15 @@ class Decoder:
         raw_date: int = trade.trade_date
         # The suspect-date check inlined (see tradedate.trade_date_check): a
         # cached window per date, two comparisons per fill.
-        window = date_window(raw_date)
-        if isinstance(window, str) or not window[0] <= exchange_time < window[1]:
+        start, end, day = _date_terms(raw_date)
+        if not start <= exchange_time < end:
             note_suspect(self.metrics, self.firm, account_id, account, raw_date,
                          exchange_time, trade_date_check(raw_date, exchange_time) or "")
         # tuple.__new__ directly skips the named tuple's Python-level __new__.
         fills.append(_new_tuple(Fill, (
             self.firm, account_id, account, order_id, exchange_trade_id, sequence_order,
             leg_index, market_id, side, volume, price, price_text, exchange_time,
-            _ticks_date(raw_date) if _TICKS_MIN <= raw_date < _TICKS_MAX
-            else cme_trade_date(exchange_time), historical, kind, None, None, None,
+            day or cme_trade_date(exchange_time), historical, kind, None, None, None,
         )))
 
 

@@ -41,25 +41,36 @@ def trade_date_check(raw: int, exchange_time: datetime) -> str | None:
 
     On the decoder's hot path: what depends on ``raw`` alone is cached, so a
     day's fills cost a cache hit and two comparisons each."""
-    window = date_window(raw)
-    if isinstance(window, str):
-        return window
-    start, end = window
+    problem = _not_a_midnight(raw)
+    if problem is not None:
+        return problem
+    start, end = date_window(raw)
     if start <= exchange_time < end:
         return None
     return DISAGREES
 
 
-@functools.lru_cache(maxsize=64)
-def date_window(raw: int) -> tuple[datetime, datetime] | str:
-    """The exchange times (UTC, from inclusive, to exclusive) whose CME trade
-    date is the midnight ``raw`` stands for, or why ``raw`` is no midnight."""
+def _not_a_midnight(raw: int) -> str | None:
+    """Why ``raw`` is no midnight in .NET ticks, or None where it is one."""
     if not _TICKS_MIN <= raw < _TICKS_MAX:
         return "not a .NET ticks date"
-    days, rest = divmod(raw, TICKS_PER_DAY)
+    rest = raw % TICKS_PER_DAY
     if rest:
         return f"not a midnight in .NET ticks ({rest} ticks past it)"
-    day = _DOTNET_EPOCH + timedelta(days=days)
+    return None
+
+
+_NEVER = (datetime.max.replace(tzinfo=UTC),) * 2  # a window no moment is in
+
+
+@functools.lru_cache(maxsize=64)
+def date_window(raw: int) -> tuple[datetime, datetime]:
+    """The exchange times (UTC, from inclusive, to exclusive) whose CME trade
+    date is the midnight ``raw`` stands for: empty where ``raw`` is no
+    midnight (:func:`trade_date_check` says why) or a day that does not trade."""
+    if _not_a_midnight(raw) is not None:
+        return _NEVER
+    day = _DOTNET_EPOCH + timedelta(days=raw // TICKS_PER_DAY)
     end = roll_moment(day).astimezone(UTC)
     if not is_trading_day(day):
         return end, end  # a weekend: no moment trades for it
