@@ -91,7 +91,11 @@ def fit_file_limit(needed: int) -> None:
     if soft >= needed:
         return
     raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    if raised > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        except OSError:  # a sandbox without setrlimit (SystemCallFilter=~@resources)
+            raised = soft
     if raised < needed:
         log.warning("api.file_limit_low", limit=raised, needed=needed,
                     hint="raise LimitNOFILE= or lower [api] max_connections")

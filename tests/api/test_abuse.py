@@ -36,12 +36,13 @@ NOFILE = 256
 class LimitedProc(Proc):
     """``fillcapture ARGS`` with its open-file limit lowered to ``nofile``."""
 
-    def __init__(self, args: list[str], workdir: Path, name: str, nofile: int) -> None:
+    def __init__(self, args: list[str], workdir: Path, name: str, nofile: int,
+                 hard: int | None = None) -> None:
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"
 
         def lower() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard or nofile))
 
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "fillcapture", *args],
@@ -76,7 +77,7 @@ class Served:
         return self.process.stderr_path.stat().st_size
 
 
-def serve(workdir: Path, nofile: int, **api: Any) -> Iterator[Served]:
+def serve(workdir: Path, nofile: int, hard: int | None = None, **api: Any) -> Iterator[Served]:
     db, _ = make_store(workdir)
     config = write_config(workdir / "abuse.toml", {
         "store": {"url": f"sqlite:///{db}"},
@@ -84,7 +85,7 @@ def serve(workdir: Path, nofile: int, **api: Any) -> Iterator[Served]:
         "log": {"format": "json"},
     })
     token = issue_token(config, "A")
-    process = LimitedProc(["--config", str(config), "serve"], workdir, "api", nofile)
+    process = LimitedProc(["--config", str(config), "serve"], workdir, "api", nofile, hard)
     try:
         url = process.wait_for(r"(?<=listening on )http://\S+")
         yield Served(process, url, token)
@@ -230,6 +231,8 @@ def test_accept_errors_at_the_file_limit_log_one_line_per_interval(tmp_path: Pat
               f"{len(refused)} accept-error lines: {refused}")
         assert "Traceback" not in served.process.stderr
         assert "out of system resource" not in served.process.stderr
+        (low,) = [json.loads(line) for line in lines if '"api.file_limit_low"' in line]
+        assert (low["limit"], low["needed"]) == (48, 512 + 128 + 64)
         assert 1 <= len(refused) <= 5
         assert all("Too many open files" in line["error"] for line in refused)
         assert sum(line["count"] for line in refused) > len(refused)
@@ -242,3 +245,11 @@ def test_accept_errors_at_the_file_limit_log_one_line_per_interval(tmp_path: Pat
             except httpx.HTTPError:
                 time.sleep(0.2)
         assert served.get("/v1/accounts").status_code == 200
+
+
+def test_serve_raises_its_soft_file_limit_to_fit_its_connections(tmp_path: Path) -> None:
+    for served in serve(tmp_path, 100, hard=4096, max_connections=1000):
+        limits = Path(f"/proc/{served.process.popen.pid}/limits").read_text()
+        (line,) = [line for line in limits.splitlines() if line.startswith("Max open files")]
+        assert line.split()[3:5] == [str(1000 + 128 + 64), "4096"]
+        assert "api.file_limit_low" not in served.process.stderr
