@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 DEPLOY = ROOT / "deploy"
 UNITS = ("fillcapture.service", "fillcapture@.service", "fillcapture-api.service")
 INSTALLED = "/opt/fillcapture/.venv/bin/fillcapture"
-MAX_EXPOSURE = 2.0
+MAX_EXPOSURE = 1.2
 
 
 @pytest.fixture(scope="module")
@@ -101,5 +101,24 @@ def test_the_api_unit_serves_with_the_daemons_sandbox_and_reads_only() -> None:
     sandbox = daemon.keys() - {"Description", "ExecStart", "StateDirectory",
                                "StateDirectoryMode", "LoadCredential", "TimeoutStartSec",
                                "RestartPreventExitStatus", "TimeoutStopSec", "Documentation",
-                               "Wants", "After", "WantedBy"}
+                               "Wants", "After", "WantedBy", "LimitNOFILE", "MemoryMax"}
     assert {key: api.get(key) for key in sandbox} == {key: daemon[key] for key in sandbox}
+
+
+def test_every_unit_bounds_its_files_and_memory() -> None:
+    from fillcapture.api.server import BACKLOG, SPARE_FILES
+    from fillcapture.config import ApiSettings
+
+    limits = {}
+    for unit in UNITS:
+        text = (DEPLOY / unit).read_text()
+        files = re.findall(r"^LimitNOFILE=(\d+)$", text, re.MULTILINE)
+        memory = re.findall(r"^MemoryMax=(\d+)([MG])$", text, re.MULTILINE)
+        assert len(files) == 1, unit
+        assert len(memory) == 1, unit
+        limits[unit] = int(files[0]), int(memory[0][0]) * {"M": 1, "G": 1024}[memory[0][1]]
+    # The API's connections, a burst being accepted and its own files fit.
+    api_files, api_memory = limits["fillcapture-api.service"]
+    assert api_files >= ApiSettings().max_connections + BACKLOG + SPARE_FILES
+    assert 256 <= api_memory <= 1024
+    assert limits["fillcapture.service"] == limits["fillcapture@.service"]

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +23,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fillcapture import __version__
 from fillcapture.api import openapi
 from fillcapture.api.errors import ApiError, error_response
+from fillcapture.api.forwarded import networks
+from fillcapture.api.guard import RateLimitedLog
+from fillcapture.api.middleware import AccessLog, RequestLimit, ResponseHeaders
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
@@ -52,12 +53,16 @@ log = structlog.get_logger(__name__)
 _CHALLENGE = 'Bearer realm="fillcapture"'
 
 
-def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) -> Starlette:
+def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, *,
+               max_requests: int = 64, trusted_proxies: Sequence[str] = (),
+               refused: RateLimitedLog | None = None) -> Starlette:
     """The API over an open ``store``. The daily summary's ``pnl_currency``
     uses the point values the store recorded from T4's market details, with
-    ``point_values`` (currency per point and contract, by market) overriding them."""
+    ``point_values`` (currency per point and contract, by market) overriding them.
+    At most ``max_requests`` are answered at once (``refused`` logs the others);
+    the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only."""
     api = _Api(store, dict(point_values or {}))
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", api.healthz, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
@@ -66,7 +71,12 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) 
             Route("/v1/accounts", api.accounts, methods=["GET"]),
             Route("/v1/seals", api.seals, methods=["GET"]),
         ],
-        middleware=[Middleware(_AccessLog)],
+        middleware=[
+            Middleware(ResponseHeaders),
+            Middleware(AccessLog, networks(trusted_proxies)),
+            Middleware(RequestLimit, max_requests,
+                       refused or RateLimitedLog("api.requests_refused", 60.0)),
+        ],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
@@ -74,6 +84,10 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None) 
             Exception: _server_error,
         },
     )
+    # "/v1/fills/" would redirect to a URL built from the request's Host
+    # header, which any client chooses: no such redirects, a 404 instead.
+    app.router.redirect_slashes = False
+    return app
 
 
 class _Api:
@@ -165,6 +179,7 @@ class _Api:
             challenge = _CHALLENGE if token is None else f'{_CHALLENGE}, error="invalid_token"'
             raise ApiError(401, "a valid bearer token is required",
                            {"WWW-Authenticate": challenge})
+        request.scope.setdefault("state", {}).update(reader=holder.name, operator=holder.admin)
         return holder
 
     async def _user(self, request: Request, holder: TokenHolder, asked: str | None,
@@ -185,7 +200,7 @@ class _Api:
             raise ApiError(404, f"no user {subject!r}")
         if account is not None and account not in {owner.account for owner in accounts}:
             raise ApiError(404, f"no account {account!r}")
-        request.scope.setdefault("state", {})["reader"] = name
+        request.scope.setdefault("state", {})["user"] = subject
         return subject
 
 
@@ -297,31 +312,3 @@ async def _store_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal error")
-
-
-class _AccessLog:
-    """One ``api.request`` log event per request: method, path, status, time,
-    and who asked (the token's holder; never the token)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            log.info("api.request", method=scope["method"], path=scope["path"], status=status,
-                     ms=round((time.perf_counter() - started) * 1000, 1),
-                     reader=scope.get("state", {}).get("reader"))

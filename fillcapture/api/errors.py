@@ -23,6 +23,10 @@ CODES = {
 }
 """The ``error`` code of each status the API answers with."""
 
+RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+"""On every response, errors included: a user's fills are never cached by a
+proxy or browser, and no body is sniffed into another type than it says."""
+
 
 class ApiError(Exception):
     """Answer the request with ``status`` and this message."""
@@ -39,4 +43,4 @@ def error_response(status: int, message: str,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
     code = CODES.get(status, "bad_request" if status < 500 else "internal_error")
     return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers=dict(headers or {}))
+                        headers=RESPONSE_HEADERS | dict(headers or {}))

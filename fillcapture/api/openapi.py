@@ -180,7 +180,8 @@ _REFUSALS = {
         "WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}),
     "403": _error("A user's token asked for another user."),
     "404": _error("No such user (operator tokens), or not one of the user's accounts."),
-    "503": _error("The store cannot be read now."),
+    "503": _error("The store cannot be read now, or [api] max_requests are being answered "
+                  "(then with Retry-After)."),
 }
 
 
