@@ -67,6 +67,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     handler = args.handler
     from fillcapture.files import UnsafeFile
     from fillcapture.store import StoreError
+    from fillcapture.store.connection import StoreRefused
 
     try:
         result: int = handler(args, settings)
@@ -74,7 +75,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return 130
     except StoreError as exc:  # one line naming the store and the cause
         print(f"fillcapture: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG if isinstance(exc, StoreRefused) else 1
     except UnsafeFile as exc:  # a symbolic link or another's file where we would write
         print(f"fillcapture: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG

@@ -14,6 +14,8 @@ primitives, whatever the process umask:
 - :func:`append_private` opens a file for appending (ledgers), creating it
   0600; it refuses a symbolic link, a file that is not a regular file or one
   owned by another user, and tightens a wider mode of our own file to 0600.
+- :func:`keep_private` checks a file we keep using (the SQLite store and its
+  -wal and -shm): never a symbolic link, and not readable by others.
 - :func:`private_dirs` creates missing directories 0700.
 """
 
@@ -134,6 +136,35 @@ def append_private(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def keep_private(path: Path, *, owner: int | None = None) -> None:
+    """Make sure the existing file at ``path`` is fit to keep private data in.
+
+    A symbolic link or something other than a regular file is
+    :class:`UnsafeFile`. A mode wider than 0600 is tightened to 0600 if the file
+    is ``owner``'s (by default this process's user), else :class:`UnsafeFile`:
+    another user's file is not ours to change. A missing file is no concern.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeFile(errno.ELOOP, "is a symbolic link; not followed", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeFile(errno.EINVAL, "is not a regular file", str(path))
+    current = stat.S_IMODE(info.st_mode)
+    if not current & ~PRIVATE_FILE:
+        return
+    if info.st_uid != (os.geteuid() if owner is None else owner):
+        raise UnsafeFile(errno.EPERM, f"mode {current:04o} lets others read it and it is "
+                         f"owned by uid {info.st_uid}, so it cannot be made 0600", str(path))
+    try:
+        os.chmod(path, PRIVATE_FILE)
+    except OSError as exc:
+        raise UnsafeFile(exc.errno or errno.EPERM, f"mode {current:04o} lets others read it "
+                         f"and it cannot be made 0600: {exc.strerror}", str(path)) from None
 
 
 def _sync_directory(directory: Path) -> None:
