@@ -144,7 +144,8 @@ def keep_private(path: Path, *, owner: int | None = None) -> None:
     A symbolic link or something other than a regular file is
     :class:`UnsafeFile`. A mode wider than 0600 is tightened to 0600 if the file
     is ``owner``'s (by default this process's user), else :class:`UnsafeFile`:
-    another user's file is not ours to change. A missing file is no concern.
+    another user's file is not ours to change; a chmod that fails (a read-only
+    mount) is a plain :class:`OSError`. A missing file is no concern.
     """
     try:
         info = os.lstat(path)
@@ -162,9 +163,9 @@ def keep_private(path: Path, *, owner: int | None = None) -> None:
                          f"owned by uid {info.st_uid}, so it cannot be made 0600", str(path))
     try:
         os.chmod(path, PRIVATE_FILE)
-    except OSError as exc:
-        raise UnsafeFile(exc.errno or errno.EPERM, f"mode {current:04o} lets others read it "
-                         f"and it cannot be made 0600: {exc.strerror}", str(path)) from None
+    except OSError as exc:  # e.g. a read-only mount: the file's writer may tighten it later
+        raise OSError(exc.errno, f"mode {current:04o} lets others read it and it cannot "
+                      f"be made 0600 here: {exc.strerror}", str(path)) from None
 
 
 def _sync_directory(directory: Path) -> None:

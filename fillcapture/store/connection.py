@@ -63,6 +63,8 @@ def check_file(path: Path) -> None:
             keep_private(path.with_name(path.name + suffix))
         except UnsafeFile as exc:
             raise StoreRefused(f"{exc.filename}: {exc.strerror}") from None
+        except OSError as exc:
+            raise StoreError(f"{exc.filename or path}: {exc.strerror or exc}") from None
 
 
 def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
