@@ -224,7 +224,6 @@ async def test_weekly_maintenance_backs_up_rotates_and_checks(tmp_path: Path) ->
     assert [path.name for path in kept] == \
         ["fills-20261128T080100Z.db", "fills-20261128T080200Z.db"]
     assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in kept)
-    assert oct(backups.stat().st_mode & 0o777) == "0o700"
     assert integrity == 0
     async with SqliteStore(kept[-1], readonly=True) as copy, \
             SqliteStore(db, readonly=True) as original:
