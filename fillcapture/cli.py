@@ -65,7 +65,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log.level, settings.log.format)
     handler = args.handler
+    from fillcapture.files import UnsafeFile
     from fillcapture.store import StoreError
+    from fillcapture.store.connection import StoreRefused
 
     try:
         result: int = handler(args, settings)
@@ -73,7 +75,10 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return 130
     except StoreError as exc:  # one line naming the store and the cause
         print(f"fillcapture: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG if isinstance(exc, StoreRefused) else 1
+    except UnsafeFile as exc:  # a symbolic link or another's file where we would write
+        print(f"fillcapture: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
     return result
 
 
@@ -438,6 +443,7 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.feeds.base import LoginRefused
     from fillcapture.feeds.recording import RecordingWriter
     from fillcapture.feeds.t4.session import T4Feed
+    from fillcapture.files import staged
     from fillcapture.metrics import Metrics
 
     ownership = service.ownership_of(service.owners_from(settings))
@@ -447,17 +453,17 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
             effective = settings
             if settings.feed.adapter == "sim":
                 effective = await stack.enter_async_context(service.embedded_sim(settings))
-            handle = stack.enter_context(args.out.open("wb"))
-            writer = RecordingWriter(handle)
+            partial = stack.enter_context(staged(args.out))
+            writer = RecordingWriter(stack.enter_context(partial.open("wb")))
             feed = T4Feed(effective.t4, lambda: ownership, Metrics(), frame_tap=writer.write)
-            async with asyncio.timeout(args.seconds):
-                async for _event in feed.events():
-                    pass
+            # Time up or SIGTERM/SIGINT: the recording is complete, renamed into place.
+            with suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(args.seconds):
+                    async for _event in feed.events():
+                        pass
 
     try:
         asyncio.run(_until_signalled(record()))
-    except TimeoutError:
-        pass
     except LoginRefused as exc:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return 3
@@ -806,7 +812,8 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.exports import counted, replacing, write_parquet
+    from fillcapture.exports import counted, write_parquet
+    from fillcapture.files import staged
     from fillcapture.store import FillQuery, open_store
 
     query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until,
@@ -824,7 +831,7 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         print(f"fillcapture: no store at {settings.store.path}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        with replacing(args.out) as partial, _progress(f"exporting {args.out.name}") as advance:
+        with staged(args.out) as partial, _progress(f"exporting {args.out.name}") as advance:
             written = asyncio.run(export(partial, advance))
     except OSError as exc:
         print(f"fillcapture: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)

@@ -535,6 +535,10 @@ class Settings(BaseSettings):
                 seen[key] = user.name
         if len({user.name for user in self.users}) != len(self.users):
             raise ValueError("users: a user name appears twice")
+        backups = self.maintenance.backup_dir
+        if backups is not None and backups.resolve() == self.store.path.parent.resolve():
+            raise ValueError("maintenance.backup_dir: is the store's directory; backups "
+                             "must be kept apart from the store (a directory of their own)")
         return self
 
     @classmethod

@@ -12,8 +12,7 @@ command line and must not carry Arrow's libraries.
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -158,16 +157,3 @@ async def _chunks(fills: AsyncIterable[StoredFill], size: int) -> AsyncIterator[
             chunk = []
     if chunk:
         yield chunk
-
-
-@contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """A ``.partial`` file beside ``path``, renamed to ``path`` when the block
-    succeeds and removed when it fails: an interrupted export never leaves a
-    file that looks complete."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        yield partial
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)

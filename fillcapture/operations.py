@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -28,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from fillcapture import reconcile
+from fillcapture.files import private_dirs
 from fillcapture.model import SnapshotReceived
 from fillcapture.reports import record_positions
 from fillcapture.schedule import (
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+BACKUP_NAME = re.compile(r"fills-\d{8}T\d{6}Z\.db")
+"""The names the weekly backup gives its copies, and the only ones its rotation deletes."""
+
 ALIVE_SECONDS = 5.0
 """How often a running daemon records that it is alive: after a crash, the gap
 while it was down starts at most this long before the truth."""
@@ -51,6 +57,13 @@ while it was down starts at most this long before the truth."""
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def ours(backup_dir: Path) -> list[Path]:
+    """The backups in ``backup_dir`` the weekly job made, oldest first: whatever
+    else an operator keeps there is never rotated away."""
+    return sorted(path for path in backup_dir.iterdir()
+                  if BACKUP_NAME.fullmatch(path.name) and not path.is_symlink())
 
 
 def _iso(moment: datetime) -> str:
@@ -267,10 +280,10 @@ class Operations:
         now = self.clock()
         state: dict[str, str] = {}
         if settings.backup_dir is not None:
-            settings.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(settings.backup_dir)
             destination = settings.backup_dir / f"fills-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
             await store.backup(destination)
-            backups = sorted(settings.backup_dir.glob("fills-*.db"))
+            backups = ours(settings.backup_dir)
             for old in backups[: max(0, len(backups) - settings.keep)]:
                 old.unlink()
             log.info("maintenance.backup", path=str(destination),

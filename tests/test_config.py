@@ -46,6 +46,11 @@ BAD_FILES = {
     "reconcile_timeout": ("[schedule]\nreconcile_timeout = 0\n", "schedule.reconcile_timeout:"),
     "reconcile_past_the_roll": ('[schedule]\nreconcile_at = "15:55"\nreconcile_timeout = 1300\n',
                                 "schedule: reconcile_timeout: three steps of it"),
+    "backup_dir_is_the_store_dir": ('[store]\nurl = "sqlite:///var/fills.db"\n'
+                                    '[maintenance]\nbackup_dir = "var"\n',
+                                    "maintenance.backup_dir: is the store's directory"),
+    "backup_dir_resolves_to_it": ('[maintenance]\nbackup_dir = "var/../var/"\n',
+                                  "maintenance.backup_dir: is the store's directory"),
 }
 
 

@@ -205,6 +205,12 @@ async def test_weekly_maintenance_backs_up_rotates_and_checks(tmp_path: Path) ->
     async with SimServer(config) as sim:
         settings = _settings(sim.url, db, maintenance=MaintenanceSettings(
             backup_dir=backups, keep=2))
+        # An operator's own files in backup_dir, some alike the backups' names.
+        backups.mkdir()
+        theirs = ["important.db", "fills-important.db", "fills-2026.db",
+                  "fills-20260101T000000Z.db.bak"]
+        for name in theirs:
+            (backups / name).write_text(name)
         async with running_daemon(settings, clock) as daemon:
             await until(lambda: len(sim.ledger) == 500)
             await until(lambda: len(stored_rows(db)) == len(ledger_rows(sim.ledger, OWNED)))
@@ -212,9 +218,12 @@ async def test_weekly_maintenance_backs_up_rotates_and_checks(tmp_path: Path) ->
                 clock.now = datetime(2026, 11, 28, 8, week, tzinfo=UTC)
                 await daemon.operations.maintenance_job()
             integrity = daemon.metrics["store.integrity_failures"]
-    kept = sorted(backups.glob("fills-*.db"))
+    assert all((backups / name).read_text() == name for name in theirs)
+    kept = sorted(set(backups.glob("fills-*.db")) - {backups / name for name in theirs})
     print(f"backups kept: {[path.name for path in kept]}")
-    assert len(kept) == 2
+    assert [path.name for path in kept] == \
+        ["fills-20261128T080100Z.db", "fills-20261128T080200Z.db"]
+    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in kept)
     assert integrity == 0
     async with SqliteStore(kept[-1], readonly=True) as copy, \
             SqliteStore(db, readonly=True) as original:

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from fillcapture.files import append_private
 
 _UTC = datetime.UTC
 
@@ -193,10 +196,13 @@ def read_ledger(path: Path) -> list[LedgerFill]:
 
 
 class LedgerWriter:
-    """Appends fills and busts to a JSON-lines file; :meth:`flush` makes them visible to readers."""
+    """Appends fills and busts to a JSON-lines file; :meth:`flush` makes them visible to readers.
+
+    The ledger and its ``.corrupt`` sibling are private (0600) and never a
+    symbolic link (:func:`~fillcapture.files.append_private`)."""
 
     def __init__(self, path: Path) -> None:
-        self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._handle: IO[str] = io.TextIOWrapper(append_private(path), encoding="utf-8")
         self._corrupt_path = corrupt_path(path)
         self._corrupt: IO[str] | None = None
 
@@ -206,7 +212,8 @@ class LedgerWriter:
         if not records:
             return
         if self._corrupt is None:
-            self._corrupt = self._corrupt_path.open("a", encoding="utf-8")
+            self._corrupt = io.TextIOWrapper(append_private(self._corrupt_path),
+                                             encoding="utf-8")
         self._corrupt.write("".join(json.dumps(list(r)) + "\n" for r in records))
 
     def write(self, fills: Sequence[LedgerFill], busts: Sequence[LedgerFill] = ()) -> None:

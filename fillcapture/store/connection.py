@@ -1,6 +1,8 @@
 """Opening SQLite connections the way the store needs them, and running transactions.
 
-A new file is private (0600); every connection gets WAL, ``synchronous=FULL`` and a busy timeout.
+A new file is private (0600, its directory 0700); an existing one is checked at every
+connect (:func:`check_file`). Every connection gets WAL, ``synchronous=FULL`` and a busy
+timeout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 
 import aiosqlite
 
+from fillcapture.files import UnsafeFile, create_private, keep_private, private_dirs
 from fillcapture.store.base import StoreError
+
+SIDECARS = ("", "-wal", "-shm")
 
 BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 16384
@@ -44,8 +49,27 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
     return conn
 
 
+class StoreRefused(StoreError):
+    """The store file is one we must not use as it is (a symbolic link, another
+    user's file readable by others): a restart cannot help, the operator must."""
+
+
+def check_file(path: Path) -> None:
+    """Refuse a store path (or its -wal or -shm) that is a symbolic link or not a
+    regular file; tighten a wider mode than 0600 of our own file, refuse another
+    user's. SQLite follows links and keeps the mode it finds, so this runs first."""
+    for suffix in SIDECARS:
+        try:
+            keep_private(path.with_name(path.name + suffix))
+        except UnsafeFile as exc:
+            raise StoreRefused(f"{exc.filename}: {exc.strerror}") from None
+        except OSError as exc:
+            raise StoreError(f"{exc.filename or path}: {exc.strerror or exc}") from None
+
+
 def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
     """What to hand sqlite3.connect, and whether it is a URI."""
+    check_file(path)
     if readonly:
         if not path.is_file():
             raise StoreError(f"{path}: no such store")
@@ -55,16 +79,17 @@ def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
 
 
 def _create_private(path: Path) -> None:
-    """Create the file 0600 (and its directory 0750) before SQLite does, since
+    """Create the file 0600 (and its directories 0700) before SQLite does, since
     SQLite would create it world-readable under the usual umask. SQLite gives
     the -wal and -shm files the same mode as the database file."""
     if path.exists():
         return
     try:
-        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_dirs(path.parent)
+        fd = create_private(path)
     except FileExistsError:
-        return  # another process created it first, with the same mode
+        check_file(path)  # another process created it first; or a link appeared
+        return
     except OSError as exc:
         raise StoreError(f"{path}: cannot create: {exc.strerror}") from exc
     os.close(fd)

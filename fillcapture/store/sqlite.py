@@ -778,18 +778,11 @@ class SqliteStore:
     # --- maintenance (SQLite only) --------------------------------------------
 
     async def backup(self, destination: Path) -> None:
-        """An online, consistent copy of the store (SQLite's backup API): the
-        daemon keeps writing meanwhile. Written beside, then renamed into place."""
-        partial = destination.with_name(destination.name + ".partial")
-        partial.unlink(missing_ok=True)
-        async with self._reading() as conn:
-            target = await aiosqlite.connect(partial)
-            try:
-                await conn.backup(target)
-            finally:
-                await target.close()
-        partial.chmod(0o600)
-        partial.replace(destination)
+        """An online, consistent copy of the store, in steps on a connection of
+        its own: the daemon keeps committing meanwhile (:mod:`.backup`)."""
+        from fillcapture.store.backup import backup
+
+        await backup(self.path, destination)
 
     async def optimize(self) -> None:
         async with self._reading() as conn:

@@ -33,7 +33,7 @@ def user_version(path: Path) -> int:
 async def test_new_file_is_private(db_path: Path) -> None:
     async with SqliteStore(db_path) as store:
         await store.insert_fills([make_fill(1)])
-        assert mode(db_path.parent) == 0o750
+        assert mode(db_path.parent) == 0o700
         assert mode(db_path) == 0o600
         for suffix in ("-wal", "-shm"):
             sidecar = db_path.with_name(db_path.name + suffix)
