@@ -84,6 +84,11 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         daemon = start_daemon(config, name=f"daemon{n}")
         daemons.append(daemon)
         wait_until(lambda s=share: _generated(sim) >= s * FILLS, 60, f"{share:.0%} generated")
+        # Killed mid-capture, not before its login: on a loaded machine a
+        # daemon may take longer to start than the market to reach the share.
+        before = kills[-1] if kills else 0
+        wait_until(lambda b=before: db.exists() and len(stored_rows(db)) > b, 60,
+                   f"daemon{n} to store fills")
         daemon.popen.kill()  # SIGKILL: no drain, no goodbye
         assert daemon.wait() == -signal.SIGKILL
         kills.append(len(stored_rows(db)))
