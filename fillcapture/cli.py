@@ -1,7 +1,8 @@
 """The ``fillcapture`` command line: the daemon, the simulator, and operator tools.
 
-Exit codes: 0 success, 1 failure, 2 configuration error or invalid input (nothing
-done), 3 T4 refused the login.
+Exit codes: 0 success, 1 failure, 2 configuration error, invalid input (nothing
+done) or a store a restart cannot fix (not a store, damaged, too new, read-only,
+held by another daemon), 3 T4 refused the login.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return 130
     except StoreError as exc:  # one line naming the store and the cause
         print(f"fillcapture: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG if exc.permanent else EXIT_FAILURE
     return result
 
 

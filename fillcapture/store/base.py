@@ -33,7 +33,17 @@ FillKind = Literal["outright", "leg", "pending_leg", "spread"]
 
 
 class StoreError(Exception):
-    """The store cannot do what was asked; ``str()`` says why in one line."""
+    """The store cannot do what was asked; ``str()`` says why in one line.
+
+    ``permanent``: restarting cannot fix it (the command line exits 2).
+    ``outage``: the store cannot take writes for now (full disk, read-only
+    file system); a running daemon waits for it (see ``store/errors.py``).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, outage: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.outage = outage
 
 
 @dataclass(frozen=True, slots=True)

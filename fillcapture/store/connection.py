@@ -17,6 +17,7 @@ from pathlib import Path
 import aiosqlite
 
 from fillcapture.store.base import StoreError
+from fillcapture.store.errors import store_error
 
 BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 16384
@@ -35,7 +36,7 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
         # deferred transactions behind our back; we want BEGIN IMMEDIATE.
         conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open: {exc}") from exc
+        raise store_error(path, exc, "cannot open") from exc
     try:
         await _configure(conn, path, readonly=readonly)
     except BaseException:
@@ -50,7 +51,12 @@ def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
         if not path.is_file():
             raise StoreError(f"{path}: no such store")
         return f"{path.resolve().as_uri()}?mode=ro", True
-    _create_private(path)
+    try:
+        _create_private(path)
+    except StoreError as exc:
+        if isinstance(exc.__cause__, OSError):  # classified: read-only, full, denied
+            raise store_error(path, exc.__cause__, "cannot create") from exc.__cause__
+        raise
     return str(path), False
 
 
@@ -89,7 +95,7 @@ async def _configure(conn: aiosqlite.Connection, path: Path, *, readonly: bool) 
         await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
         await conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES:d}")
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open: {exc}") from exc
+        raise store_error(path, exc, "cannot open") from exc
 
 
 async def _switch_to_wal(conn: aiosqlite.Connection, path: Path) -> None:
@@ -131,8 +137,10 @@ async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     try:
         yield
     except BaseException:
-        # SQLite rolls back by itself after some errors (e.g. disk full).
+        # SQLite rolls back by itself after some errors (e.g. disk full); a
+        # failing ROLLBACK must not hide the error that caused it.
         if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")

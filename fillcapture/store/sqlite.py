@@ -54,6 +54,7 @@ from fillcapture.store.base import (
     Verification,
 )
 from fillcapture.store.connection import connect, transaction
+from fillcapture.store.errors import store_error
 from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
@@ -245,7 +246,7 @@ class SqliteStore:
                 await migrations.migrate(conn, self.path)
         except sqlite3.Error as exc:
             await conn.close()
-            raise StoreError(f"{self.path}: cannot prepare the schema: {exc}") from exc
+            raise store_error(self.path, exc, "cannot prepare the schema") from exc
         except BaseException:
             await conn.close()
             raise
@@ -282,7 +283,7 @@ class SqliteStore:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+                raise store_error(self.path, exc) from exc
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -1019,7 +1020,7 @@ class SqliteStore:
         try:
             yield reader
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         finally:
             await reader.close()
 
@@ -1041,7 +1042,7 @@ class SqliteStore:
                 for row in rows:
                     yield stored_fill(row)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         except ValueError as exc:
             if reader in self._readers:
                 raise
