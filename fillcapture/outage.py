@@ -49,7 +49,7 @@ class StoreOutage:
         self.cause: str | None = None
         self.attempts = 0  # failed attempts in the current outage
         self._began = 0.0
-        self._logged = 0.0
+        self._logged = -float("inf")  # when the last error was logged
         self._abandoned = False
 
     def abandon(self) -> None:
@@ -79,12 +79,14 @@ class StoreOutage:
         self.attempts += 1
         self.cause = str(exc)
         if not self.down.is_set():
-            self._began = self._logged = now
+            self._began = now
             self.up.clear()
             self.down.set()
-            log.error("store.unavailable", error=self.cause, during=what,
-                      hint="capture paused; it resumes by itself once the store takes "
-                           "writes again")
+            if now - self._logged >= self.log_seconds:  # a flapping store logs no more
+                self._logged = now
+                log.error("store.unavailable", error=self.cause, during=what,
+                          hint="capture paused; it resumes by itself once the store takes "
+                               "writes again")
         elif now - self._logged >= self.log_seconds:
             self._logged = now
             log.error("store.still_unavailable", error=self.cause, during=what,

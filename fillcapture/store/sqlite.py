@@ -6,6 +6,7 @@ One connection serves writes and short reads; each ``fills()`` stream gets its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import sqlite3
@@ -53,7 +54,12 @@ from fillcapture.store.base import (
     TokenHolder,
     Verification,
 )
-from fillcapture.store.connection import connect, transaction
+from fillcapture.store.connection import (
+    BUSY_TIMEOUT_MS,
+    CHECKPOINT_BUSY_MS,
+    connect,
+    transaction,
+)
 from fillcapture.store.errors import store_error
 from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
@@ -230,6 +236,8 @@ class SqliteStore:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._readers: set[aiosqlite.Connection] = set()
+        # The connection was dropped after an outage; the next use reopens it.
+        self._dropped = False
 
     def __repr__(self) -> str:
         mode = "ro" if self.readonly else "rw"
@@ -238,6 +246,11 @@ class SqliteStore:
     async def __aenter__(self) -> Self:
         if self._conn is not None:
             return self
+        self._conn = await self._open()
+        return self
+
+    async def _open(self) -> aiosqlite.Connection:
+        """A connection with the schema current (migrated, or checked if read-only)."""
         conn = await connect(self.path, readonly=self.readonly)
         try:
             if self.readonly:
@@ -250,8 +263,7 @@ class SqliteStore:
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
-        return self
+        return conn
 
     async def __aexit__(
         self,
@@ -267,6 +279,7 @@ class SqliteStore:
             await reader.close()
         self._readers.clear()
         conn, self._conn = self._conn, None
+        self._dropped = False
         if conn is not None:
             async with self._lock:
                 await conn.close()
@@ -275,15 +288,28 @@ class SqliteStore:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The shared connection for a short read, sqlite3 errors as StoreError."""
-        if self._conn is None:
+        """The shared connection for a short read, sqlite3 errors as StoreError.
+
+        After an outage (a full disk, a read-only file system) the connection
+        is dropped, which frees its -wal and -shm files (and lets an operator
+        remount the file system), and opened afresh by the next call."""
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         # Under the lock: a read must not see another task's open transaction.
         async with self._lock:
+            if self._conn is None:
+                self._conn = await self._open()
+                self._dropped = False
+            conn = self._conn
             try:
-                yield self._conn
+                yield conn
             except sqlite3.Error as exc:
-                raise store_error(self.path, exc) from exc
+                error = store_error(self.path, exc)
+                if error.outage:
+                    self._conn, self._dropped = None, True
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.close()
+                raise error from exc
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -792,6 +818,20 @@ class SqliteStore:
         partial.chmod(0o600)
         partial.replace(destination)
 
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it to nothing
+        (``wal_checkpoint(TRUNCATE)``), freeing its space; True if it did.
+        Waits only briefly for a reader in the way (the API's): the capture
+        path shares this connection, and the next call tries again."""
+        self._check_writable()
+        async with self._reading() as conn:
+            await conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS:d}")
+            try:
+                rows = list(await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+            finally:
+                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        return bool(rows) and rows[0][0] == 0
+
     async def optimize(self) -> None:
         async with self._reading() as conn:
             await conn.execute("PRAGMA optimize")
@@ -1014,7 +1054,7 @@ class SqliteStore:
     @asynccontextmanager
     async def _own_reader(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read-only connection for one longer read, sqlite3 errors as StoreError."""
-        if self._conn is None:
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         reader = await connect(self.path, readonly=True)
         try:
@@ -1031,7 +1071,7 @@ class SqliteStore:
         consistent snapshot and never holds up the capture path's connection.
         Close an abandoned stream (``contextlib.aclosing``) to free it early.
         """
-        if self._conn is None:
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         sql, params = _select(query)
         reader = await connect(self.path, readonly=True)
