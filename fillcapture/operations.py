@@ -40,6 +40,7 @@ from fillcapture.schedule import (
 from fillcapture.store import Seal, SqliteStore, StoreError
 
 if TYPE_CHECKING:
+    from fillcapture.config import Settings
     from fillcapture.service import Daemon, FeedStatus
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,13 @@ while it was down starts at most this long before the truth."""
 CHECKPOINT_BEATS = 12
 """Every this many alive beats (a minute), the SQLite WAL is checkpointed and
 truncated: its space is free again, so a full disk needs little to recover."""
+
+
+def instance_of(settings: Settings) -> str:
+    """The firm instance a daemon of ``settings`` captures: its state, gaps and
+    store lease are kept under this name."""
+    firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
+    return firm or "default"
 
 
 def _utc_now() -> datetime:
@@ -82,9 +90,7 @@ class Operations:
     @property
     def instance(self) -> str:
         """The name this daemon's state and gaps are kept under: its firm."""
-        settings = self.daemon.settings
-        firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
-        return firm or "default"
+        return instance_of(self.daemon.settings)
 
     @property
     def firm(self) -> str:

@@ -41,7 +41,7 @@ from fillcapture.model import (
     Subscribed,
     VisibleAccount,
 )
-from fillcapture.operations import Operations
+from fillcapture.operations import Operations, instance_of
 from fillcapture.outage import StoreOutage
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.publish.mqtt import publishing
@@ -445,6 +445,8 @@ async def run(settings: Settings) -> int:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(notifier.running())  # watchdog; STOPPING=1 at the end
         store = await stack.enter_async_context(open_store(settings.store.url))
+        # Before anything is written or T4 hears of us: one daemon per firm and store.
+        await stack.enter_async_context(store.lease(instance_of(settings)))
         await store.seed_registry(owners_from(settings))
         daemon = Daemon(settings, store, metrics)
         daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line

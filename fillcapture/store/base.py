@@ -6,6 +6,7 @@ Capture writes ``Fill``s; the query side reads ``StoredFill``s; the registry say
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -370,6 +371,13 @@ class Store(Protocol):
     ) -> None: ...
 
     async def close(self) -> None: ...
+
+    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
+        """Hold the store's exclusive lease of firm instance ``instance`` for
+        the block: one daemon per (store, instance). Raises a permanent
+        :class:`StoreError` naming the holder while another process holds it;
+        released when the block ends or the process dies, however it dies."""
+        ...
 
     # --- capture path ---------------------------------------------------------
 

@@ -11,7 +11,7 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +32,7 @@ from fillcapture.model import (
     SpreadDefinition,
     VisibleAccount,
 )
-from fillcapture.store import certificates, migrations, quarantine, spreads
+from fillcapture.store import certificates, lease, migrations, quarantine, spreads
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
@@ -283,6 +283,10 @@ class SqliteStore:
         if conn is not None:
             async with self._lock:
                 await conn.close()
+
+    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
+        """The lease of ``instance``: a lock file beside the store (see store/lease.py)."""
+        return lease.hold(self.path, instance)
 
     # --- plumbing -------------------------------------------------------------
 
