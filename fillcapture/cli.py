@@ -727,7 +727,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             hint = (" (a reader without write access to the store's directory needs the "
                     "-wal and -shm files the running daemon keeps: start the daemon first)")
         print(f"fillcapture: {exc}{hint}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_CONFIG if exc.permanent else EXIT_FAILURE
     finally:
         sock.close()
     return 0

@@ -24,6 +24,7 @@ COMMANDS = [
     ("markets",),
     ("report", "daily", "--user", "A"),
     ("export", "--format", "csv", "--out", "OUT"),
+    ("serve", "--port", "0"),
 ]
 
 

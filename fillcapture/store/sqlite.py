@@ -257,6 +257,8 @@ class SqliteStore:
                 await migrations.require_current(conn, self.path)
             else:
                 await migrations.migrate(conn, self.path)
+            # Reading the schema finds a damaged first page now, not at the first query.
+            await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")
         except sqlite3.Error as exc:
             await conn.close()
             raise store_error(self.path, exc, "cannot prepare the schema") from exc
