@@ -1,7 +1,8 @@
 """The ``fillcapture`` command line: the daemon, the simulator, and operator tools.
 
-Exit codes: 0 success, 1 failure, 2 configuration error or invalid input (nothing
-done), 3 T4 refused the login.
+Exit codes: 0 success, 1 failure, 2 configuration error, invalid input (nothing
+done) or a store a restart cannot fix (not a store, damaged, too new, read-only,
+held by another daemon), 3 T4 refused the login.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     handler = args.handler
     from fillcapture.files import UnsafeFile
     from fillcapture.store import StoreError
-    from fillcapture.store.connection import StoreRefused
 
     try:
         result: int = handler(args, settings)
@@ -75,7 +75,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return 130
     except StoreError as exc:  # one line naming the store and the cause
         print(f"fillcapture: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if isinstance(exc, StoreRefused) else 1
+        return EXIT_CONFIG if exc.permanent else EXIT_FAILURE
     except UnsafeFile as exc:  # a symbolic link or another's file where we would write
         print(f"fillcapture: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
@@ -732,7 +732,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             hint = (" (a reader without write access to the store's directory needs the "
                     "-wal and -shm files the running daemon keeps: start the daemon first)")
         print(f"fillcapture: {exc}{hint}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_CONFIG if exc.permanent else EXIT_FAILURE
     finally:
         sock.close()
     return 0

@@ -43,6 +43,7 @@ from fillcapture.schedule import (
 from fillcapture.store import Seal, SqliteStore, StoreError
 
 if TYPE_CHECKING:
+    from fillcapture.config import Settings
     from fillcapture.service import Daemon, FeedStatus
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,18 @@ BACKUP_NAME = re.compile(r"fills-\d{8}T\d{6}Z\.db")
 ALIVE_SECONDS = 5.0
 """How often a running daemon records that it is alive: after a crash, the gap
 while it was down starts at most this long before the truth."""
+
+
+CHECKPOINT_BEATS = 12
+"""Every this many alive beats (a minute), the SQLite WAL is checkpointed and
+truncated: its space is free again, so a full disk needs little to recover."""
+
+
+def instance_of(settings: Settings) -> str:
+    """The firm instance a daemon of ``settings`` captures: its state, gaps and
+    store lease are kept under this name."""
+    firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
+    return firm or "default"
 
 
 def _utc_now() -> datetime:
@@ -85,13 +98,12 @@ class Operations:
         self.reconciled: reconcile.DayReconcile | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._price_format: str | None = None  # as last recorded in the store
+        self._unrecorded = 0  # state writes given up at a shutdown in an outage
 
     @property
     def instance(self) -> str:
         """The name this daemon's state and gaps are kept under: its firm."""
-        settings = self.daemon.settings
-        firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
-        return firm or "default"
+        return instance_of(self.daemon.settings)
 
     @property
     def firm(self) -> str:
@@ -141,9 +153,17 @@ class Operations:
 
     async def _run(self) -> None:
         """Write status changes in order, until the ``None`` that :meth:`stop` queues."""
+        outage = self.daemon.outage
         while (write := await self._writes.get()) is not None:
             try:
-                await write()
+                # Retried in order through an outage: a gap opened meanwhile is
+                # recorded, with its start, once the store takes writes again.
+                await outage.call("state", write)
+            except StoreError as exc:
+                if exc.outage:  # abandoned at shutdown: the outage is logged already
+                    self._unrecorded += 1
+                else:
+                    log.error("operations.write_failed", error=str(exc))
             except Exception:  # a failed status write must not end the daemon
                 log.exception("operations.write_failed")
 
@@ -161,8 +181,15 @@ class Operations:
             await self._task
         self._task = self._alive_task = None
         now = self.clock()
-        await self.daemon.store.set_state(
-            self.instance, {"state": "stopped", "since": _iso(now), "alive_at": _iso(now)})
+        try:
+            await self.daemon.store.set_state(
+                self.instance, {"state": "stopped", "since": _iso(now), "alive_at": _iso(now)})
+        except StoreError as exc:
+            if not exc.outage:
+                raise
+            # The next start opens the gap from the last alive_at recorded.
+            log.error("operations.stop_unrecorded", error=str(exc),
+                      state_writes_lost=self._unrecorded)
 
     def on_status(self, status: FeedStatus) -> None:
         """A :class:`Daemon` status listener: queue the store writes it implies."""
@@ -219,10 +246,20 @@ class Operations:
             await self.daemon.store.gaps(open_only=True))
 
     async def _alive(self) -> None:
+        store = self.daemon.store
+        beats = 0
+
+        async def checkpoint() -> None:
+            if isinstance(store, SqliteStore):
+                await store.checkpoint()
+
         while True:
             await asyncio.sleep(ALIVE_SECONDS)
             self._writes.put_nowait(functools.partial(
-                self.daemon.store.set_state, self.instance, {"alive_at": _iso(self.clock())}))
+                store.set_state, self.instance, {"alive_at": _iso(self.clock())}))
+            beats += 1
+            if isinstance(store, SqliteStore) and beats % CHECKPOINT_BEATS == 0:
+                self._writes.put_nowait(checkpoint)
 
     # --- jobs -----------------------------------------------------------------
 

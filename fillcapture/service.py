@@ -41,7 +41,8 @@ from fillcapture.model import (
     Subscribed,
     VisibleAccount,
 )
-from fillcapture.operations import Operations
+from fillcapture.operations import Operations, instance_of
+from fillcapture.outage import StoreOutage
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.publish.mqtt import publishing
 from fillcapture.quarantine import QuarantineWarnings, Releaser
@@ -115,6 +116,8 @@ class Daemon:
         self._sealed_through: date | None = None
         self._quarantine_warnings = QuarantineWarnings()
         self._releaser: Releaser | None = None
+        # Whether the store takes writes; while it does not, no feed session.
+        self.outage = StoreOutage(settings.store.outage_log_seconds)
         self.operations = Operations(self)
         self.listeners.append(self.operations.on_status)
 
@@ -160,6 +163,7 @@ class Daemon:
         writer = CaptureWriter(
             self.store, self.metrics, batch_size=store_settings.batch_size,
             linger_ms=store_settings.batch_ms, queue_fills=store_settings.queue_fills,
+            outage=self.outage,
         )
         self.metrics.gauges["writer.queued"] = lambda: writer.queued
         self.writer = writer
@@ -169,7 +173,7 @@ class Daemon:
         writer_task = asyncio.create_task(writer.run(), name="writer")
         releaser = Releaser(self.store, writer, self.metrics, lambda: self.ownership)
         self._releaser = await releaser.__aenter__()
-        pump = asyncio.create_task(self._pump(feed, writer), name="feed")
+        pump = asyncio.create_task(self._capture(feed, writer), name="feed")
         helpers = [
             asyncio.create_task(self._poll_registry(), name="registry"),
             asyncio.create_task(self._progress(), name="progress"),
@@ -189,7 +193,7 @@ class Daemon:
                 await pump
             await releaser.__aexit__(None, None, None)
             await writer.stop()
-            await writer_task
+            await self._drain(writer, writer_task)
         finally:
             await releaser.__aexit__(None, None, None)
             if self._visibility_check is not None:
@@ -199,6 +203,8 @@ class Daemon:
             await asyncio.gather(*helpers, stopping, pump, writer_task,
                                  return_exceptions=True)
             self._set_status("stopped")
+            if self.outage.down.is_set():
+                self.outage.abandon()  # stopping: the last state writes may fail
             await self.operations.stop()
         log.info("daemon.stopped", captured=self.metrics["fills.captured"],
                  dropped_unowned=self.metrics["fills.dropped_unowned"],
@@ -206,6 +212,44 @@ class Daemon:
                  busts=self.metrics["busts.recorded"],
                  malformed=self.metrics["frames.malformed"],
                  reconnects=self.metrics["feed.disconnects"])
+
+    async def _capture(self, feed: FeedAdapter, writer: CaptureWriter) -> None:
+        """Pump the feed into the writer while the store takes writes. When it
+        stops (full disk, read-only), end the feed session, which opens a gap,
+        and start a new one once the writer's retry commits: its snapshot of
+        the trade day brings what T4 sent meanwhile. Returns when the feed ends."""
+        while True:
+            await self.outage.up.wait()
+            pump = asyncio.create_task(self._pump(feed, writer), name="pump")
+            down = asyncio.create_task(self.outage.down.wait())
+            try:
+                await asyncio.wait({pump, down}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                down.cancel()
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+            if not self.outage.down.is_set():
+                return
+            log.warning("feed.paused", reason="store unavailable", error=self.outage.cause)
+            self._set_status("disconnected", reason=f"store unavailable: {self.outage.cause}")
+
+    async def _drain(self, writer: CaptureWriter, task: asyncio.Task[None]) -> None:
+        """Wait for the writer to commit what it holds, unless the store is in
+        an outage: then stopping cannot wait, and what the writer held comes
+        back with the next start's snapshot."""
+        down = asyncio.create_task(self.outage.down.wait())
+        await asyncio.wait({task, down}, return_when=asyncio.FIRST_COMPLETED)
+        down.cancel()
+        if task.done():
+            task.result()
+            return
+        self.outage.abandon()
+        log.error("writer.abandoned", queued=writer.queued, error=self.outage.cause,
+                  hint="the next start's snapshot recovers them within the trade day")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _pump(self, feed: FeedAdapter, writer: CaptureWriter) -> None:
         metrics = self.metrics
@@ -401,6 +445,8 @@ async def run(settings: Settings) -> int:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(notifier.running())  # watchdog; STOPPING=1 at the end
         store = await stack.enter_async_context(open_store(settings.store.url))
+        # Before anything is written or T4 hears of us: one daemon per firm and store.
+        await stack.enter_async_context(store.lease(instance_of(settings)))
         await store.seed_registry(owners_from(settings))
         daemon = Daemon(settings, store, metrics)
         daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line

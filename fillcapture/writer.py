@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from datetime import date
@@ -35,6 +36,7 @@ from fillcapture.model import (
     SpreadsSeen,
     VisibleAccount,
 )
+from fillcapture.outage import StoreOutage
 
 log = structlog.get_logger(__name__)
 
@@ -86,9 +88,12 @@ class CaptureWriter:
 
     def __init__(
         self, store: FillSink, metrics: Metrics, *, batch_size: int = 2000,
-        linger_ms: float = 0.0, queue_fills: int = 20_000,
+        linger_ms: float = 0.0, queue_fills: int = 20_000, outage: StoreOutage | None = None,
     ) -> None:
         self.store = store
+        # A batch that fails for a full disk or a read-only store is kept and
+        # retried until it commits (its writes are idempotent): nothing is lost.
+        self.outage = outage or StoreOutage()
         self.metrics = metrics
         self.batch_size = batch_size
         self.linger = linger_ms / 1000
@@ -138,7 +143,7 @@ class CaptureWriter:
                 batch.append(item)
                 size += _size(item)
             stopping = isinstance(batch[-1], _Stop)
-            await self._commit(batch)
+            await self.outage.call("commit", functools.partial(self._commit, batch))
             for listener in self.commit_listeners:
                 listener()
             self._queued -= size

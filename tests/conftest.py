@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -198,7 +199,9 @@ def stored_rows(db: Path, *, busted: bool = False) -> list[tuple[Any, ...]]:
     if not db.exists():
         return []
     flag = ", busted_at IS NOT NULL" if busted else ""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    # closing: sqlite3's own context manager only commits, and a connection
+    # left open keeps the store's -shm mapped (a tmpfs under it cannot go read-only).
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         try:
             rows = conn.execute(
                 "SELECT firm, account, order_id, exchange_trade_id, "  # noqa: S608 - constant

@@ -6,6 +6,7 @@ Capture writes ``Fill``s; the query side reads ``StoredFill``s; the registry say
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,7 +34,17 @@ FillKind = Literal["outright", "leg", "pending_leg", "spread"]
 
 
 class StoreError(Exception):
-    """The store cannot do what was asked; ``str()`` says why in one line."""
+    """The store cannot do what was asked; ``str()`` says why in one line.
+
+    ``permanent``: restarting cannot fix it (the command line exits 2).
+    ``outage``: the store cannot take writes for now (full disk, read-only
+    file system); a running daemon waits for it (see ``store/errors.py``).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, outage: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.outage = outage
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +371,13 @@ class Store(Protocol):
     ) -> None: ...
 
     async def close(self) -> None: ...
+
+    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
+        """Hold the store's exclusive lease of firm instance ``instance`` for
+        the block: one daemon per (store, instance). Raises a permanent
+        :class:`StoreError` naming the holder while another process holds it;
+        released when the block ends or the process dies, however it dies."""
+        ...
 
     # --- capture path ---------------------------------------------------------
 

@@ -20,12 +20,15 @@ import aiosqlite
 
 from fillcapture.files import UnsafeFile, create_private, keep_private, private_dirs
 from fillcapture.store.base import StoreError
+from fillcapture.store.errors import store_error
 
 SIDECARS = ("", "-wal", "-shm")
 
 BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 16384
 CHECKPOINT_PAGES = 10000
+JOURNAL_LIMIT_BYTES = 16 * 1024 * 1024
+CHECKPOINT_BUSY_MS = 200
 
 
 async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
@@ -40,7 +43,7 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
         # deferred transactions behind our back; we want BEGIN IMMEDIATE.
         conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open: {exc}") from exc
+        raise store_error(path, exc, "cannot open") from exc
     try:
         await _configure(conn, path, readonly=readonly)
     except BaseException:
@@ -52,6 +55,9 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
 class StoreRefused(StoreError):
     """The store file is one we must not use as it is (a symbolic link, another
     user's file readable by others): a restart cannot help, the operator must."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
 
 
 def check_file(path: Path) -> None:
@@ -74,7 +80,12 @@ def _target(path: Path, *, readonly: bool) -> tuple[str, bool]:
         if not path.is_file():
             raise StoreError(f"{path}: no such store")
         return f"{path.resolve().as_uri()}?mode=ro", True
-    _create_private(path)
+    try:
+        _create_private(path)
+    except StoreError as exc:
+        if isinstance(exc.__cause__, OSError):  # classified: read-only, full, denied
+            raise store_error(path, exc.__cause__, "cannot create") from exc.__cause__
+        raise
     return str(path), False
 
 
@@ -113,8 +124,11 @@ async def _configure(conn: aiosqlite.Connection, path: Path, *, readonly: bool) 
         # coalesce: about +30% inserts/s with random order ids, neutral otherwise.
         await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
         await conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES:d}")
+        # A WAL grown by a burst shrinks back to this at its next reset, rather
+        # than keeping its peak size on disk for good.
+        await conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open: {exc}") from exc
+        raise store_error(path, exc, "cannot open") from exc
 
 
 async def _switch_to_wal(conn: aiosqlite.Connection, path: Path) -> None:
@@ -156,8 +170,10 @@ async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     try:
         yield
     except BaseException:
-        # SQLite rolls back by itself after some errors (e.g. disk full).
+        # SQLite rolls back by itself after some errors (e.g. disk full); a
+        # failing ROLLBACK must not hide the error that caused it.
         if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")

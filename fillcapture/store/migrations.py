@@ -580,7 +580,7 @@ def check_not_newer(version: int, path: object) -> None:
     if version > LATEST:
         raise StoreError(
             f"{path}: store schema is version {version}, newer than this fillcapture "
-            f"understands (up to {LATEST}); upgrade fillcapture"
+            f"understands (up to {LATEST}); upgrade fillcapture", permanent=True
         )
 
 
@@ -603,7 +603,8 @@ async def migrate(conn: aiosqlite.Connection, path: object) -> int:
             # Under the write lock: read outside it, another process's first
             # migration committing in between would look like a foreign file.
             if version == 0 and await _has_tables(conn):
-                raise StoreError(f"{path}: an SQLite database, but not a fillcapture store")
+                raise StoreError(f"{path}: an SQLite database, but not a fillcapture store",
+                                 permanent=True)
             for statement in migration.statements:
                 await conn.execute(statement)
             # user_version lives in the database header, so it commits or

@@ -6,11 +6,12 @@ One connection serves writes and short reads; each ``fills()`` stream gets its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +32,7 @@ from fillcapture.model import (
     SpreadDefinition,
     VisibleAccount,
 )
-from fillcapture.store import certificates, migrations, quarantine, spreads
+from fillcapture.store import certificates, lease, migrations, quarantine, spreads
 from fillcapture.store.base import (
     AccountActivity,
     DailyRow,
@@ -53,7 +54,13 @@ from fillcapture.store.base import (
     TokenHolder,
     Verification,
 )
-from fillcapture.store.connection import connect, transaction
+from fillcapture.store.connection import (
+    BUSY_TIMEOUT_MS,
+    CHECKPOINT_BUSY_MS,
+    connect,
+    transaction,
+)
+from fillcapture.store.errors import store_error
 from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
@@ -229,6 +236,8 @@ class SqliteStore:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._readers: set[aiosqlite.Connection] = set()
+        # The connection was dropped after an outage; the next use reopens it.
+        self._dropped = False
 
     def __repr__(self) -> str:
         mode = "ro" if self.readonly else "rw"
@@ -237,20 +246,26 @@ class SqliteStore:
     async def __aenter__(self) -> Self:
         if self._conn is not None:
             return self
+        self._conn = await self._open()
+        return self
+
+    async def _open(self) -> aiosqlite.Connection:
+        """A connection with the schema current (migrated, or checked if read-only)."""
         conn = await connect(self.path, readonly=self.readonly)
         try:
             if self.readonly:
                 await migrations.require_current(conn, self.path)
             else:
                 await migrations.migrate(conn, self.path)
+            # Reading the schema finds a damaged first page now, not at the first query.
+            await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")
         except sqlite3.Error as exc:
             await conn.close()
-            raise StoreError(f"{self.path}: cannot prepare the schema: {exc}") from exc
+            raise store_error(self.path, exc, "cannot prepare the schema") from exc
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
-        return self
+        return conn
 
     async def __aexit__(
         self,
@@ -266,23 +281,41 @@ class SqliteStore:
             await reader.close()
         self._readers.clear()
         conn, self._conn = self._conn, None
+        self._dropped = False
         if conn is not None:
             async with self._lock:
                 await conn.close()
+
+    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
+        """The lease of ``instance``: a lock file beside the store (see store/lease.py)."""
+        return lease.hold(self.path, instance)
 
     # --- plumbing -------------------------------------------------------------
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The shared connection for a short read, sqlite3 errors as StoreError."""
-        if self._conn is None:
+        """The shared connection for a short read, sqlite3 errors as StoreError.
+
+        After an outage (a full disk, a read-only file system) the connection
+        is dropped, which frees its -wal and -shm files (and lets an operator
+        remount the file system), and opened afresh by the next call."""
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         # Under the lock: a read must not see another task's open transaction.
         async with self._lock:
+            if self._conn is None:
+                self._conn = await self._open()
+                self._dropped = False
+            conn = self._conn
             try:
-                yield self._conn
+                yield conn
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+                error = store_error(self.path, exc)
+                if error.outage:
+                    self._conn, self._dropped = None, True
+                    with contextlib.suppress(sqlite3.Error):
+                        await conn.close()
+                raise error from exc
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -784,6 +817,20 @@ class SqliteStore:
 
         await backup(self.path, destination)
 
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it to nothing
+        (``wal_checkpoint(TRUNCATE)``), freeing its space; True if it did.
+        Waits only briefly for a reader in the way (the API's): the capture
+        path shares this connection, and the next call tries again."""
+        self._check_writable()
+        async with self._reading() as conn:
+            await conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS:d}")
+            try:
+                rows = list(await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+            finally:
+                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        return bool(rows) and rows[0][0] == 0
+
     async def optimize(self) -> None:
         async with self._reading() as conn:
             await conn.execute("PRAGMA optimize")
@@ -1006,13 +1053,13 @@ class SqliteStore:
     @asynccontextmanager
     async def _own_reader(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read-only connection for one longer read, sqlite3 errors as StoreError."""
-        if self._conn is None:
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         reader = await connect(self.path, readonly=True)
         try:
             yield reader
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         finally:
             await reader.close()
 
@@ -1023,7 +1070,7 @@ class SqliteStore:
         consistent snapshot and never holds up the capture path's connection.
         Close an abandoned stream (``contextlib.aclosing``) to free it early.
         """
-        if self._conn is None:
+        if self._conn is None and not self._dropped:
             raise StoreError(f"{self.path}: store is not open")
         sql, params = _select(query)
         reader = await connect(self.path, readonly=True)
@@ -1034,7 +1081,7 @@ class SqliteStore:
                 for row in rows:
                     yield stored_fill(row)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         except ValueError as exc:
             if reader in self._readers:
                 raise
