@@ -349,7 +349,19 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--include-busted", action="store_true",
                         help="busted fills too (the busted column says which)")
     export.set_defaults(handler=_cmd_export)
+    _config_on_every_command(parser)
     return parser
+
+
+def _config_on_every_command(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--config FILE`` after any command and subcommand too (``fillcapture
+    fills --config x.toml``): there it overrides one given before the command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                                     help="TOML configuration (as before the command)")
+                _config_on_every_command(command)
 
 
 # --- commands ---------------------------------------------------------------
@@ -757,8 +769,6 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                       include_busted=args.include_busted)
 
     async def dump() -> None:
-        if not settings.store.path.exists():
-            return
         async with open_store(settings.store.url, readonly=True) as store:
             if args.format == "csv":
                 await write_csv(store.fills(query), sys.stdout)
@@ -775,6 +785,10 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                 table = [tuple(cell_text(value) for value in r.values()) async for r in rows]
                 _table(FILL_COLUMNS, table, sys.stdout)
 
+    if not settings.store.path.exists():  # not an empty list: there is no store to list
+        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
+              file=sys.stderr)
+        return EXIT_FAILURE
     asyncio.run(dump())
     return 0
 
