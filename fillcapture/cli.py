@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from fillcapture import __version__
 from fillcapture.commands import quarantine as quarantine_commands
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+_T = TypeVar("_T")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -263,14 +264,20 @@ def _parser() -> argparse.ArgumentParser:
 
     users = commands.add_parser("users", help="the ownership registry")
     user_commands = users.add_subparsers(dest="users_command", required=True)
-    user_commands.add_parser("list", help="list users and accounts").set_defaults(
-        handler=_cmd_users_list)
-    add = user_commands.add_parser("add", help="add a user or accounts to a user")
+    force = argparse.ArgumentParser(add_help=False)
+    force.add_argument("--force", action="store_true",
+                       help="make a change that moves an account's fills from one user to "
+                            "another (refused without; each move is printed)")
+    user_commands.add_parser("list", help="list users and accounts",
+                             parents=[force]).set_defaults(handler=_cmd_users_list)
+    add = user_commands.add_parser("add", help="add a user or accounts to a user",
+                                   parents=[force])
     add.add_argument("name")
     add.add_argument("--accounts", required=True, help="comma-separated account numbers")
     add.add_argument("--firm", help="the accounts' firm (needed with several firms)")
     add.set_defaults(handler=_cmd_users_add)
-    remove = user_commands.add_parser("remove", help="remove a user and its accounts")
+    remove = user_commands.add_parser("remove", help="remove a user and its accounts",
+                                      parents=[force])
     remove.add_argument("name")
     remove.set_defaults(handler=_cmd_users_remove)
     token = user_commands.add_parser(
@@ -347,7 +354,19 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--include-busted", action="store_true",
                         help="busted fills too (the busted column says which)")
     export.set_defaults(handler=_cmd_export)
+    _config_on_every_command(parser)
     return parser
+
+
+def _config_on_every_command(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--config FILE`` after any command and subcommand too (``fillcapture
+    fills --config x.toml``): there it overrides one given before the command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                                     help="TOML configuration (as before the command)")
+                _config_on_every_command(command)
 
 
 # --- commands ---------------------------------------------------------------
@@ -633,10 +652,12 @@ def _cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     async def listing() -> dict[str, list[Any]]:
-        async with _registry(settings) as store:
+        async with _registry(settings, args.force) as store:
             return dict(await store.users())
 
-    users = asyncio.run(listing())
+    users = _registry_change(listing)
+    if users is None:
+        return EXIT_CONFIG
     rows = [(name, ", ".join(sorted({o.firm or "*" for o in owners})) or "-",
              ", ".join(o.account for o in owners) or "-")
             for name, owners in sorted(users.items())]
@@ -652,12 +673,14 @@ def _cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
         print("fillcapture: --accounts: give at least one account number", file=sys.stderr)
         return EXIT_CONFIG
 
-    async def add() -> None:
-        async with _registry(settings) as store:
-            await store.add_user(args.name, accounts, args.firm)
+    async def add() -> bool:
+        async with _registry(settings, args.force) as store:
+            _print_moves(await store.add_user(args.name, accounts, args.firm, force=args.force))
+        return True
 
     try:
-        asyncio.run(add())
+        if _registry_change(add) is None:
+            return EXIT_CONFIG
     except StoreError as exc:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -667,10 +690,15 @@ def _cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_users_remove(args: argparse.Namespace, settings: Settings) -> int:
     async def remove() -> bool:
-        async with _registry(settings) as store:
-            return await store.remove_user(args.name)
+        async with _registry(settings, args.force) as store:
+            moved = await store.remove_user(args.name, force=args.force)
+        _print_moves(moved or [])
+        return moved is not None
 
-    if not asyncio.run(remove()):
+    removed = _registry_change(remove)
+    if removed is None:
+        return EXIT_CONFIG
+    if not removed:
         print(f"fillcapture: no user named {args.name}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"user {args.name}: removed")
@@ -684,17 +712,19 @@ def _cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
     token = new_token()
 
     async def issue() -> int:
-        async with _registry(settings) as store:
+        async with _registry(settings, force=False) as store:
             if args.revoke:
                 return await store.revoke_tokens(args.name)
             await store.issue_token(args.name, token_hash(token), admin=args.admin)
             return 1
 
     try:
-        count = asyncio.run(issue())
+        count = _registry_change(issue)
     except StoreError as exc:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if count is None:
+        return EXIT_CONFIG
     if args.revoke:
         print(f"{args.name}: {count} token(s) revoked")
         return 0
@@ -745,8 +775,6 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                       include_busted=args.include_busted)
 
     async def dump() -> None:
-        if not settings.store.path.exists():
-            return
         async with open_store(settings.store.url, readonly=True) as store:
             if args.format == "csv":
                 await write_csv(store.fills(query), sys.stdout)
@@ -763,6 +791,10 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                 table = [tuple(cell_text(value) for value in r.values()) async for r in rows]
                 _table(FILL_COLUMNS, table, sys.stdout)
 
+    if not settings.store.path.exists():  # not an empty list: there is no store to list
+        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
+              file=sys.stderr)
+        return EXIT_FAILURE
     asyncio.run(dump())
     return 0
 
@@ -872,14 +904,32 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
 
 
 @asynccontextmanager
-async def _registry(settings: Settings) -> AsyncIterator[Store]:
-    """The store, with the configuration's users seeded (as the daemon does)."""
+async def _registry(settings: Settings, force: bool = False) -> AsyncIterator[Store]:
+    """The store, with the configuration's users seeded (as the daemon does;
+    with ``force`` even where that moves fills between users, printed)."""
     from fillcapture.service import owners_from
     from fillcapture.store import open_store
 
     async with open_store(settings.store.url) as store:
-        await store.seed_registry(owners_from(settings))
+        _print_moves(await store.seed_registry(owners_from(settings), force=force))
         yield store
+
+
+def _registry_change(change: Callable[[], Coroutine[Any, Any, _T]]) -> _T | None:
+    """Run a registry command; ``None`` once a refused move is reported (one line)."""
+    from fillcapture.store import MoveRefused
+
+    try:
+        return asyncio.run(change())
+    except MoveRefused as exc:
+        print(f"fillcapture: {exc}", file=sys.stderr)
+        return None
+
+
+def _print_moves(moves: Sequence[Any]) -> None:
+    """Each account that changed hands, one a line (``11111 (SIMFIRM): A -> C``)."""
+    for move in moves:
+        print(move)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:

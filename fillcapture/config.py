@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,6 +37,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from fillcapture.urls import is_loopback, masked, plaintext_problem
 
 DEFAULT_CONFIG_PATH = Path("/etc/fillcapture/fillcapture.toml")
 ENV_CONFIG = "FILLCAPTURE_CONFIG"
@@ -64,8 +67,11 @@ class T4Settings(_Section):
     ``subscribe_all`` is Risk Manager mode: every firm account, unowned dropped.
     The reconnect back-off starts again from ``reconnect_base`` only after a
     session that stayed up ``healthy_after`` seconds. ``price_format`` is the
-    T4 ``PriceFormat`` asked for at login: how T4 writes the prices stored."""
+    T4 ``PriceFormat`` asked for at login: how T4 writes the prices stored.
+    A ``ws://`` ``url`` (no TLS) off loopback needs ``allow_insecure``: the
+    login would cross the network in clear."""
 
+    allow_insecure: bool = False
     url: str = "wss://wss.t4login.com/v1"
     api_key: SecretStr | None = None
     firm: str = ""
@@ -74,20 +80,23 @@ class T4Settings(_Section):
     app_name: str = "WhenTechFills"
     app_license: str = ""
     subscribe_all: bool = False
-    heartbeat_interval: float = Field(20.0, gt=0)
-    silence_timeout: float = Field(60.0, gt=0)
-    reconnect_base: float = Field(1.0, gt=0)
-    reconnect_cap: float = Field(30.0, gt=0)
-    connect_timeout: float = Field(15.0, gt=0)
-    elsewhere_delay: float = Field(300.0, gt=0)
-    healthy_after: float = Field(300.0, gt=0)
+    heartbeat_interval: float = Field(20.0, gt=0, allow_inf_nan=False)
+    silence_timeout: float = Field(60.0, gt=0, allow_inf_nan=False)
+    reconnect_base: float = Field(1.0, gt=0, allow_inf_nan=False)
+    reconnect_cap: float = Field(30.0, gt=0, allow_inf_nan=False)
+    connect_timeout: float = Field(15.0, gt=0, allow_inf_nan=False)
+    elsewhere_delay: float = Field(300.0, gt=0, allow_inf_nan=False)
+    healthy_after: float = Field(300.0, gt=0, allow_inf_nan=False)
     price_format: Literal["decimal", "real", "clearing_decimal"] = "decimal"
 
     @field_validator("url")
     @classmethod
-    def _ws_url(cls, value: str) -> str:
+    def _ws_url(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith(("ws://", "wss://")):
             raise ValueError("must be a ws:// or wss:// URL")
+        problem = plaintext_problem(value, "ws://", "t4")
+        if problem and not info.data.get("allow_insecure"):
+            raise ValueError(problem)
         return value
 
     @property
@@ -99,20 +108,34 @@ class _Broker(_Section):
     """An MQTT broker connection, as the feed adapter and the publisher make
     it: ``host``:``port``, optional ``username``/``password``; ``tls``
     connects with TLS, trusting the system's CAs or ``ca_file``;
-    ``cert_file`` and ``key_file`` are a client certificate."""
+    ``cert_file`` and ``key_file`` are a client certificate. A ``password``
+    without ``tls`` to a host off loopback needs ``allow_insecure``: it would
+    cross the network in clear."""
 
     host: str = Field("localhost", min_length=1)
     port: int = Field(1883, ge=1, le=65535)
+    tls: bool = False
+    allow_insecure: bool = False
     username: str = ""
     password: SecretStr | None = None
-    tls: bool = False
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive: int = Field(30, ge=5)
-    connect_timeout: float = Field(15.0, gt=0)
-    reconnect_base: float = Field(1.0, gt=0)
-    reconnect_cap: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(15.0, gt=0, allow_inf_nan=False)
+    reconnect_base: float = Field(1.0, gt=0, allow_inf_nan=False)
+    reconnect_cap: float = Field(30.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("password")
+    @classmethod
+    def _password_over_tls(cls, value: SecretStr | None, info: ValidationInfo
+                           ) -> SecretStr | None:
+        data = info.data
+        if (value is not None and value.get_secret_value() and not data.get("tls")
+                and not data.get("allow_insecure") and not is_loopback(data.get("host"))):
+            raise ValueError("sent unencrypted without tls = true to a host off loopback: "
+                             "set tls = true, or allow_insecure = true in this section")
+        return value
 
     @model_validator(mode="after")
     def _tls_files(self) -> Self:
@@ -189,7 +212,7 @@ class StoreSettings(_Section):
 
     url: str = "sqlite:///var/fills.db"
     batch_size: int = Field(40_000, ge=1)
-    batch_ms: float = Field(0.0, ge=0)
+    batch_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
     queue_fills: int = Field(50_000, ge=1)
     # While the store takes no writes (full disk, read-only), the daemon logs
     # one error per this many seconds, however often it retries.
@@ -218,7 +241,7 @@ class ScheduleSettings(_Section):
     enabled: bool = True
     holidays: list[date] = Field(default_factory=list)
     reconcile_at: time = time(15, 55)
-    reconcile_settle: float = Field(30.0, gt=0)
+    reconcile_settle: float = Field(30.0, gt=0, allow_inf_nan=False)
     seal_at: time = time(17, 5)
     reconcile_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
 
@@ -365,20 +388,25 @@ class OnboardingSettings(_Section):
     of ``api_key_header`` when that names another header (e.g. ``X-API-Key``).
     ``timeout`` bounds each attempt in seconds; a timeout or a 5xx answer is
     retried up to ``retries`` more times, waiting about ``backoff_base``
-    seconds, doubled at each retry."""
+    seconds, doubled at each retry. An ``http://`` ``url`` off loopback needs
+    ``allow_insecure``: the key would cross the network in clear."""
 
+    allow_insecure: bool = False
     url: str = "http://127.0.0.1:8089/onboarding"
     api_key: SecretStr | None = None
     api_key_header: str = Field("Authorization", min_length=1)
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, allow_inf_nan=False)
     retries: int = Field(3, ge=0)
-    backoff_base: float = Field(1.0, ge=0)
+    backoff_base: float = Field(1.0, ge=0, allow_inf_nan=False)
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        problem = plaintext_problem(value, "http://", "onboarding")
+        if problem and not info.data.get("allow_insecure"):
+            raise ValueError(problem)
         return value
 
 
@@ -474,8 +502,8 @@ class MqttSettings(_Broker):
     qos: Literal[0, 1, 2] = 1
     batch: int = Field(1000, ge=1)
     inflight: int = Field(100, ge=1, le=65535)
-    resend_window: float = Field(10.0, ge=0)
-    resume_delay: float = Field(2.0, ge=0)
+    resend_window: float = Field(10.0, ge=0, allow_inf_nan=False)
+    resume_delay: float = Field(2.0, ge=0, allow_inf_nan=False)
 
     @field_validator("topic_prefix")
     @classmethod
@@ -565,8 +593,13 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def masked(self) -> dict[str, Any]:
-        """The configuration as plain data, secrets replaced by asterisks."""
-        return self.model_dump(mode="json")
+        """The configuration as plain data, secrets replaced by asterisks (a
+        URL's user:password too)."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for section in data.values():
+            if isinstance(section, dict) and isinstance(section.get("url"), str):
+                section["url"] = masked(section["url"])
+        return data
 
 
 _TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
@@ -699,7 +732,7 @@ def _shown(value: Any, key: str) -> str:
         return ""
     if any(word in key for word in ("password", "api_key", "secret", "token")):
         return ""
-    return f" (got {value!r})"
+    return f" (got {masked(repr(value))})"
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -11,6 +11,8 @@ from typing import Literal
 
 import structlog
 
+from fillcapture.urls import mask_event
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 
@@ -30,6 +32,7 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_event,  # no URL's user:password in any line, tracebacks included
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),

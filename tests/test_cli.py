@@ -111,7 +111,7 @@ def test_users_add_list_remove(tmp_path: Path) -> None:
     listing = run_cli(config, "users", "list").stdout
     assert "55555, 66666" in listing
     taken = run_cli(config, "users", "add", "D", "--accounts", "11111")
-    assert taken.returncode == 1
+    assert taken.returncode == 2  # A's: refused without --force
     assert "11111" in taken.stderr
     assert run_cli(config, "users", "remove", "C").returncode == 0
     assert "55555" not in run_cli(config, "users", "list").stdout

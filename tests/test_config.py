@@ -143,8 +143,8 @@ def test_reading_commands_need_no_t4_password(tmp_path: Path) -> None:
     path = tmp_path / "prod.toml"
     path.write_text(f'[feed]\nadapter = "t4"\n[t4]\nfirm = "F"\nusername = "U"\n'
                     f'app_license = "L"\n[store]\nurl = "sqlite:///{tmp_path / "f.db"}"\n')
-    assert _run(["--config", str(path), "fills"], tmp_path).returncode == 0
     assert _run(["--config", str(path), "users", "list"], tmp_path).returncode == 0
+    assert _run(["--config", str(path), "fills"], tmp_path).returncode == 0  # the store now exists
     refused = _run(["--config", str(path), "run"], tmp_path)
     assert refused.returncode == 2
     assert "t4.password: required" in refused.stderr

@@ -179,7 +179,7 @@ async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path:
     # normal_day was recorded on Monday 2026-11-23, so replaying it into this
     # store changes the sealed Monday: every new fill is an amendment.
     fixture = FIXTURES / "normal_day.t4rec"
-    summary = await replay(_settings("ws://unused/v1", db), fixture)
+    summary = await replay(_settings("ws://127.0.0.1:9/v1", db), fixture)
     with sqlite3.connect(db) as conn:
         amendments = conn.execute("SELECT count(*) FROM amendments").fetchone()[0]
     print(f"sealed {expected} fills in {len(seals)} accounts; replay: {summary}; "

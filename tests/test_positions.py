@@ -266,7 +266,7 @@ async def _activity_reference(store: SqliteStore, user: str) -> list[AccountActi
 async def test_account_activity_from_records_equals_the_fills(tmp_path: Path) -> None:
     fills = _fills(8, DAYS)
     async with _open(tmp_path / "fills.db", fills) as store:
-        await store.add_user("C", ["11111"], firm="OTHERFIRM")  # takes 11111 there from A
+        await store.add_user("C", ["11111"], firm="OTHERFIRM", force=True)  # takes it from A
         owned = [f for f in fills if f.side is not None and f.leg_index is None]
         await store.insert_busts([Bust(f, f.exchange_time) for f in owned[::37]])
         users = ("A", "B", "C")

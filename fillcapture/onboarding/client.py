@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from fillcapture.config import OnboardingSettings
 from fillcapture.onboarding.models import OnboardingRequest, OnboardingResponse
+from fillcapture.urls import masked
 
 log = structlog.get_logger(__name__)
 
@@ -166,7 +167,7 @@ def _created(answer: httpx.Response, attempts: int) -> Outcome:
 def _transport_text(exc: httpx.TransportError, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return masked(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
 
 
 def _detail(answer: httpx.Response, password: str) -> str:
@@ -178,6 +179,7 @@ def _detail(answer: httpx.Response, password: str) -> str:
     text = text or answer.reason_phrase or "no detail given"
     if password:
         text = text.replace(password, _MASK)
+    text = masked(text)
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 3] + "..."
 
 

@@ -19,7 +19,8 @@ from rich.text import Text
 from fillcapture.config import Settings
 from fillcapture.onboarding.batch import InvalidInput, Job
 from fillcapture.onboarding.client import OnboardingClient, Outcome, Status
-from fillcapture.store import Store, StoreError, open_store
+from fillcapture.store import Owner, Store, StoreError, open_store
+from fillcapture.store.moves import changes
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,11 @@ async def onboard(
 
 
 async def _check_registry(store: Store, jobs: Sequence[Job], firm: str | None) -> None:
-    owners = {(o.firm or "", o.account): o.user for o in await store.registry()}
+    """Refuse, before anything is sent, an account registered to another user
+    under the same firm key, or whose registration would move fills between
+    users (a firm entry over another user's firm-less one, and the reverse)."""
+    registry = await store.registry()
+    owners = {(o.firm or "", o.account): o.user for o in registry}
     errors = []
     for job in jobs:
         account = job.request.account.account
@@ -88,6 +93,10 @@ async def _check_registry(store: Store, jobs: Sequence[Job], firm: str | None) -
         if holder is not None and holder != job.as_user:
             errors.append(f"{job.label}: account {account} is already registered to WhenTech "
                           f"user {holder!r}, not {job.as_user!r} (see fillcapture users list)")
+            continue
+        moved = changes(registry, [*registry, Owner(job.as_user, firm, account)])
+        errors += [f"{job.label}: registering it would move fills between users: {change} "
+                   "(see fillcapture users list)" for change in moved]
     if errors:
         raise InvalidInput(errors)
 

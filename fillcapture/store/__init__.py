@@ -19,13 +19,16 @@ from fillcapture.store.base import (
     StoreError,
     Verification,
 )
+from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 
 __all__ = [
     "Certificate",
+    "Change",
     "FillQuery",
     "Gap",
+    "MoveRefused",
     "Outbox",
     "OutboxBatch",
     "OutboxCursor",

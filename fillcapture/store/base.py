@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 if TYPE_CHECKING:
+    from fillcapture.store.moves import Change
     from fillcapture.store.quarantine import QuarantineRow
 
 from fillcapture.model import (
@@ -583,21 +584,29 @@ class Store(Protocol):
 
     # --- ownership registry ---------------------------------------------------
 
-    async def seed_registry(self, owners: Sequence[Owner]) -> None:
-        """Add the users and accounts not registered yet; never remove or reassign."""
+    async def seed_registry(self, owners: Sequence[Owner], *,
+                            force: bool = False) -> list[Change]:
+        """Add the users and accounts not registered yet; never remove or reassign.
+        :class:`~fillcapture.store.moves.MoveRefused` (nothing changed) if a new
+        entry would move fills between users, unless ``force``; returns what
+        changed hands."""
         ...
 
     async def registry(self) -> list[Owner]:
         """Every (user, firm, account) row, as committed now."""
         ...
 
-    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None) -> None:
+    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None, *,
+                       force: bool = False) -> list[Change]:
         """Create ``name`` if needed and give it ``accounts``; raise
-        :class:`StoreError` if another user owns one of them (same firm key)."""
+        :class:`~fillcapture.store.moves.MoveRefused` (nothing changed) if that
+        would move fills between users, unless ``force``; returns what changed hands."""
         ...
 
-    async def remove_user(self, name: str) -> bool:
-        """Remove ``name`` and its accounts; ``False`` if there was no such user."""
+    async def remove_user(self, name: str, *, force: bool = False) -> list[Change] | None:
+        """Remove ``name`` and its accounts; ``None`` if there was no such user.
+        :class:`~fillcapture.store.moves.MoveRefused` (nothing changed) if that
+        would hand fills to another user, unless ``force``; returns what changed hands."""
         ...
 
     async def users(self) -> dict[str, list[Owner]]:

@@ -61,6 +61,7 @@ from fillcapture.store.connection import (
     transaction,
 )
 from fillcapture.store.errors import store_error
+from fillcapture.store.moves import Change, MoveRefused, changes
 from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
@@ -861,14 +862,19 @@ class SqliteStore:
 
     # --- ownership registry ---------------------------------------------------
 
-    async def seed_registry(self, owners: Sequence[Owner]) -> None:
+    async def seed_registry(self, owners: Sequence[Owner], *,
+                            force: bool = False) -> list[Change]:
         """Add users and accounts not registered yet. The store is the authority
         once seeded: an account registered to another user keeps that owner
-        (the CLI may have moved it), which is logged."""
+        (the CLI may have moved it), which is logged. An entry that would move
+        fills between users (:mod:`fillcapture.store.moves`) is refused with
+        :class:`MoveRefused` (key ``users``), nothing changed, unless ``force``;
+        returns what changed hands."""
         for owner in owners:
             _check_names(owner.user, [owner.account])
         now = utc_text(datetime.now(UTC))
         async with self._writing() as conn:
+            before = await _owned(conn)
             existing = {
                 (row[0], row[1]): row[2]
                 for row in await conn.execute_fetchall(
@@ -883,6 +889,7 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?)",
                 [(owner.firm or "", owner.account, owner.user) for owner in owners],
             )
+            found = await _moved(conn, before, force, "users")
         for owner in owners:
             holder = existing.get((owner.firm or "", owner.account))
             if holder is not None and holder != owner.user:
@@ -893,6 +900,7 @@ class SqliteStore:
                     configured_user=owner.user,
                     registered_user=holder,
                 )
+        return found
 
     async def registry(self) -> list[Owner]:
         """Every (user, firm, account) row, as committed now (by any process),
@@ -904,46 +912,42 @@ class SqliteStore:
         )
         return [Owner(row[0], row[1] or None, row[2]) for row in rows]
 
-    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None) -> None:
+    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None, *,
+                       force: bool = False) -> list[Change]:
         """Create ``name`` if needed and give it ``accounts`` (at ``firm``, or at
-        any firm). Raises :class:`StoreError`, changing nothing, if another user
-        already owns one of the accounts under the same firm key."""
+        any firm). Raises :class:`MoveRefused`, changing nothing, if that would
+        move fills between users (another user owns one of the accounts under
+        the same firm key, or firm-less where ``firm`` is given, or at a firm
+        a firm-less entry would not reach), unless ``force``: then the
+        accounts are ``name``'s; returns what changed hands."""
         _check_names(name, accounts)
         key = firm or ""
         wanted = list(dict.fromkeys(accounts))
         async with self._writing() as conn:
-            taken = {
-                row[0]: row[1]
-                for row in await conn.execute_fetchall(
-                    "SELECT account, user_name FROM user_accounts "
-                    "WHERE firm = ? AND user_name <> ?",
-                    (key, name),
-                )
-            }
-            clashes = [
-                f"{account} (user {taken[account]!r})" for account in wanted if account in taken
-            ]
-            if clashes:
-                where = f"at firm {firm!r}" if firm else "without a firm"
-                raise StoreError(
-                    f"cannot give user {name!r} account(s) already owned {where}: "
-                    + ", ".join(clashes)
-                )
+            before = await _owned(conn)
             await conn.execute(
                 "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
                 (name, utc_text(datetime.now(UTC))),
             )
             await conn.executemany(
-                "INSERT OR IGNORE INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?)",
+                "INSERT INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?) "
+                "ON CONFLICT (firm, account) DO UPDATE SET user_name = excluded.user_name",
                 [(key, account, name) for account in wanted],
             )
+            return await _moved(conn, before, force)
 
-    async def remove_user(self, name: str) -> bool:
-        """Remove ``name`` and its accounts; ``False`` if there was no such user."""
+    async def remove_user(self, name: str, *, force: bool = False) -> list[Change] | None:
+        """Remove ``name`` and its accounts; ``None`` if there was no such user.
+        Raises :class:`MoveRefused`, changing nothing, if that hands fills of
+        its firm-specific entries to another user's firm-less one, unless
+        ``force``; returns what changed hands."""
         async with self._writing() as conn:
+            before = await _owned(conn)
             # user_accounts rows go with it: ON DELETE CASCADE (foreign_keys=ON).
             cursor = await conn.execute("DELETE FROM users WHERE name = ?", (name,))
-            return int(cursor.rowcount) > 0
+            if int(cursor.rowcount) == 0:
+                return None
+            return await _moved(conn, before, force)
 
     async def users(self) -> dict[str, list[Owner]]:
         """Every user with its account rows; a user with no accounts maps to ``[]``."""
@@ -1360,6 +1364,23 @@ def _conditions(query: FillQuery) -> tuple[list[str], dict[str, Any]]:
         where.append("f.exchange_time < :time_to")
         params["time_to"] = utc_micros(query.time_to)
     return where, params
+
+
+async def _owned(conn: aiosqlite.Connection) -> list[Owner]:
+    """The registry in account numbers (``owned_numbers``), within ``conn``'s transaction."""
+    rows = await conn.execute_fetchall(
+        "SELECT DISTINCT user_name, firm, account FROM owned_numbers")
+    return [Owner(row[0], row[1] or None, row[2]) for row in rows]
+
+
+async def _moved(conn: aiosqlite.Connection, before: list[Owner], force: bool,
+                 key: str = "") -> list[Change]:
+    """What the transaction's change handed from one user to another; raises
+    :class:`MoveRefused` (rolling it back) if anything and not ``force``."""
+    found = changes(before, await _owned(conn))
+    if found and not force:
+        raise MoveRefused(found, key)
+    return found
 
 
 def _check_names(user: str, accounts: Iterable[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fillcapture.config import sqlite_path
 from fillcapture.store.base import Store, StoreError
 from fillcapture.store.sqlite import SqliteStore
+from fillcapture.urls import masked
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:
@@ -19,7 +20,7 @@ def open_store(url: str, *, readonly: bool = False) -> Store:
         try:
             path = sqlite_path(url)
         except ValueError as exc:
-            raise StoreError(f"store url {url!r}: {exc}") from None
+            raise StoreError(f"store url {masked(url)!r}: {exc}") from None
         return SqliteStore(path, readonly=readonly)
     scheme = url.split(":", 1)[0] if ":" in url else url
-    raise StoreError(f"store url {url!r}: unsupported scheme {scheme!r} (expected sqlite:///...)")
+    raise StoreError(f"store url {masked(url)!r}: unsupported scheme {scheme!r} (expected sqlite:///...)")

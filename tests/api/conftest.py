@@ -122,7 +122,7 @@ def make_store(workdir: Path) -> tuple[Path, Path]:
         async with SqliteStore(db) as store:
             await store.add_user("A", ["11111", "22222"])
             await store.add_user("B", ["33333"])
-            await store.add_user("B", ["11111"], firm="F2")
+            await store.add_user("B", ["11111"], firm="F2", force=True)
             await store.insert_fills(FILLS)
             busted = [f for f in FILLS if f.exchange_trade_id in BUSTED]
             await store.insert_busts([Bust(f, f.exchange_time + timedelta(minutes=5))

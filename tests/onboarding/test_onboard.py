@@ -151,6 +151,18 @@ def test_an_account_owned_by_another_user_is_refused_before_sending(
     assert api.sim.requests == 1
 
 
+def test_a_firm_entry_over_another_users_firmless_one_is_refused_before_sending(
+        tmp_path: Path, api: Api, onboard: Onboard) -> None:
+    assert onboard(config(tmp_path, api), str(write_json(tmp_path / "a.json", request())),
+                   "--as-user", "A")[0] == 0
+    body = request("bob")  # same account 77777, now for B at one firm: A's fills there
+    code, _, err = onboard(config(tmp_path, api), str(write_json(tmp_path / "b.json", body)),
+                           "--as-user", "B", "--firm", "SIMFIRM")
+    assert code == 2
+    assert "77777 (SIMFIRM): A -> B" in err
+    assert api.sim.requests == 1
+
+
 def test_a_missing_api_key_is_a_configuration_error(
         tmp_path: Path, api: Api, onboard: Onboard) -> None:
     path = config(tmp_path, api)

@@ -76,7 +76,7 @@ async def test_market_side_and_half_open_time_filters(store: SqliteStore) -> Non
 
 async def test_pages_are_the_users_fills_only(store: SqliteStore) -> None:
     await store.add_user("A", ["11111"])
-    await store.add_user("B", ["11111"], firm="F2")  # a firm-specific entry wins
+    await store.add_user("B", ["11111"], firm="F2", force=True)  # a firm-specific entry wins
     await store.insert_fills([make_fill(0, firm="F1"), make_fill(1, firm="F2"),
                               make_fill(2, account="22222")])
 
@@ -89,7 +89,7 @@ async def test_pages_are_the_users_fills_only(store: SqliteStore) -> None:
 async def test_account_activity_follows_the_owner_precedence(store: SqliteStore) -> None:
     await store.add_user("A", ["11111", "22222"])
     await store.add_user("A", ["33333"], firm="F1")
-    await store.add_user("B", ["11111"], firm="F2")
+    await store.add_user("B", ["11111"], firm="F2", force=True)
     await store.insert_fills([
         make_fill(0, firm="F1", volume=2),
         make_fill(1, firm="F3", volume=3),

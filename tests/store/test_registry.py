@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError
+from fillcapture.model import VisibleAccount
+from fillcapture.store import Change, FillQuery, MoveRefused, Owner, SqliteStore, StoreError
 from tests.store.factories import make_fill
 
 
@@ -57,16 +58,35 @@ async def test_add_user_creates_and_extends(store: SqliteStore) -> None:
 async def test_add_user_refuses_an_account_owned_by_another(store: SqliteStore) -> None:
     await store.add_user("A", ["11111"], firm="SIMFIRM")
 
-    with pytest.raises(StoreError, match=r"11111 \(user 'A'\)") as raised:
+    with pytest.raises(MoveRefused, match=r"11111 \(SIMFIRM\): A -> B") as raised:
         await store.add_user("B", ["22222", "11111"], firm="SIMFIRM")
-    assert "SIMFIRM" in str(raised.value)
+    assert isinstance(raised.value, StoreError)
 
     # Nothing of the refused call was applied, not even the new user.
     assert await store.users() == {"A": [Owner("A", "SIMFIRM", "11111")]}
-    # Another firm key is another account: allowed.
-    await store.add_user("B", ["11111"])
-    await store.add_user("C", ["11111"], firm="OTHERFIRM")
+    # A firm-less entry would not reach SIMFIRM, where A's entry wins: refused too.
+    with pytest.raises(MoveRefused, match=r"11111 \(SIMFIRM\): stays A's, not B's"):
+        await store.add_user("B", ["11111"])
+    assert await store.add_user("B", ["11111"], force=True) == [
+        Change("11111", "SIMFIRM", ("A",), ("A",), shadowed="B")]
+    # Another firm's entry over B's firm-less one moves B's fills there.
+    with pytest.raises(MoveRefused, match=r"11111 \(OTHERFIRM\): B -> C"):
+        await store.add_user("C", ["11111"], firm="OTHERFIRM")
+    assert await store.add_user("C", ["11111"], firm="OTHERFIRM", force=True) == [
+        Change("11111", "OTHERFIRM", ("B",), ("C",))]
     assert len(await store.registry()) == 3
+
+
+async def test_an_entry_by_code_moves_like_one_by_number(store: SqliteStore) -> None:
+    account = VisibleAccount("acc-1", "11111", name="A's", code="ACODE")
+    await store.save_accounts("SIMFIRM", [account])
+    await store.add_user("A", ["ACODE"])  # firm-less, by the account's code
+
+    with pytest.raises(MoveRefused, match=r"11111 \(SIMFIRM\): A -> C"):
+        await store.add_user("C", ["11111"], firm="SIMFIRM")
+    with pytest.raises(MoveRefused, match=r"11111 \(any firm\): A -> A/C"):
+        await store.add_user("C", ["11111"])
+    assert await store.registry() == [Owner("A", None, "11111")]
 
 
 @pytest.mark.parametrize(("name", "account"), [("", "1"), (" A", "1"), ("A", ""), ("A", "1 ")])
@@ -81,8 +101,8 @@ async def test_remove_user_removes_its_accounts(store: SqliteStore) -> None:
     await store.add_user("A", ["11111", "22222"])
     await store.add_user("B", ["33333"])
 
-    assert await store.remove_user("A") is True
-    assert await store.remove_user("A") is False
+    assert await store.remove_user("A") == []  # nothing changed hands
+    assert await store.remove_user("A") is None
     assert await store.registry() == [Owner("B", None, "33333")]
     # The accounts are free again.
     await store.add_user("C", ["11111"])
@@ -92,7 +112,7 @@ async def test_user_filter_honours_firm_specific_and_firm_less_entries(
     store: SqliteStore,
 ) -> None:
     await store.add_user("A", ["11111"])  # 11111 at any firm ...
-    await store.add_user("B", ["11111"], firm="F2")  # ... except at F2, which is B's
+    await store.add_user("B", ["11111"], firm="F2", force=True)  # ... except at F2: B's
     await store.add_user("A", ["22222"], firm="F1")
     fills = [
         make_fill(1, firm="F1", account="11111"),

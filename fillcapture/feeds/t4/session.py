@@ -42,6 +42,7 @@ from fillcapture.model import (
     VisibleAccount,
 )
 from fillcapture.ownership import Ownership
+from fillcapture.urls import masked
 
 log = structlog.get_logger(__name__)
 
@@ -144,9 +145,9 @@ class T4Feed:
                 delay = exc.delay
                 reason = str(exc)
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = masked(f"{type(exc).__name__}: {exc}")
             except InvalidURI as exc:
-                raise LoginRefused("INVALID_URL", str(exc)) from None
+                raise LoginRefused("INVALID_URL", masked(str(exc))) from None
             finally:
                 self._ws = None
             if self._closing:
@@ -243,7 +244,7 @@ class T4Feed:
     async def _session(self) -> AsyncIterator[FeedEvent]:
         settings = self.settings
         self.attempt_started = time.monotonic()
-        log.info("feed.connecting", url=settings.url)
+        log.info("feed.connecting", url=masked(settings.url))
         async with connect(
             settings.url, open_timeout=settings.connect_timeout, ping_interval=None,
             compression=None, max_size=_MAX_FRAME, max_queue=256, close_timeout=2,
