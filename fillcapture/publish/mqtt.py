@@ -104,6 +104,7 @@ class Publisher:
         # resend_window seconds: where to go back to after a lost connection.
         self._acked: deque[tuple[float, OutboxCursor]] = deque()
         self._connected = False
+        self._store_down = False  # an outage of the store logged, not yet over
         self._lost_at: float | None = None
         self._attempt = 0
         self._backlog = 0
@@ -141,6 +142,14 @@ class Publisher:
                                 backlog=self._backlog)
                     if self._connected and self._lost_at is None:
                         self._lost_at = time.monotonic()  # see _resume
+                except StoreError as exc:
+                    if not exc.outage:
+                        log.exception("mqtt.publisher_failed")
+                    elif not self._store_down:
+                        # A full disk, a read-only store: the daemon logs the
+                        # outage itself; here one line, not a traceback a retry.
+                        self._store_down = True
+                        log.warning("mqtt.store_unavailable", error=str(exc))
                 except Exception:  # e.g. the store: the connection was closed cleanly
                     log.exception("mqtt.publisher_failed")
                 self._connected = False
@@ -306,6 +315,9 @@ class Publisher:
         if self._cursor != self._saved:
             await self.store.save_outbox(self.name, self._cursor)
             self._saved = self._cursor
+            if self._store_down:
+                self._store_down = False
+                log.info("mqtt.store_available")
         self._saved_at = time.monotonic()
 
     async def _back_off(self) -> None:

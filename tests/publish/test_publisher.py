@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from fillcapture.config import MqttSettings
 from fillcapture.metrics import Metrics
@@ -20,6 +21,7 @@ from fillcapture.publish.mqtt import Publisher, topic_level
 from fillcapture.store import Owner, SqliteStore
 from tests.conftest import Mosquitto
 from tests.publish.subscriber import Subscriber
+from tests.smallfs import fill_up, tmpfs
 from tests.store.factories import DAY, make_fill
 
 
@@ -148,3 +150,36 @@ async def test_topics_name_the_owner_now_and_busts_follow_their_fill(
     (bust,) = sub.busts()
     assert bust.fill_id == fills[2].fill_id == "SIMFIRM/order-2/T2"
     assert bust.busted_at == make_fill(2).exchange_time
+
+
+async def test_a_full_disk_is_one_line_and_publishing_goes_on_once_freed(
+    tmp_path: Path, mosquitto: Mosquitto, subscribers: list[Subscriber],
+) -> None:
+    """The publisher saves its place in the store: on a full disk that fails
+    at every retry. One warning says so (the daemon logs the outage itself),
+    no traceback per retry; once space is freed its place is saved again."""
+    subscribers.append(sub := Subscriber(mosquitto.port))
+    with tmpfs(tmp_path / "small", "16m") as small, structlog.testing.capture_logs() as logs:
+        path = small / "fills.db"
+        async with running(path, mosquitto) as (publisher, store, _):
+            await store.insert_fills([make_fill(0)])
+            publisher.wake()
+            await until(lambda: len(sub.unique_fill_ids()) == 1, 10, "the first fill published")
+            await store.insert_fills([make_fill(n) for n in range(1, 100)])
+            filler = fill_up(small)
+            publisher.wake()
+            await until(lambda: len(sub.unique_fill_ids()) == 100, 10, "100 fills published")
+            await until(lambda: any(e["event"] in ("mqtt.publisher_failed",
+                                                   "mqtt.store_unavailable") for e in logs),
+                        10, "the save to fail")
+            await asyncio.sleep(2.0)  # several retries, at reconnect_cap 0.2 s
+            failed = [e for e in logs if e["event"] in ("mqtt.publisher_failed",
+                                                         "mqtt.store_unavailable")]
+            filler.unlink()
+            await until(lambda: any(e["event"] == "mqtt.store_available" for e in logs), 10,
+                        "its place saved again")
+        async with SqliteStore(path) as reopened:
+            saved = (await reopened.outbox("test-publisher")).cursor.fills
+    print(f"log lines while full: {[e['event'] for e in failed]}")
+    assert [e["event"] for e in failed] == ["mqtt.store_unavailable"]
+    assert saved == 100
