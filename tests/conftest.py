@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -94,6 +95,11 @@ class Proc:
     @property
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The JSON log lines on stderr whose event is ``name``, in order."""
+        return [event for line in self.stderr.splitlines() if line.startswith("{")
+                for event in [json.loads(line)] if event.get("event") == name]
 
     def wait_for(self, pattern: str, timeout: float = 20.0, stream: str = "stdout") -> str:
         deadline = time.monotonic() + timeout

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,16 +28,6 @@ from tests.conftest import Proc, SimProc, daemon_config, stored_rows, wait_until
 NON_RETRYABLE_NAMES = sorted(login_result_name(result) for result in NON_RETRYABLE)
 
 
-def _events(proc: Proc, name: str) -> list[dict[str, object]]:
-    found = []
-    for line in proc.stderr.splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
 def test_each_non_retryable_result_exits_3_after_one_attempt(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
 ) -> None:
@@ -53,10 +42,10 @@ def test_each_non_retryable_result_exits_3_after_one_attempt(
 
     for name, sim, daemon in pairs:
         assert daemon.wait(60) == 3, f"{name}: {daemon.stderr[-1500:]}"
-        refused = _events(daemon, "feed.login_refused")
+        refused = daemon.events("feed.login_refused")
         assert [event["result"] for event in refused] == [name]
-        assert len(_events(daemon, "feed.connecting")) == 1
-        attempts = [e for e in _events(sim, "sim.session.login_failed") if e["result"] == name]
+        assert len(daemon.events("feed.connecting")) == 1
+        attempts = [e for e in sim.events("sim.session.login_failed") if e["result"] == name]
         assert len(attempts) == 1, f"{name}: {len(attempts)} login attempts reached the simulator"
         assert "sim-password" not in daemon.stdout + daemon.stderr
     print(f"non-retryable results checked: {len(pairs)}")
@@ -72,11 +61,11 @@ def test_logged_in_elsewhere_waits_long_warns_and_counts(
 
     wait_until(lambda: len(stored_rows(tmp_path / "fills.db")) > 0, 30, "capture after login")
 
-    warnings = _events(daemon, "feed.logged_in_elsewhere")
+    warnings = daemon.events("feed.logged_in_elsewhere")
     assert [event["level"] for event in warnings] == ["error", "error"]
     assert [event["count"] for event in warnings] == [1, 2]
     connecting = [datetime.fromisoformat(str(e["timestamp"]))
-                  for e in _events(daemon, "feed.connecting")]
+                  for e in daemon.events("feed.connecting")]
     assert len(connecting) == 3
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(connecting)]
     print(f"seconds between attempts after LOGGED_IN_ELSEWHERE: {gaps}")

@@ -11,11 +11,6 @@ from pathlib import Path
 from tests.conftest import Proc, SimProc, daemon_config, run_cli, stored_rows, wait_until
 
 
-def _events(proc: Proc, name: str) -> list[dict[str, object]]:
-    return [event for line in proc.stderr.splitlines() if line.startswith("{")
-            for event in [json.loads(line)] if event.get("event") == name]
-
-
 def test_the_price_format_is_sent_recorded_and_shown(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
 ) -> None:
@@ -30,7 +25,7 @@ def test_the_price_format_is_sent_recorded_and_shown(
     (me,) = running["daemons"]
     assert me["price_format"] == "real"
     assert me["price_format_since"] is not None
-    logins = _events(sim, "sim.session.login")
+    logins = sim.events("sim.session.login")
     # An API key login: the key and the price format, nothing else.
     assert [(e["fields"], e["price_format"]) for e in logins] == [
         (["api_key", "price_format"], "PRICE_FORMAT_REAL")]
@@ -43,9 +38,9 @@ def test_the_price_format_is_sent_recorded_and_shown(
                ["price_format"] == "clearing_decimal", 30, "the new price format recorded")
     again.signal(signal.SIGTERM)
     assert again.wait() == 0
-    changed = _events(again, "feed.price_format_changed")
+    changed = again.events("feed.price_format_changed")
     assert [(e["previous"], e["now"]) for e in changed] == [("real", "clearing_decimal")]
-    assert _events(sim, "sim.session.login")[-1]["price_format"] == \
+    assert sim.events("sim.session.login")[-1]["price_format"] == \
         "PRICE_FORMAT_CLEARING_DECIMAL"
     text = run_cli(config, "status").stdout
     assert "price format: clearing_decimal (since " in text

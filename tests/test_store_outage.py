@@ -10,13 +10,11 @@ then equal the simulator's ledger of owned fills: nothing lost, nothing twice.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,16 +33,6 @@ def small(tmp_path: Path) -> Iterator[Path]:
         yield mounted
 
 
-def _events(proc: Proc, name: str) -> list[dict[str, Any]]:
-    found = []
-    for line in proc.stderr.splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
 def _start(tmp_path: Path, small: Path, start_sim: Callable[..., SimProc],
            start_daemon: Callable[..., Proc]) -> tuple[SimProc, Proc, Path]:
     sim = start_sim("--rate", "120", "--max-fills", str(FILLS), "--seed", "11",
@@ -60,7 +48,7 @@ def _start(tmp_path: Path, small: Path, start_sim: Callable[..., SimProc],
 
 def _outage_begins(daemon: Proc, small: Path) -> Path:
     filler = fill_up(small)
-    wait_until(lambda: bool(_events(daemon, "store.unavailable")), 30,
+    wait_until(lambda: bool(daemon.events("store.unavailable")), 30,
                "the daemon to meet the full disk")
     return filler
 
@@ -70,11 +58,11 @@ def _holds_on(daemon: Proc, seconds: float) -> None:
     began = time.monotonic()
     time.sleep(seconds)
     assert daemon.popen.poll() is None, daemon.stderr[-3000:]
-    errors = [e for e in _events(daemon, "store.unavailable")
-              + _events(daemon, "store.still_unavailable")]
+    errors = [e for e in daemon.events("store.unavailable")
+              + daemon.events("store.still_unavailable")]
     attempts = max(e.get("attempts", 1) for e in errors)
     elapsed = time.monotonic() - began
-    assert len(_events(daemon, "store.unavailable")) == 1
+    assert len(daemon.events("store.unavailable")) == 1
     # One error per interval, however often it retried.
     assert len(errors) <= elapsed / LOG_SECONDS + 2, errors
     assert attempts > len(errors), errors
@@ -82,7 +70,7 @@ def _holds_on(daemon: Proc, seconds: float) -> None:
 
 
 def _resumes_and_matches(sim: SimProc, daemon: Proc, db: Path) -> None:
-    wait_until(lambda: bool(_events(daemon, "store.available")), 30, "the store to be back")
+    wait_until(lambda: bool(daemon.events("store.available")), 30, "the store to be back")
     wait_until(lambda: len(sim.ledger()) >= FILLS, 60, "the simulator to finish")
     expected = sorted(ledger_rows(sim.ledger(), OWNED))
 
@@ -131,7 +119,7 @@ def test_a_read_only_store_pauses_capture_and_it_resumes_with_nothing_lost(
     _remount_ro(small)
     try:
         wait_until(lambda: any("read-only" in e["error"]
-                               for e in _events(daemon, "store.still_unavailable")),
+                               for e in daemon.events("store.still_unavailable")),
                    20, "the daemon to meet the read-only store")
         _holds_on(daemon, LOG_SECONDS)
     finally:
