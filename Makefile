@@ -17,7 +17,6 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	mkdir -p var
 	$(BIN)/fillcapture run $(ARGS)
 
 # Servers the tests start themselves on free loopback ports (never as services).
