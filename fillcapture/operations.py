@@ -61,6 +61,11 @@ CHECKPOINT_BEATS = 12
 truncated: its space is free again, so a full disk needs little to recover."""
 
 
+async def _checkpoint(store: SqliteStore) -> None:
+    """A state write's shape (awaited, nothing returned) for the WAL checkpoint."""
+    await store.checkpoint()
+
+
 def instance_of(settings: Settings) -> str:
     """The firm instance a daemon of ``settings`` captures: its state, gaps and
     store lease are kept under this name."""
@@ -248,18 +253,13 @@ class Operations:
     async def _alive(self) -> None:
         store = self.daemon.store
         beats = 0
-
-        async def checkpoint() -> None:
-            if isinstance(store, SqliteStore):
-                await store.checkpoint()
-
         while True:
             await asyncio.sleep(ALIVE_SECONDS)
             self._writes.put_nowait(functools.partial(
                 store.set_state, self.instance, {"alive_at": _iso(self.clock())}))
             beats += 1
             if isinstance(store, SqliteStore) and beats % CHECKPOINT_BEATS == 0:
-                self._writes.put_nowait(checkpoint)
+                self._writes.put_nowait(functools.partial(_checkpoint, store))
 
     # --- jobs -----------------------------------------------------------------
 

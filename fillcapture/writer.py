@@ -8,7 +8,6 @@ dropped and memory stays bounded.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -180,8 +179,9 @@ class CaptureWriter:
                         and last.account_id == item.account_id
                         and last.account == item.account):
                     # A later frame's counts include its snapshot's earlier
-                    # frames': one row per date per batch, not per frame.
-                    snapshots[-1] = dataclasses.replace(item, first=last.first)
+                    # frames': one row per date per batch, not per frame. (A
+                    # first frame ends its batch, so ``last`` is a later one.)
+                    snapshots[-1] = item
                 else:
                     snapshots.append(item)
             elif isinstance(item, SpreadsSeen):

@@ -18,7 +18,6 @@ from fillcapture.model import (
     LEG,
     OUTRIGHT,
     SPREAD_TRADE,
-    Bust,
     Fill,
     OrderSide,
     Side,
@@ -27,6 +26,7 @@ from fillcapture.model import (
 )
 from fillcapture.reports import summarize
 from fillcapture.store import FillQuery, Owner, SqliteStore
+from tests.feeds.test_decode import _decode_all as _decode
 
 WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
 DAY_TICKS = (date(2026, 11, 23) - date(1, 1, 1)).days * 864_000_000_000
@@ -109,18 +109,6 @@ def _decoder() -> Decoder:
     decoder = Decoder("SIMFIRM", Metrics())
     decoder.learn_account("acc-1", "11111")
     return decoder
-
-
-def _decode(decoder: Decoder, message: service_pb2.ServerMessage
-            ) -> tuple[list[Fill], list[OrderSide], list[Bust]]:
-    fills: list[Fill] = []
-    sides: list[OrderSide] = []
-    busts: list[Bust] = []
-    kind = message.WhichOneof("payload")
-    assert kind is not None
-    decoder.handle(kind, service_pb2.ServerMessage.FromString(message.SerializeToString()),
-                   fills, sides, busts)
-    return fills, sides, busts
 
 
 def _placed(fills: list[Fill]) -> list[tuple[Any, ...]]:
