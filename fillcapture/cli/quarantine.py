@@ -20,6 +20,7 @@ from fillcapture.store.quarantine import QuarantineRow
 
 
 def register(commands: Any) -> None:
+    """Add ``quarantine list|retry`` to ``commands``."""
     quarantine = commands.add_parser(
         "quarantine", help="records from T4 that could not be stored",
         description="Records T4 sent that could not be stored correctly as they came "
