@@ -121,7 +121,7 @@ def test_precedence_env_over_credentials_over_file(
 
 def test_without_a_file_the_demo_applies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FILLCAPTURE_CONFIG", raising=False)
-    import fillcapture.config as config
+    import fillcapture.config.loader as config
 
     monkeypatch.setattr(config, "DEFAULT_CONFIG_PATH", Path("/nonexistent/fillcapture.toml"))
     settings = load_settings()

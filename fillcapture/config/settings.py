@@ -1,0 +1,143 @@
+"""The whole configuration, :class:`Settings`: every section, and where values
+come from. Precedence, highest first: ``FILLCAPTURE_<SECTION>__<KEY>``
+environment variables, files in ``$CREDENTIALS_DIRECTORY`` named
+``<section>_<key>`` (for secret keys only, e.g. ``t4_password``), the TOML
+file, built-in defaults."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from fillcapture.config.brokers import MqttFeedSettings, MqttSettings
+from fillcapture.config.feed import FeedSettings, T4Settings
+from fillcapture.config.listeners import ApiSettings, MetricsSettings
+from fillcapture.config.onboarding import OnboardingSettings
+from fillcapture.config.schedule import MaintenanceSettings, ScheduleSettings
+from fillcapture.config.sim import SimSettings
+from fillcapture.config.store import StoreSettings
+from fillcapture.config.users import LogSettings, UserSettings
+from fillcapture.urls import masked
+
+
+class Settings(BaseSettings):
+    """The whole effective configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FILLCAPTURE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    feed: FeedSettings = FeedSettings()
+    t4: T4Settings = T4Settings()
+    mqtt_feed: MqttFeedSettings = MqttFeedSettings()
+    store: StoreSettings = StoreSettings()
+    users: list[UserSettings] = Field(default_factory=list)
+    sim: SimSettings = SimSettings()
+    onboarding: OnboardingSettings = OnboardingSettings()
+    api: ApiSettings = ApiSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    mqtt: MqttSettings = MqttSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        firms = {user.firm for user in self.users if user.firm}
+        if len(firms) > 1:
+            for index, user in enumerate(self.users):
+                if not user.firm:
+                    raise ValueError(
+                        f"users[{index}].firm: required when several firms are configured"
+                    )
+        seen: dict[tuple[str, str], str] = {}
+        for user in self.users:
+            for number in user.accounts:
+                key = (user.firm or "", number)
+                if key in seen and seen[key] != user.name:
+                    raise ValueError(
+                        f"users: account {number} is owned by both {seen[key]} and {user.name}"
+                    )
+                seen[key] = user.name
+        if len({user.name for user in self.users}) != len(self.users):
+            raise ValueError("users: a user name appears twice")
+        backups = self.maintenance.backup_dir
+        if backups is not None and backups.resolve() == self.store.path.parent.resolve():
+            raise ValueError("maintenance.backup_dir: is the store's directory; backups "
+                             "must be kept apart from the store (a directory of their own)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            _CredentialsSource(settings_cls),
+        ]
+        toml_file = _TOML_FILE.get()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        """The configuration as plain data, secrets replaced by asterisks (a
+        URL's user:password too)."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for section in data.values():
+            if isinstance(section, dict) and isinstance(section.get("url"), str):
+                section["url"] = masked(section["url"])
+        return data
+
+
+_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "fillcapture_toml_file", default=None
+)
+
+
+class _CredentialsSource(PydanticBaseSettingsSource):
+    """Secret keys from systemd credential files: ``$CREDENTIALS_DIRECTORY/<section>_<key>``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            return {}
+        found: dict[str, Any] = {}
+        for section_name, section_field in Settings.model_fields.items():
+            section_type = section_field.annotation
+            if not (isinstance(section_type, type) and issubclass(section_type, BaseModel)):
+                continue
+            for key, key_field in section_type.model_fields.items():
+                if SecretStr not in _type_args(key_field.annotation):
+                    continue
+                path = Path(directory) / f"{section_name}_{key}"
+                if path.is_file():
+                    found.setdefault(section_name, {})[key] = path.read_text().strip()
+        return found
+
+
+def _type_args(annotation: Any) -> tuple[Any, ...]:
+    return (annotation, *getattr(annotation, "__args__", ()))
