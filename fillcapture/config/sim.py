@@ -1,10 +1,81 @@
-"""``[sim]``: the simulated T4 backend."""
+"""``[sim]``: the simulated T4 backend's options, declared once.
+
+Each option is a field of :class:`SimSettings`: its type, default, bounds and
+its ``fillcapture sim`` flag (:func:`sim_flag`: name, help, metavar, group),
+from which the command line makes its flags; the simulator
+(:class:`fillcapture.sim.config.SimConfig`) takes its defaults from here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import Field, field_validator, model_validator
+from pydantic.config import JsonDict
+from pydantic.fields import FieldInfo
 
 from fillcapture.config.base import Section
+
+_LOGIN_RESULT_PREFIX = "LOGIN_RESULT_"
+
+# Groups of ``fillcapture sim --help``; None is the command's own options.
+FAULTS = "faults"
+SHAPES = "shapes"
+SPREADS = "spreads"
+
+
+@dataclass(frozen=True, slots=True)
+class SimFlag:
+    """How a ``[sim]`` option is given on the ``fillcapture sim`` command line."""
+
+    flag: str
+    help: str
+    metavar: str | None
+    group: str | None
+
+
+def _opt(default: Any, help: str, group: str | None = None, flag: str | None = None,
+         metavar: str | None = None, **bounds: Any) -> Any:
+    """A ``[sim]`` field and its flag (default ``--<field-name>``, filled in by
+    :func:`sim_flag`)."""
+    extra: JsonDict = {"flag": flag, "help": help, "metavar": metavar, "group": group}
+    if isinstance(default, list):
+        items = list(default)
+        return Field(default_factory=lambda: list(items), json_schema_extra=extra, **bounds)
+    return Field(default, json_schema_extra=extra, **bounds)
+
+
+def sim_flag(name: str, field: FieldInfo) -> SimFlag:
+    """The ``fillcapture sim`` flag of the ``[sim]`` field ``name``."""
+    extra = field.json_schema_extra
+    assert isinstance(extra, dict)
+    flag = extra["flag"] or "--" + name.replace("_", "-")
+    return SimFlag(str(flag), str(extra["help"]),
+                   None if extra["metavar"] is None else str(extra["metavar"]),
+                   None if extra["group"] is None else str(extra["group"]))
+
+
+def login_result(value: str | int) -> int:
+    """The ``LoginResult`` number named by ``value``: ``6``, ``"6"``,
+    ``"LOGGED_IN_ELSEWHERE"`` or ``"LOGIN_RESULT_LOGGED_IN_ELSEWHERE"``.
+    Raises ``ValueError`` for anything that is not a login result."""
+    from fillcapture.feeds.t4.proto import auth_pb2
+
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        name = text.upper()
+        if not name.startswith(_LOGIN_RESULT_PREFIX):
+            name = _LOGIN_RESULT_PREFIX + name
+        try:
+            return int(auth_pb2.LoginResult.Value(name))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a T4 LoginResult") from None
+    if number not in auth_pb2.LoginResult.values():
+        raise ValueError(f"{value!r} is not a T4 LoginResult")
+    return number
 
 
 class SimSettings(Section):
@@ -33,37 +104,66 @@ class SimSettings(Section):
     (``late_definitions``).
     """
 
-    seed: int = 1
-    fills_per_second: float = Field(5.0, ge=0)
-    accounts: list[str] = Field(
-        default_factory=lambda: ["11111", "22222", "33333", "44444", "55555"]
-    )
-    firm: str = "SIMFIRM"
-    username: str = "WhenTechFillUser"
-    port: int = Field(0, ge=0, le=65535)
-    spread_fraction: float = Field(0.0, ge=0, le=1)
-    bust_fraction: float = Field(0.0, ge=0, le=1)
-    drop_every: float | None = Field(None, gt=0, allow_inf_nan=False)
-    drop_random: float | None = Field(None, gt=0, allow_inf_nan=False)
-    duplicate_fraction: float = Field(0.0, ge=0, le=1)
-    reorder_window: int = Field(0, ge=0)
-    fill_before_order_fraction: float = Field(0.0, ge=0, le=1)
-    malformed_fraction: float = Field(0.0, ge=0, le=1)
-    refuse_login: int | None = None
-    refuse_logins: int | None = Field(None, ge=1)
-    stall_after: float | None = Field(None, ge=0, allow_inf_nan=False)
-    stall_seconds: float = Field(float("inf"), gt=0)
-    top_level_updates: bool = False
-    account_codes: bool = False
-    ids_on_block: bool = False
-    busts_as_orders: bool = False
-    corrupt_fraction: float = Field(0.0, ge=0, le=1)
-    drop_after_login: bool = False
-    logged_in_elsewhere_after: float | None = Field(None, ge=0, allow_inf_nan=False)
-    trade_date_offset_ticks: int = Field(0, gt=-(10**16), lt=10**16)
-    resubscribe_no_snapshot: int = Field(0, ge=0)
-    spread_trades: bool = False
-    late_definitions: bool = False
+    seed: int = _opt(1, "random seed (default [sim] seed)")
+    fills_per_second: float = _opt(5.0, "live fills per second, or 'max' (default [sim] "
+                                        "fills_per_second)", flag="--rate", ge=0)
+    accounts: list[str] = _opt(["11111", "22222", "33333", "44444", "55555"],
+                               "comma-separated firm accounts (default [sim] accounts)")
+    firm: str = _opt("SIMFIRM", "firm name (default [sim] firm)")
+    username: str = _opt("WhenTechFillUser", "fill user (default [sim] username)")
+    port: int = _opt(0, "loopback port (default [sim] port; 0 = free)", ge=0, le=65535)
+    spread_fraction: float = _opt(0.0, "fraction of orders that are two-leg spreads",
+                                  FAULTS, "--spread", "F", ge=0, le=1)
+    bust_fraction: float = _opt(0.0, "chance that a fill busts an earlier fill of the day",
+                                FAULTS, "--bust", "F", ge=0, le=1)
+    drop_every: float | None = _opt(None, "abort every client socket every S seconds",
+                                    FAULTS, metavar="S", gt=0, allow_inf_nan=False)
+    drop_random: float | None = _opt(
+        None, "abort every client socket at random, S seconds apart on average",
+        FAULTS, metavar="S", gt=0, allow_inf_nan=False)
+    duplicate_fraction: float = _opt(0.0, "fraction of live frames sent twice",
+                                     FAULTS, "--duplicate", "F", ge=0, le=1)
+    reorder_window: int = _opt(0, "shuffle live frames within windows of N",
+                               FAULTS, "--reorder", "N", ge=0)
+    fill_before_order_fraction: float = _opt(
+        0.0, "fraction of new orders announced after their first fill",
+        FAULTS, "--fill-before-order", "F", ge=0, le=1)
+    malformed_fraction: float = _opt(0.0, "fraction of live frames preceded by a junk frame",
+                                     FAULTS, "--malformed", "F", ge=0, le=1)
+    refuse_login: int | None = _opt(
+        None, "refuse correct logins with this LoginResult, by name (LOGGED_IN_ELSEWHERE) "
+        "or number (6)", FAULTS, metavar="RESULT")
+    refuse_logins: int | None = _opt(None, "refuse only the first N logins (default: all)",
+                                     FAULTS, metavar="N", ge=1)
+    stall_after: float | None = _opt(None, "a session goes silent S seconds after its login",
+                                     FAULTS, metavar="S", ge=0, allow_inf_nan=False)
+    stall_seconds: float = _opt(float("inf"), "for S seconds ('inf': for good; the default)",
+                                FAULTS, metavar="S", gt=0)
+    top_level_updates: bool = _opt(False, "live orders, fills and busts as bare messages, "
+                                          "not inside an OrderUpdateMulti", SHAPES)
+    account_codes: bool = _opt(False, "AccountDetails.account carries a code, not the number",
+                               SHAPES)
+    ids_on_block: bool = _opt(False, "updates in an OrderUpdateMulti leave account and "
+                                     "market ids to the block", SHAPES)
+    busts_as_orders: bool = _opt(False, "busts as an OrderUpdate naming the busted trade",
+                                 SHAPES)
+    corrupt_fraction: float = _opt(0.0, "fraction of live fills whose block also carries a "
+                                        "corrupt copy (no fill)", SHAPES, "--corrupt", "F",
+                                   ge=0, le=1)
+    drop_after_login: bool = _opt(False, "accept each login, then close the session at once",
+                                  FAULTS)
+    logged_in_elsewhere_after: float | None = _opt(
+        None, "S seconds into each session, send LOGGED_IN_ELSEWHERE and close",
+        FAULTS, metavar="S", ge=0, allow_inf_nan=False)
+    trade_date_offset_ticks: int = _opt(0, "add N .NET ticks (100 ns) to every trade date sent",
+                                        FAULTS, metavar="N", gt=-(10**16), lt=10**16)
+    resubscribe_no_snapshot: int = _opt(
+        0, "answer the first N subscriptions of a session after its first with success "
+        "and no snapshot", FAULTS, metavar="N", ge=0)
+    spread_trades: bool = _opt(False, "spread orders' updates carry their spread-level trades "
+                                      "as well as their legs", SPREADS)
+    late_definitions: bool = _opt(False, "a spread market's details come only after its first "
+                                         "fills", SPREADS)
 
     @field_validator("refuse_login", mode="before")
     @classmethod
@@ -72,8 +172,6 @@ class SimSettings(Section):
             return None
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ValueError("must be a LoginResult name or number")
-        from fillcapture.sim.config import login_result
-
         result = login_result(value)
         if result == 0:
             raise ValueError("SUCCESS is not a refusal")

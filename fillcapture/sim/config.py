@@ -2,6 +2,9 @@
 and the misbehaviour it is told to show (busts, spreads, faults).
 
 One frozen dataclass, checked once at construction so the server never meets a bad value.
+The options a ``[sim]`` section (and ``fillcapture sim``'s flags) can set are
+declared once, in :class:`fillcapture.config.sim.SimSettings`: their defaults
+here are its defaults.
 """
 
 from __future__ import annotations
@@ -11,17 +14,15 @@ import math
 import pathlib
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fillcapture.config.sim import SimSettings
+from fillcapture.config.sim import login_result as login_result  # where it was
 from fillcapture.feeds.t4.proto import auth_pb2
-
-if TYPE_CHECKING:
-    from fillcapture.config import SimSettings
 
 # A fixed namespace makes every id a pure function of the names it stands for,
 # so two runs (and a test computing ids on its own) agree on them.
 _ID_NAMESPACE = uuid.UUID("5b0f6f2e-3c1d-5a47-9e21-7d1c4a0b8e63")
-_LOGIN_RESULT_PREFIX = "LOGIN_RESULT_"
 
 
 def sim_id(*parts: str) -> str:
@@ -29,24 +30,7 @@ def sim_id(*parts: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
 
 
-def login_result(value: str | int) -> int:
-    """The ``LoginResult`` number named by ``value``: ``6``, ``"6"``,
-    ``"LOGGED_IN_ELSEWHERE"`` or ``"LOGIN_RESULT_LOGGED_IN_ELSEWHERE"``.
-    Raises ``ValueError`` for anything that is not a login result."""
-    text = str(value).strip()
-    try:
-        number = int(text)
-    except ValueError:
-        name = text.upper()
-        if not name.startswith(_LOGIN_RESULT_PREFIX):
-            name = _LOGIN_RESULT_PREFIX + name
-        try:
-            return int(auth_pb2.LoginResult.Value(name))
-        except ValueError:
-            raise ValueError(f"{value!r} is not a T4 LoginResult") from None
-    if number not in auth_pb2.LoginResult.values():
-        raise ValueError(f"{value!r} is not a T4 LoginResult")
-    return number
+_SIM = SimSettings()  # the defaults of the options [sim] sets
 
 
 @dataclass(frozen=True)
@@ -116,15 +100,15 @@ class SimConfig:
       again, so its first subscription always brings snapshots.
     """
 
-    accounts: tuple[str, ...] = ("11111", "22222", "33333", "44444", "55555")
+    accounts: tuple[str, ...] = tuple(_SIM.accounts)
     visible: tuple[str, ...] | None = None
     risk_manager: bool = True
-    firm: str = "SIMFIRM"
-    username: str = "WhenTechFillUser"
+    firm: str = _SIM.firm
+    username: str = _SIM.username
     password: str = "sim-password"  # noqa: S105 - a simulator's well-known default
     api_key: str = "sim-api-key"
-    seed: int = 1
-    fills_per_second: float = 5.0
+    seed: int = _SIM.seed
+    fills_per_second: float = _SIM.fills_per_second
     max_fills: int | None = None
     preload_fills: int = 0
     snapshot_chunk: int = 100
@@ -132,32 +116,32 @@ class SimConfig:
     heartbeat_interval: float = 20.0
     ledger_path: pathlib.Path | None = None
     host: str = "127.0.0.1"
-    port: int = 0
-    spread_fraction: float = 0.0
-    bust_fraction: float = 0.0
-    drop_every: float | None = None
-    drop_random: float | None = None
-    duplicate_fraction: float = 0.0
-    reorder_window: int = 0
-    fill_before_order_fraction: float = 0.0
-    malformed_fraction: float = 0.0
-    refuse_login: int | None = None
-    refuse_logins: int | None = None
-    stall_after: float | None = None
-    stall_seconds: float = math.inf
+    port: int = _SIM.port
+    spread_fraction: float = _SIM.spread_fraction
+    bust_fraction: float = _SIM.bust_fraction
+    drop_every: float | None = _SIM.drop_every
+    drop_random: float | None = _SIM.drop_random
+    duplicate_fraction: float = _SIM.duplicate_fraction
+    reorder_window: int = _SIM.reorder_window
+    fill_before_order_fraction: float = _SIM.fill_before_order_fraction
+    malformed_fraction: float = _SIM.malformed_fraction
+    refuse_login: int | None = _SIM.refuse_login
+    refuse_logins: int | None = _SIM.refuse_logins
+    stall_after: float | None = _SIM.stall_after
+    stall_seconds: float = _SIM.stall_seconds
     # Message shapes (fillcapture.sim.shapes).
-    top_level_updates: bool = False
-    account_codes: bool = False
-    ids_on_block: bool = False
-    busts_as_orders: bool = False
-    corrupt_fraction: float = 0.0
-    drop_after_login: bool = False
-    logged_in_elsewhere_after: float | None = None
-    trade_date_offset_ticks: int = 0
-    resubscribe_no_snapshot: int = 0
+    top_level_updates: bool = _SIM.top_level_updates
+    account_codes: bool = _SIM.account_codes
+    ids_on_block: bool = _SIM.ids_on_block
+    busts_as_orders: bool = _SIM.busts_as_orders
+    corrupt_fraction: float = _SIM.corrupt_fraction
+    drop_after_login: bool = _SIM.drop_after_login
+    logged_in_elsewhere_after: float | None = _SIM.logged_in_elsewhere_after
+    trade_date_offset_ticks: int = _SIM.trade_date_offset_ticks
+    resubscribe_no_snapshot: int = _SIM.resubscribe_no_snapshot
     # Spread orders (with spread_fraction).
-    spread_trades: bool = False
-    late_definitions: bool = False
+    spread_trades: bool = _SIM.spread_trades
+    late_definitions: bool = _SIM.late_definitions
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
