@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,38 @@ def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "fillcapture", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=60, env=clean_env(),
                           check=False)
+
+
+def cli_here(args: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``fillcapture ARGS`` run in this process, as a child would run it: in
+    ``cwd``, with the environment of :func:`clean_env` (plus ``env``), its
+    standard output and error and its exit code captured. The process's own
+    environment and directory are restored after. For commands where a
+    process of their own is not the point: an interpreter's start-up costs
+    more than most commands."""
+    from fillcapture.cli import run_cli as run_here
+
+    saved_env, saved_cwd, child_env = dict(os.environ), Path.cwd(), clean_env(**env)
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(child_env)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = run_here(list(args))
+            except SystemExit as exc:  # argparse: --help, --version, a usage error
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def run_cli_here(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """:func:`run_cli` in this process (:func:`cli_here`), in the config's directory."""
+    return cli_here(["--config", str(config), *args], config.parent)
 
 
 def toml_value(value: Any) -> str:

@@ -18,10 +18,12 @@ from tests.conftest import (
     Proc,
     clean_env,
     free_port,
-    run_cli,
     stored_rows,
     wait_until,
     write_config,
+)
+from tests.conftest import (
+    run_cli_here as run_cli,
 )
 
 FILLS = [

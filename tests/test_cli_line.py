@@ -6,18 +6,15 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, write_config
+from tests.conftest import cli_here, write_config
 
 
 def _fc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fillcapture", *args], cwd=cwd,
-                          env=clean_env(), capture_output=True, text=True, timeout=60,
-                          check=False)
+    return cli_here(args, cwd)
 
 
 def _config(tmp_path: Path) -> Path:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fillcapture.config import ConfigError, load_settings
-from tests.conftest import clean_env
+from tests.conftest import cli_here
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fillcapture", *args], cwd=cwd, env=clean_env(**env),
-        capture_output=True, text=True, timeout=30, check=False,
-    )
+    return cli_here(args, cwd, **env)
 
 
 BAD_FILES = {

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Proc, clean_env, free_port, wait_until
+from tests.conftest import Proc, cli_here, free_port, wait_until
 
 SECRET = "s3cretpw"
 
@@ -23,9 +22,7 @@ SECRET = "s3cretpw"
 def _check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "c.toml"
     path.write_text(text)
-    return subprocess.run(
-        [sys.executable, "-m", "fillcapture", "--config", str(path), "config", "check"],
-        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=30, check=False)
+    return cli_here(["--config", str(path), "config", "check"], tmp_path)
 
 
 INSECURE = {

@@ -21,7 +21,8 @@ import pytest
 
 from fillcapture.model import LEG, Bust, Fill, Side
 from fillcapture.store import Owner, SqliteStore
-from tests.conftest import clean_env, run_cli, write_config
+from tests.conftest import clean_env, write_config
+from tests.conftest import run_cli_here as run_cli
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
