@@ -14,9 +14,11 @@ class FeedSettings(Section):
     """``adapter``: ``sim`` runs the embedded simulator on a loopback port and
     connects the real ``t4`` adapter to it; ``t4`` connects to ``[t4] url``;
     ``mqtt`` takes fills published in fillcapture's JSON schema from the broker
-    of ``[mqtt_feed]``."""
+    of ``[mqtt_feed]``; any other name is an adapter installed in the
+    ``fillcapture.feeds`` entry-point group, configured by a section of its
+    own named after it (:mod:`fillcapture.config.adapters`)."""
 
-    adapter: Literal["sim", "t4", "mqtt"] = "sim"
+    adapter: str = Field("sim", min_length=1)
 
 
 class T4Settings(Section):

@@ -9,13 +9,11 @@ import os
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from fillcapture.config.base import ConfigError
+from fillcapture.config.base import ConfigError, dotted, shown
 from fillcapture.config.settings import _TOML_FILE, Settings
-from fillcapture.urls import masked
 
 DEFAULT_CONFIG_PATH = Path("/etc/fillcapture/fillcapture.toml")
 
@@ -60,7 +58,7 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
 
 def _describe(exc: ValidationError, path: Path) -> str:
     error = exc.errors(include_url=False)[0]
-    key = _dotted(error["loc"])
+    key = dotted(error["loc"])
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key"
@@ -68,26 +66,8 @@ def _describe(exc: ValidationError, path: Path) -> str:
         message = message.removeprefix("Value error, ")
         if ": " in message and not key:
             return f"{path}: {message}"
-    value = "" if error["type"] == "extra_forbidden" else _shown(error.get("input"), key)
+    value = "" if error["type"] == "extra_forbidden" else shown(error.get("input"), key)
     where = key or "(top level)"
     env_name = "FILLCAPTURE_" + "__".join(str(part) for part in error["loc"]).upper()
     source = f"environment {env_name}" if env_name in os.environ else str(path)
     return f"{source}: {where}: {message}{value}"
-
-
-def _shown(value: Any, key: str) -> str:
-    if isinstance(value, (dict, list)) or value is None:
-        return ""
-    if any(word in key for word in ("password", "api_key", "secret", "token")):
-        return ""
-    return f" (got {masked(repr(value))})"
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text

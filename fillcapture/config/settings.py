@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -20,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fillcapture.config.adapters import section_model, validate_section
 from fillcapture.config.brokers import MqttFeedSettings, MqttSettings
 from fillcapture.config.feed import FeedSettings, T4Settings
 from fillcapture.config.listeners import ApiSettings, MetricsSettings
@@ -54,6 +62,36 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     mqtt: MqttSettings = MqttSettings()
     log: LogSettings = LogSettings()
+
+    # The validated section of a third party's adapter (``[<adapter name>]``).
+    _adapter_section: BaseModel | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _adapters_own_section(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+                              ) -> Settings:
+        """Take ``[<adapter name>]`` out for the adapter's own model to check;
+        every other section is ours (an unknown one is refused)."""
+        if not isinstance(data, dict):
+            return handler(data)
+        feed = data.get("feed")
+        name = feed.adapter if isinstance(feed, FeedSettings) else (
+            feed.get("adapter") if isinstance(feed, dict) else None)
+        if not isinstance(name, str) or not name:
+            return handler(data)
+        model = section_model(name, cls.model_fields)
+        if model is None:
+            return handler(data)
+        rest = {key: value for key, value in data.items() if key != name}
+        settings = handler(rest)
+        settings._adapter_section = validate_section(name, model, data.get(name))
+        return settings
+
+    @property
+    def adapter_section(self) -> BaseModel | None:
+        """What ``[<adapter name>]`` says, validated with the adapter's
+        ``settings_model``; None for the built-in adapters."""
+        return self._adapter_section
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -104,6 +142,8 @@ class Settings(BaseSettings):
         """The configuration as plain data, secrets replaced by asterisks (a
         URL's user:password too)."""
         data: dict[str, Any] = self.model_dump(mode="json")
+        if self._adapter_section is not None:
+            data[self.feed.adapter] = self._adapter_section.model_dump(mode="json")
         for section in data.values():
             if isinstance(section, dict) and isinstance(section.get("url"), str):
                 section["url"] = masked(section["url"])

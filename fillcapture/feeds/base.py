@@ -1,16 +1,20 @@
 """The feed adapter interface and how adapters are found.
 
 An adapter is an async iterator of :mod:`fillcapture.model` feed events; it
-is looked up by name in the ``fillcapture.feeds`` entry-point group.
+is looked up by name in the ``fillcapture.feeds`` entry-point group. A third
+party's adapter factory may declare the model of its own configuration
+section as its ``settings_model`` attribute; the configuration validates
+``[<adapter name>]`` with it and the factory finds the result in
+``settings.adapter_section`` (:mod:`fillcapture.config.adapters`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from fillcapture.config.adapters import ADAPTER_GROUP, load_factory
 from fillcapture.model import FeedEvent
 from fillcapture.ownership import Ownership
 
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
     from fillcapture.config import Settings
     from fillcapture.metrics import Metrics
 
-ENTRY_POINT_GROUP = "fillcapture.feeds"
+ENTRY_POINT_GROUP = ADAPTER_GROUP
 
 
 class FeedError(Exception):
@@ -82,8 +86,8 @@ class AdapterFactory(Protocol):
 
 def load_adapter(name: str) -> AdapterFactory:
     """The factory registered under ``name`` in the ``fillcapture.feeds`` group."""
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name == name:
-            factory: AdapterFactory = entry.load()
-            return factory
-    raise FeedError(f"no feed adapter named {name!r} is installed")
+    try:
+        factory: AdapterFactory = load_factory(name)
+    except LookupError:
+        raise FeedError(f"no feed adapter named {name!r} is installed") from None
+    return factory
