@@ -55,14 +55,24 @@ def cli_here(args: Sequence[str], cwd: Path, **env: str) -> subprocess.Completed
     standard output and error and its exit code captured. The process's own
     environment and directory are restored after. For commands where a
     process of their own is not the point: an interpreter's start-up costs
-    more than most commands."""
+    more than most commands. The command's logging set-up is undone after it
+    too, and its loggers are not cached, so later tests see structlog as
+    they would have (``capture_logs`` misses a cached logger)."""
+    import structlog
+
     from fillcapture.cli import run_cli as run_here
 
     saved_env, saved_cwd, child_env = dict(os.environ), Path.cwd(), clean_env(**env)
+    saved_logging, configure = structlog.get_config(), structlog.configure
     out, err = io.StringIO(), io.StringIO()
+
+    def uncached(**settings: Any) -> None:
+        configure(**(settings | {"cache_logger_on_first_use": False}))
+
     os.environ.clear()
     os.environ.update(child_env)
     os.chdir(cwd)
+    structlog.configure = uncached  # type: ignore[assignment]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -70,6 +80,8 @@ def cli_here(args: Sequence[str], cwd: Path, **env: str) -> subprocess.Completed
             except SystemExit as exc:  # argparse: --help, --version, a usage error
                 code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
+        structlog.configure = configure  # type: ignore[assignment]
+        configure(**saved_logging)
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
