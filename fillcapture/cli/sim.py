@@ -44,7 +44,7 @@ def _add_option(parser: Any, name: str) -> None:
                             help=flag.help)
         return
     kinds = get_args(field.annotation) or (field.annotation,)
-    kind = None if name in _FROM_TEXT else next(k for k in (int, float) if k in kinds)
+    kind = None if name in _FROM_TEXT else next((k for k in (int, float) if k in kinds), None)
     metavar = flag.metavar or flag.flag.lstrip("-").replace("-", "_").upper()
     parser.add_argument(flag.flag, dest=name, type=kind, metavar=metavar, help=flag.help)
 
