@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from fillcapture.fillshape import COLUMN_NAMES, COLUMNS, text_row
+from fillcapture.fillshape import COLUMN_NAMES, COLUMNS, reader, text_row
 from fillcapture.store.base import StoredFill
 
 FILL_COLUMNS = COLUMN_NAMES
@@ -97,10 +97,12 @@ async def write_parquet(fills: AsyncIterable[StoredFill], path: Path) -> int:
         for f in COLUMNS if f.column is not None
     ])
 
+    readers = [reader(column) for column in COLUMNS]
+
     def batch(rows: list[StoredFill]) -> Any:
         arrays = []
-        for column, field in zip(COLUMNS, schema, strict=True):
-            values = [column.value(fill) for fill in rows]
+        for read, field in zip(readers, schema, strict=True):
+            values = [read(fill) for fill in rows]
             if pa.types.is_decimal(field.type):  # T4's text straight to decimal128, never a float
                 arrays.append(pa.array(values, type=pa.string()).cast(field.type))
             else:

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from operator import attrgetter
+from typing import Any, Literal, Protocol, get_args
 
 from fillcapture.model import Side
 
@@ -112,10 +113,6 @@ class FillField:
     column: Column | None = None
     read: Callable[[PublicFill], Any] | None = None
 
-    def value(self, fill: PublicFill) -> Any:
-        """This field of ``fill``, as in the MQTT message (times as datetimes)."""
-        return getattr(fill, self.name) if self.read is None else self.read(fill)
-
     def api_schema(self) -> dict[str, Any]:
         """Its JSON schema in the OpenAPI document, description last."""
         schema = dict(self.schema)
@@ -178,9 +175,20 @@ COLUMNS: tuple[FillField, ...] = tuple(sorted(
 COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in COLUMNS)
 
 
-def message_fields(fill: PublicFill) -> dict[str, Any]:
-    """``fill``'s MQTT message fields: its owner and bust flag as of now."""
-    return {f.name: f.value(fill) for f in FIELDS}
+Reader = Callable[[PublicFill], Any]
+"""Takes one field's value, in one form, from a fill."""
+
+
+def reader(declared: FillField) -> Reader:
+    """``declared``'s value as in the MQTT message: a C-level attribute lookup
+    where it is a plain attribute (these run for every fill of every page,
+    export and message)."""
+    return declared.read if declared.read is not None else attrgetter(declared.name)
+
+
+def _is(annotation: Any, kind: type) -> bool:
+    """Whether ``annotation`` is ``kind`` or a union holding it."""
+    return annotation is kind or kind in get_args(annotation)
 
 
 def utc_text(moment: datetime) -> str:
@@ -188,35 +196,49 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(_TEXT_TIME)
 
 
-def json_value(value: Any) -> Any:
-    """A message value as JSON: times as :func:`utc_text`, dates ``YYYY-MM-DD``."""
-    if isinstance(value, datetime):
-        return utc_text(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _json_reader(declared: FillField) -> Reader:
+    """``declared``'s reader for the API's JSON: times as :func:`utc_text`,
+    dates ``YYYY-MM-DD``; made for its type, so a row costs no type tests."""
+    read, kind = reader(declared), declared.message
+    if _is(kind, datetime):
+        return lambda fill: None if (value := read(fill)) is None else utc_text(value)
+    if _is(kind, date):
+        return lambda fill: None if (value := read(fill)) is None else value.isoformat()
+    return read
+
+
+def _text_reader(declared: FillField) -> Reader:
+    """``declared``'s reader for a cell of ``fillcapture fills``: nothing as
+    ``""``, times ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, dates ``YYYY-MM-DD``."""
+    read, kind = reader(declared), declared.message
+    if _is(kind, datetime):
+        return lambda fill: "" if (value := read(fill)) is None else value.strftime(_TEXT_TIME)
+    if _is(kind, date):
+        return lambda fill: "" if (value := read(fill)) is None else value.isoformat()
+    if _is(kind, type(None)):
+        return lambda fill: "" if (value := read(fill)) is None else value
+    return read
+
+
+# Each form as (name, reader) pairs, made once: a row is then one pass.
+_MESSAGE = tuple((f.name, reader(f)) for f in FIELDS)
+_JSON = tuple((f.name, _json_reader(f)) for f in FIELDS)
+_TEXT_ROW = tuple((f.name, _text_reader(f)) for f in COLUMNS)
+
+
+def message_fields(fill: PublicFill) -> dict[str, Any]:
+    """``fill``'s MQTT message fields: its owner and bust flag as of now."""
+    return {name: read(fill) for name, read in _MESSAGE}
 
 
 def json_object(fill: PublicFill) -> dict[str, Any]:
     """``fill`` as the API's JSON: the message fields, times and dates as text."""
-    return {f.name: json_value(f.value(fill)) for f in FIELDS}
-
-
-def text_value(value: Any) -> Any:
-    """A message value as a cell of ``fillcapture fills``: nothing as ``""``,
-    times ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, dates ``YYYY-MM-DD``."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime(_TEXT_TIME)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return {name: read(fill) for name, read in _JSON}
 
 
 def text_row(fill: PublicFill) -> dict[str, Any]:
     """``fill`` as the text-ready row of ``fillcapture fills`` (CSV, JSON, table)."""
-    return {f.name: text_value(f.value(fill)) for f in COLUMNS}
+    return {name: read(fill) for name, read in _TEXT_ROW}
 
 
 def _check() -> None:
