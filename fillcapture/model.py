@@ -20,7 +20,7 @@ class Side(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class FillKey:
+class FillIdentity:
     """Identity of one fill (T4_API_V1 §8), qualified by firm.
 
     ``trade_key`` is the exchange trade id, or ``#<sequence_order>`` where T4
@@ -72,8 +72,10 @@ class Fill(NamedTuple):
         return self.exchange_trade_id or f"#{self.sequence_order}"
 
     @property
-    def key(self) -> FillKey:
-        return FillKey(self.firm, self.account_id, self.order_id, self.trade_key, self.leg_index)
+    def key(self) -> FillIdentity:
+        """The fill's identity: the same for every delivery of it."""
+        return FillIdentity(self.firm, self.account_id, self.order_id, self.trade_key,
+                            self.leg_index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,9 @@ from fillcapture.api.middleware import AccessLog, RequestLimit, ResponseHeaders
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
+from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
 from fillcapture.ownership import Entry, Ownership
-from fillcapture.publish.schema import message_fields, utc_text
 from fillcapture.reports import point_values, report_row, summarize
 from fillcapture.store.base import (
     AccountActivity,
@@ -206,12 +206,9 @@ class _Api:
 
 def fill_object(fill: StoredFill) -> dict[str, Any]:
     """A fill in the JSON of the MQTT messages (``fillcapture.publish.schema``):
-    one shape for every consumer. Prices are T4's exact text."""
-    return message_fields(fill) | {
-        "exchange_time": utc_text(fill.exchange_time),
-        "trade_date": fill.trade_date.isoformat(),
-        "captured_at": utc_text(fill.captured_at),
-    }
+    one shape for every consumer (:mod:`fillcapture.fillshape`). Prices are
+    T4's exact text."""
+    return json_object(fill)
 
 
 def account_object(entry: AccountActivity) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Written out rather than derived, so that it says exactly what the API does:
 every parameter with the form ``params`` accepts, every status each endpoint
-answers with, every body. The schemathesis test holds the server to it.
+answers with, every body; a fill's schema is its declaration's
+(:data:`fillcapture.fillshape.FIELDS`). The schemathesis test holds the server to it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from fillcapture.fillshape import FIELDS
 
 _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
-_PRICE = r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$"  # as fillcapture.publish.schema.FillMessage
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -40,37 +41,8 @@ SCHEMAS: dict[str, Any] = {
         "message": _TEXT,
     }, "Every refusal. The message concerns the request only and never says whether "
        "another user or account exists."),
-    "Fill": _object({
-        "fill_id": {"type": "string", "minLength": 1,
-                    "description": "firm/order_id/trade_key[/leg_index]: the fill's identity, "
-                                   "as in the MQTT messages"},
-        "firm": _TEXT,
-        "user": {"type": ["string", "null"], "description": "the fill's owner now"},
-        "account": _TEXT,
-        "account_id": _TEXT,
-        "order_id": _TEXT,
-        "exchange_trade_id": _TEXT,
-        "sequence_order": {"type": "integer"},
-        "leg_index": {"type": ["integer", "null"], "minimum": 0,
-                      "description": "a spread leg's index; null for an outright fill"},
-        "market_id": _TEXT,
-        "side": {"enum": ["BUY", "SELL", None],
-                 "description": "null while the fill's order is unknown"},
-        "volume": {"type": "integer", "minimum": 1},
-        "price": {"type": "string", "pattern": _PRICE,
-                  "description": "exact decimal, as T4 sent it"},
-        "exchange_time": _TIME,
-        "trade_date": _DATE,
-        "busted": {"type": "boolean"},
-        "captured_at": _TIME,
-        "kind": {"enum": ["outright", "leg", "pending_leg", "spread"],
-                 "description": "leg: a spread leg on its own contract and side; "
-                                "pending_leg: a leg whose spread is not defined yet (the "
-                                "spread's market, no side); spread: the spread-level trade "
-                                "of an order with legs, never a position"},
-        "spread_market_id": {"type": ["string", "null"],
-                             "description": "a leg's spread market; null otherwise"},
-    }, "A stored fill, in the fields and form of the MQTT fill messages."),
+    "Fill": _object({f.name: f.api_schema() for f in FIELDS},
+                    "A stored fill, in the fields and form of the MQTT fill messages."),
     "FillPage": _object({
         "user": _TEXT,
         "fills": {"type": "array", "items": _ref("Fill")},

@@ -1,254 +1,103 @@
-"""Replay a recorded T4 session through the real t4 adapter and the daemon's pipeline.
+"""The replay feed adapter: a recorded T4 session as a feed.
 
-:class:`ReplayServer` serves a recording over loopback WebSocket. A recording
-holds one segment per session the recorder had: each begins with that
-session's login response. The first client session gets the first segment, the
-next one the second, and so on; a segment that is not the last ends with the
-server closing the socket, so the adapter reconnects, logs in and gets the
-next session's snapshot exactly as it did live. Once all are served, later
-sessions get the last segment again.
+:class:`ReplayFeed` plays a recording (``fillcapture record``) through the
+real t4 adapter: the recording is served over loopback WebSocket by
+:class:`~fillcapture.feeds.replay_server.ReplayServer` and the t4 adapter
+logs in to it, so every frame takes the path it took live (decoding,
+reconnects, snapshots). Unlike a live source the feed ends: once every
+recorded session was played and the last one closed, every frame has been
+read and ``events()`` returns.
 
-:func:`replay` is ``fillcapture replay``: recording → adapter → ownership
-filter → writer → the configured store, and a summary of what happened.
+``fillcapture replay`` runs this feed through the daemon's pipeline
+(:mod:`fillcapture.replaying`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any
 
-import structlog
 from pydantic import SecretStr
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
 
-from fillcapture.config import Settings
-from fillcapture.feeds.base import FeedAdapter, Reconciliation
-from fillcapture.feeds.recording import RecordedFrame, RecordingError, read_recording
-from fillcapture.feeds.t4.proto import service_pb2
+from fillcapture.config import T4Settings
+from fillcapture.feeds.base import FeedError, Reconciliation
+from fillcapture.feeds.replay_server import Pace, ReplayServer
+from fillcapture.feeds.t4.session import T4Feed
+from fillcapture.metrics import Metrics
 from fillcapture.model import Disconnected, FeedEvent
-
-log = structlog.get_logger(__name__)
-
-Pace = Literal["original", "max"]
+from fillcapture.ownership import Ownership
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One recorded session: its login response and every frame after it."""
+def replay_settings(t4: T4Settings, url: str) -> T4Settings:
+    """``t4`` pointed at a replay server at ``url``. The server takes any
+    login; the key only makes the settings valid. Reconnects are quick: a
+    recorded session ends with the server closing it."""
+    return t4.model_copy(update={
+        "url": url, "api_key": SecretStr("replay"),
+        "reconnect_base": 0.01, "reconnect_cap": 0.05,
+    })
 
-    login: bytes
-    body: Sequence[RecordedFrame]
 
+class ReplayFeed:
+    """A recording at ``path`` as a feed, while the context is entered.
 
-class ReplayServer:
-    """A loopback WebSocket server playing a recording's sessions in turn.
-
-    ``pace="original"`` keeps the recorded gaps between frames; ``"max"``
-    sends as fast as the client reads. With ``close_when_done`` the last
-    segment also ends by closing the socket (``fillcapture replay`` stops on it).
+    ``t4`` gives what the t4 adapter needs beyond the server (firm, user,
+    subscriptions); :attr:`t4` is it as used, pointed at the loopback server.
+    ``pace`` is the server's (:class:`ReplayServer`).
     """
 
-    def __init__(
-        self, frames: Sequence[RecordedFrame], *, pace: Pace = "max",
-        host: str = "127.0.0.1", port: int = 0, close_when_done: bool = False,
-    ) -> None:
-        self.segments = split_sessions(frames)
-        self.pace = pace
-        self.host = host
-        self.port = port
-        self.close_when_done = close_when_done
-        self.sessions = 0
-        self.finished = 0  # segments sent to the end
-        self.complete = asyncio.Event()  # every segment sent once
-        self._server: Server | None = None
+    def __init__(self, path: Path, t4: T4Settings, ownership: Callable[[], Ownership],
+                 metrics: Metrics, *, pace: Pace = "max") -> None:
+        self.server = ReplayServer.from_file(path, pace=pace, close_when_done=True)
+        self.t4 = t4
+        self._ownership = ownership
+        self._metrics = metrics
+        self._feed: T4Feed | None = None
 
-    @classmethod
-    def from_file(
-        cls, path: Path, *, pace: Pace = "max", port: int = 0, close_when_done: bool = False,
-    ) -> ReplayServer:
-        return cls(list(read_recording(path)), pace=pace, port=port,
-                   close_when_done=close_when_done)
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/v1"
-
-    @property
-    def frames(self) -> int:
-        """Frames in the recording, login responses included."""
-        return sum(1 + len(segment.body) for segment in self.segments)
-
-    async def __aenter__(self) -> ReplayServer:
-        self._server = await serve(self._session, self.host, self.port, compression=None,
-                                   max_size=64 * 1024 * 1024)
-        self.port = self._server.sockets[0].getsockname()[1]
+    async def __aenter__(self) -> ReplayFeed:
+        await self.server.__aenter__()
+        self.t4 = replay_settings(self.t4, self.server.url)
+        self._feed = T4Feed(self.t4, self._ownership, self._metrics)
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def drop_connections(self) -> None:
-        if self._server is not None:
-            for connection in list(self._server.connections):
-                await connection.close(code=CloseCode.GOING_AWAY, reason="replay drop")
-
-    async def _session(self, ws: ServerConnection) -> None:
-        index = min(self.sessions, len(self.segments) - 1)
-        self.sessions += 1
-        segment = self.segments[index]
-        last = index == len(self.segments) - 1
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            await self._await_kind(ws, "login_request")
-            await ws.send(segment.login)
-            await self._await_kind(ws, "account_subscribe")
-            previous: int | None = None
-            for record in segment.body:
-                if self.pace == "original" and previous is not None:
-                    await asyncio.sleep(max(0.0, (record.received_ns - previous) / 1e9))
-                previous = record.received_ns
-                await ws.send(record.frame)
-            self.finished += 1
-            if last:
-                self.complete.set()
-            if not last or self.close_when_done:
-                # As the recorded session ended: the adapter reconnects.
-                await ws.close(CloseCode.GOING_AWAY, "recorded session ended")
-            await ws.wait_closed()
-        except ConnectionClosed:
-            pass
+            await self.close()
+        finally:
+            await self.server.__aexit__(exc_type, exc, tb)
 
-    @staticmethod
-    async def _await_kind(ws: ServerConnection, kind: str) -> None:
-        async for frame in ws:
-            if isinstance(frame, bytes):
-                message = service_pb2.ClientMessage.FromString(frame)
-                if message.WhichOneof("payload") == kind:
-                    return
-        raise ConnectionClosed(None, None)
-
-
-def split_sessions(frames: Sequence[RecordedFrame]) -> list[Segment]:
-    """The recording cut before each login response; frames before the first are dropped."""
-    segments: list[Segment] = []
-    login: bytes | None = None
-    body: list[RecordedFrame] = []
-    for record in frames:
-        if _is_login_response(record.frame):
-            if login is not None:
-                segments.append(Segment(login, body))
-            login, body = record.frame, []
-        elif login is not None:
-            body.append(record)
-    if login is None:
-        raise RecordingError("the recording holds no login response")
-    segments.append(Segment(login, body))
-    return segments
-
-
-def _is_login_response(frame: bytes) -> bool:
-    try:
-        message = service_pb2.ServerMessage.FromString(frame)
-    except Exception:
-        return False
-    return bool(message.WhichOneof("payload") == "login_response")
-
-
-class _UntilReplayed:
-    """A feed that ends once the replay is complete and its last session closed:
-    every frame was read by then, so every fill has been handed to the writer."""
-
-    def __init__(self, feed: FeedAdapter, server: ReplayServer) -> None:
-        self._feed = feed
-        self._server = server
+    def _running(self) -> T4Feed:
+        if self._feed is None:
+            raise FeedError("the replay feed is used outside its context")
+        return self._feed
 
     async def events(self) -> AsyncIterator[FeedEvent]:
-        async for event in self._feed.events():
+        """The t4 adapter's events, until the recording was played to its end."""
+        async for event in self._running().events():
             yield event
-            if isinstance(event, Disconnected) and self._server.complete.is_set():
+            if isinstance(event, Disconnected) and self.server.complete.is_set():
                 return
 
     async def registry_changed(self) -> None:
-        await self._feed.registry_changed()
+        await self._running().registry_changed()
 
     async def reconcile(self, step_seconds: float) -> Reconciliation:
-        return await self._feed.reconcile(step_seconds)
+        return await self._running().reconcile(step_seconds)
 
     async def close(self) -> None:
-        await self._feed.close()
+        if self._feed is not None:
+            await self._feed.close()
 
 
-@dataclass(frozen=True, slots=True)
-class ReplaySummary:
-    frames: int
-    sessions: int
-    fills: int  # decoded, owned or not
-    captured: int
-    duplicates: int
-    dropped_unowned: int
-    busts: int
-    malformed: int
-    seconds: float
+def __getattr__(name: str) -> Any:
+    """The replay runner's former names here (``replay``, ``ReplaySummary``),
+    now in :mod:`fillcapture.replaying`; looked up there only when asked for,
+    so that this module imports neither the store nor the daemon."""
+    if name in ("replay", "ReplaySummary"):
+        from fillcapture import replaying
 
-    def __str__(self) -> str:
-        rate = self.fills / self.seconds if self.seconds > 0 else 0.0
-        return (
-            f"replayed {self.frames} frames in {self.sessions} session(s): "
-            f"{self.fills} fills ({self.captured} new, {self.duplicates} duplicate, "
-            f"{self.dropped_unowned} unowned), {self.busts} busts recorded, "
-            f"{self.malformed} malformed frames skipped; "
-            f"{self.seconds:.2f} s, {rate:,.0f} fills/s"
-        )
-
-
-async def replay(
-    settings: Settings, path: Path, pace: Pace = "max",
-    on_ready: Callable[[ReplayServer], None] | None = None,
-) -> ReplaySummary:
-    """Push a recording through the t4 adapter and the pipeline into the configured store."""
-    from fillcapture.feeds.t4.session import T4Feed
-    from fillcapture.metrics import Metrics
-    from fillcapture.service import Daemon, owners_from
-    from fillcapture.store import open_store
-
-    metrics = Metrics()
-    server = ReplayServer.from_file(path, pace=pace, close_when_done=True)
-    async with server, open_store(settings.store.url) as store:
-        await store.seed_registry(owners_from(settings))
-        # The replay server takes any login; these only make the adapter valid.
-        t4 = settings.t4.model_copy(update={
-            "url": server.url, "api_key": SecretStr("replay"),
-            "reconnect_base": 0.01, "reconnect_cap": 0.05,
-        })
-        # A replay stores what it finds; it does not seal days or run jobs (a
-        # replay into a day already sealed is an amendment, as it should be).
-        schedule = settings.schedule.model_copy(update={"enabled": False})
-        effective = settings.model_copy(update={"t4": t4, "schedule": schedule})
-        daemon = Daemon(effective, store, metrics)
-        await daemon.load_registry()
-        if on_ready is not None:
-            on_ready(server)
-        started = time.perf_counter()
-        feed = T4Feed(t4, lambda: daemon.ownership, metrics)
-        await daemon.run(_UntilReplayed(feed, server))
-        seconds = time.perf_counter() - started
-    counters = metrics.counters
-    return ReplaySummary(
-        frames=server.frames, sessions=server.sessions,
-        fills=counters["fills.captured"] + counters["fills.duplicate"]
-        + counters["fills.dropped_unowned"],
-        captured=counters["fills.captured"], duplicates=counters["fills.duplicate"],
-        dropped_unowned=counters["fills.dropped_unowned"], busts=counters["busts.recorded"],
-        malformed=counters["frames.malformed"], seconds=seconds,
-    )
+        return getattr(replaying, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

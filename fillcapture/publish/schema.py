@@ -5,54 +5,34 @@ it for consumers; this module is its definition. Prices are decimal strings
 exactly as T4 sent them, times UTC ISO 8601 with a ``Z``, trade dates
 ``YYYY-MM-DD``. ``fill_id`` is the fill's identity as text: the same for every
 delivery of the same fill, from any store, so consumers de-duplicate by it.
+
+A fill message's fields are :data:`fillcapture.fillshape.FIELDS`, made into the
+pydantic model here; :class:`BustMessage` adds the bust's own.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from fillcapture.fillshape import FIELDS, fill_id, message_fields, utc_text
 from fillcapture.model import LEG, OUTRIGHT, SPREAD_TRADE, Fill, Side
-from fillcapture.store.base import StoredFill
+
+__all__ = ["BustMessage", "FillMessage", "fill_id", "message_fields", "utc_text"]
 
 
-def fill_id(firm: str, order_id: str, trade_key: str, leg_index: int | None) -> str:
-    """``firm/order_id/trade_key[/leg]``: the fill identity (T4_API_V1 §8) as text."""
-    text = f"{firm}/{order_id}/{trade_key}"
-    return text if leg_index is None else f"{text}/{leg_index}"
-
-
-class FillMessage(BaseModel):
-    """One fill, published to ``{prefix}/fills/{user}/{account}``."""
+class _FillMessage(BaseModel):
+    """What every fill message does; its fields are :data:`fillcapture.fillshape.FIELDS`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    fill_id: str = Field(min_length=1)
-    firm: str = Field(min_length=1)
-    user: str | None = None
-    account: str = Field(min_length=1)
-    account_id: str = Field(min_length=1)
-    order_id: str = Field(min_length=1)
-    exchange_trade_id: str
-    sequence_order: int
-    leg_index: int | None = Field(None, ge=0)
-    market_id: str
-    side: Literal["BUY", "SELL"] | None
-    volume: int = Field(gt=0)
-    price: str = Field(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$")
-    exchange_time: datetime
-    trade_date: date
-    busted: bool = False
-    captured_at: datetime | None = None
-    # What the fill is to positions (StoredFill.kind); a message from before
-    # had none, and a fill with a leg index is then a leg not placed.
-    kind: Literal["outright", "leg", "pending_leg", "spread"] | None = None
-    spread_market_id: str | None = None
+    if TYPE_CHECKING:  # the fields are added from the declaration; each is what it says
+        def __getattr__(self, name: str) -> Any: ...
 
-    @field_validator("exchange_time", "captured_at")
+    @field_validator("exchange_time", "captured_at", check_fields=False)
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -76,6 +56,16 @@ class FillMessage(BaseModel):
         )
 
 
+if TYPE_CHECKING:
+    FillMessage = _FillMessage
+else:
+    FillMessage = create_model(
+        "FillMessage", __base__=_FillMessage, __module__=__name__,
+        __doc__="One fill, published to ``{prefix}/fills/{user}/{account}``.",
+        **{f.name: (f.message, Field(**f.constraints)) for f in FIELDS},
+    )
+
+
 class BustMessage(FillMessage):
     """A bust of the fill ``fill_id``, published to ``{prefix}/busts/{user}/{account}``:
     the busted fill's own fields, ``busted`` true, and when T4 busted it."""
@@ -89,33 +79,3 @@ class BustMessage(FillMessage):
         if value.tzinfo is None:
             raise ValueError("must carry a timezone (UTC, ending in Z)")
         return value.astimezone(UTC)
-
-
-def message_fields(fill: StoredFill) -> dict[str, Any]:
-    """A stored fill's :class:`FillMessage` fields, its owner and bust flag as of now."""
-    return {
-        "fill_id": fill_id(fill.firm, fill.order_id, fill.trade_key, fill.leg_index),
-        "firm": fill.firm,
-        "user": fill.user,
-        "account": fill.account,
-        "account_id": fill.account_id,
-        "order_id": fill.order_id,
-        "exchange_trade_id": fill.exchange_trade_id,
-        "sequence_order": fill.sequence_order,
-        "leg_index": fill.leg_index,
-        "market_id": fill.market_id,
-        "side": None if fill.side is None else fill.side.value,
-        "volume": fill.volume,
-        "price": fill.price,
-        "exchange_time": fill.exchange_time,
-        "trade_date": fill.trade_date,
-        "busted": fill.busted,
-        "captured_at": fill.captured_at,
-        "kind": fill.kind,
-        "spread_market_id": fill.spread_market_id,
-    }
-
-
-def utc_text(moment: datetime) -> str:
-    """``2026-11-23T15:04:05.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -29,9 +29,9 @@ from fillcapture.files import append_private
 
 _UTC = datetime.UTC
 
-FillKey = tuple[str, str, str, str, int, int | None]
-"""What a bust line names a fill by: firm, account id, order id, exchange trade id,
-sequence order and leg index."""
+LedgerKey = tuple[str, str, str, str, int, int | None]
+"""A ledger fill's identity, what a bust line names it by: firm, account id,
+order id, exchange trade id, sequence order and leg index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ class LedgerFill:
     fill_kind: str = "outright"
 
     @property
-    def key(self) -> FillKey:
+    def key(self) -> LedgerKey:
         return (
             self.firm,
             self.account_id,
@@ -165,7 +165,7 @@ def read_ledger(path: Path) -> list[LedgerFill]:
     the simulator wrote.
     """
     fills: list[LedgerFill] = []
-    where: dict[FillKey, int] = {}
+    where: dict[LedgerKey, int] = {}
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             if not line.endswith("\n"):
@@ -179,7 +179,7 @@ def read_ledger(path: Path) -> list[LedgerFill]:
                 fills.append(fill)
                 continue
             leg_index = data["leg_index"]
-            key: FillKey = (
+            key: LedgerKey = (
                 str(data["firm"]),
                 str(data["account_id"]),
                 str(data["order_id"]),

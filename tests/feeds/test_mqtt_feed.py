@@ -28,7 +28,7 @@ from fillcapture.config import (
     load_settings,
 )
 from fillcapture.feeds.base import load_adapter
-from fillcapture.feeds.mqtt import MqttFeed
+from fillcapture.feeds.mqtt_feed import MqttFeed
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     BustsReceived,

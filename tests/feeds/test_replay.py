@@ -19,9 +19,13 @@ from fillcapture.config import (
     UserSettings,
 )
 from fillcapture.feeds.recording import RecordingWriter, read_recording
-from fillcapture.feeds.replay import ReplayServer, replay
+from fillcapture.feeds.replay import ReplayFeed
+from fillcapture.feeds.replay_server import ReplayServer
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
+from fillcapture.model import Connected, Disconnected, FillsReceived
+from fillcapture.ownership import Entry, Ownership
+from fillcapture.replaying import replay
 from fillcapture.service import Daemon
 from fillcapture.sim import read_ledger
 from fillcapture.store import Owner, open_store
@@ -77,6 +81,27 @@ async def test_recorded_frames_delivered_twice_store_once(tmp_path: Path) -> Non
     assert first == len(expected)
     assert sorted(stored, key=repr) == sorted(expected, key=repr)
     assert metrics["fills.dropped_unowned"] == 2 * sum(1 for f in ledger if f.account == "55555")
+
+
+async def test_a_recording_is_a_feed_of_its_fills_that_ends() -> None:
+    ledger = read_ledger(FIXTURES / "normal_day.ledger.jsonl")
+    owners = Ownership(Entry("A", None, account) for account in OWNED)
+    feed = ReplayFeed(FIXTURES / "normal_day.t4rec", T4Settings(), lambda: owners, Metrics())
+
+    async with feed, asyncio.timeout(30):
+        assert feed.t4.url == feed.server.url
+        events = [event async for event in feed.events()]  # ends by itself
+
+    fills = [fill for event in events if isinstance(event, FillsReceived)
+             for fill in event.fills]
+    print(f"events={len(events)} fills={len(fills)} ledger={len(ledger)}")
+    assert isinstance(events[0], Connected)
+    assert isinstance(events[-1], Disconnected)
+    assert (feed.server.sessions, feed.server.finished) == (1, 1)
+    # Every fill recorded, owned or not: the feed filters nothing.
+    assert sorted((f.order_id, f.trade_key, f.leg_index) for f in fills) == sorted(
+        (f.order_id, f.exchange_trade_id or f"#{f.sequence_order}", f.leg_index)
+        for f in ledger)
 
 
 def _two_session_recording(path: Path) -> Path:
