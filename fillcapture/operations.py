@@ -44,7 +44,8 @@ from fillcapture.store import Seal, SqliteStore, StoreError
 
 if TYPE_CHECKING:
     from fillcapture.config import Settings
-    from fillcapture.service import Daemon, FeedStatus
+    from fillcapture.feedstatus import FeedStatus
+    from fillcapture.service import Daemon
 
 log = structlog.get_logger(__name__)
 

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import secrets
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Literal
+from datetime import date
 
 import structlog
 from pydantic import SecretStr
 
 from fillcapture.config import Settings
-from fillcapture.exporter import serve_metrics
 from fillcapture.feeds.base import FeedAdapter, LoginRefused, load_adapter
+
+# FeedState and FeedStatus stay importable from here for the pipeline's other users.
+from fillcapture.feedstatus import FeedState as FeedState
+from fillcapture.feedstatus import FeedStatus, StatusBoard, StatusListener
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     AccountConflict,
@@ -44,6 +44,7 @@ from fillcapture.model import (
 from fillcapture.operations import Operations, instance_of
 from fillcapture.outage import StoreOutage
 from fillcapture.ownership import Entry, Ownership
+from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import publishing
 from fillcapture.quarantine import QuarantineWarnings, Releaser
 from fillcapture.store import Owner, Store, open_store
@@ -59,46 +60,17 @@ PROGRESS_SECONDS = 60.0
 VISIBILITY_GRACE_SECONDS = 10.0
 
 
-FeedState = Literal["starting", "connected", "subscribed", "disconnected", "stopping", "stopped"]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStatus:
-    """The daemon's T4 session as it stands: for ``fillcapture status``, systemd
-    and metrics. ``since`` is when ``state`` was entered; ``reason`` says why
-    the last session ended; ``visible`` are the account numbers the fill user sees,
-    meaningful only if the feed ``lists_accounts`` (see :class:`Connected`);
-    ``price_format`` is how the last session's prices are written, if known."""
-
-    state: FeedState
-    since: datetime
-    firm: str | None = None
-    username: str | None = None
-    visible: frozenset[str] = frozenset()
-    reason: str | None = None
-    lists_accounts: bool = True
-    # Account numbers T4 contradicted itself on (see AccountConflict).
-    conflicts: frozenset[str] = frozenset()
-    price_format: str | None = None
-
-
-StatusListener = Callable[[FeedStatus], None]
-
-
 class Daemon:
     """One capture pipeline over an open store and a feed adapter.
 
-    ``listeners`` are called with the new :class:`FeedStatus` on every change
-    (state, or the accounts visible), synchronously on the event loop: they
-    must be quick and must not raise (a listener that raises is logged).
+    ``listeners`` are those of its :class:`StatusBoard` (see there).
     """
 
     def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
-        self.status = FeedStatus("starting", datetime.now(UTC))
-        self.listeners: list[StatusListener] = []
+        self.board = StatusBoard()
         self.ownership = Ownership()
         # The registry as stored, and the accounts seen this run by firm and
         # id: ``ownership`` is the registry resolved through them.
@@ -122,6 +94,14 @@ class Daemon:
         self.listeners.append(self.operations.on_status)
 
     @property
+    def status(self) -> FeedStatus:
+        return self.board.status
+
+    @property
+    def listeners(self) -> list[StatusListener]:
+        return self.board.listeners
+
+    @property
     def feed(self) -> FeedAdapter | None:
         return self._feed
 
@@ -143,18 +123,6 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
-
-    def _set_status(self, state: FeedState | None = None, **changes: Any) -> None:
-        """Record a change of the feed's status and tell the listeners."""
-        status = self.status
-        if state is not None and state != status.state:
-            changes.update(state=state, since=datetime.now(UTC))
-        self.status = dataclasses.replace(status, **changes)
-        for listener in list(self.listeners):
-            try:
-                listener(self.status)
-            except Exception:
-                log.exception("daemon.status_listener_failed", listener=repr(listener))
 
     async def run(self, feed: FeedAdapter) -> None:
         """Capture until :meth:`stop`; then drain the queue, commit and return."""
@@ -186,7 +154,7 @@ class Daemon:
             for task in done - {stopping}:
                 task.result()  # a feed or store failure propagates from here
             log.info("daemon.stopping")
-            self._set_status("stopping")
+            self.board.set("stopping")
             await feed.close()
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,7 +170,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*helpers, stopping, pump, writer_task,
                                  return_exceptions=True)
-            self._set_status("stopped")
+            self.board.set("stopped")
             if self.outage.down.is_set():
                 self.outage.abandon()  # stopping: the last state writes may fail
             await self.operations.stop()
@@ -232,7 +200,7 @@ class Daemon:
             if not self.outage.down.is_set():
                 return
             log.warning("feed.paused", reason="store unavailable", error=self.outage.cause)
-            self._set_status("disconnected", reason=f"store unavailable: {self.outage.cause}")
+            self.board.set("disconnected", reason=f"store unavailable: {self.outage.cause}")
 
     async def _drain(self, writer: CaptureWriter, task: asyncio.Task[None]) -> None:
         """Wait for the writer to commit what it holds, unless the store is in
@@ -274,7 +242,7 @@ class Daemon:
             elif isinstance(event, (OrderSide, MarketsSeen, OrderRecount, SpreadsSeen)):
                 await writer.put(event)
             elif isinstance(event, AccountConflict):
-                self._set_status(conflicts=self.status.conflicts | {
+                self.board.set(conflicts=self.status.conflicts | {
                     f"{event.account_id}={event.number}"
                     + (f" (id had {event.known_number})" if event.known_number else "")
                     + (f" (number on {event.number_held_by})" if event.number_held_by else "")})
@@ -294,7 +262,7 @@ class Daemon:
                 self._visible = {account.account for account in event.accounts}
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
-                self._set_status("connected", firm=event.firm, username=event.username,
+                self.board.set("connected", firm=event.firm, username=event.username,
                                  visible=frozenset(self._visible), reason=None,
                                  lists_accounts=event.lists_accounts,
                                  price_format=event.price_format)
@@ -303,19 +271,19 @@ class Daemon:
                     await writer.put(AccountsSeen(event.firm, event.accounts))
                     await self._learned(event.firm, event.accounts)
             elif isinstance(event, Subscribed):
-                self._set_status("subscribed")
+                self.board.set("subscribed")
             elif isinstance(event, AccountsSeen):
                 # Visible by number, and by code (an entry may name either).
                 seen = {name for account in event.accounts
                         for name in (account.account, account.code) if name}
                 if not seen <= self._visible:
                     self._visible |= seen
-                    self._set_status(visible=frozenset(self._visible))
+                    self.board.set(visible=frozenset(self._visible))
                 await writer.put(event)
                 await self._learned(event.firm, event.accounts)
             elif isinstance(event, Disconnected):
                 log.warning("feed.disconnected", reason=event.reason)
-                self._set_status("disconnected", reason=event.reason)
+                self.board.set("disconnected", reason=event.reason)
 
     async def _learned(self, firm: str, accounts: tuple[VisibleAccount, ...]) -> None:
         """Accounts seen: registry entries naming them by code or id now stand

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
-    from fillcapture.service import FeedStatus
+    from fillcapture.feedstatus import FeedStatus
 
 log = structlog.get_logger(__name__)
 

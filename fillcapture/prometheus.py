@@ -28,7 +28,8 @@ from fillcapture.config import ConfigError, MetricsSettings
 from fillcapture.metrics import Metrics
 
 if TYPE_CHECKING:  # the daemon imports this module to serve its metrics
-    from fillcapture.service import Daemon, FeedStatus
+    from fillcapture.feedstatus import FeedStatus
+    from fillcapture.service import Daemon
 
 log = structlog.get_logger(__name__)
 
