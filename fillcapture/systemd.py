@@ -55,7 +55,8 @@ class Notifier:
         self._status: str | None = None
 
     def on_status(self, status: FeedStatus) -> None:
-        """A :attr:`Daemon.listeners` entry: the status line, readiness, stopping."""
+        """A :class:`~fillcapture.feedstatus.StatusBoard` listener: the status line,
+        readiness, stopping."""
         lines = []
         if status.state == "subscribed" and not self._ready:
             self._ready = True
