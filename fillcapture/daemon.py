@@ -26,7 +26,6 @@ from fillcapture.model import (
     BustsReceived,
     Connected,
     Disconnected,
-    Fill,
     FillsReceived,
     MarketsSeen,
     OrderRecount,
@@ -39,6 +38,7 @@ from fillcapture.model import (
 )
 from fillcapture.operations import Operations
 from fillcapture.outage import StoreOutage
+from fillcapture.owned import conflict_note, owned_busts, owned_fills, quarantinable
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.quarantine import QuarantineWarnings, Releaser
 from fillcapture.store import Owner, Store
@@ -116,19 +116,12 @@ class Daemon:
         commit and return. A feed or store failure propagates, unwrapped."""
         self.state.feed = feed
         writer = self._writer()
+        releaser = Releaser(self.store, writer, self.metrics, lambda: self.ownership)
         try:
-            async with self.operations, self._ending(), asyncio.TaskGroup() as tasks:
-                writing = tasks.create_task(self._stop_after(writer.run()), name="writer")
-                async with Releaser(self.store, writer, self.metrics,
-                                    lambda: self.ownership) as self._releaser, \
-                        self._session(feed, writer, tasks):
-                    helpers = [tasks.create_task(self._poll_registry(), name="registry"),
-                               tasks.create_task(self._progress(), name="progress")]
-                    await self._stopping.wait()
-                await writer.stop()
-                await self._drain(writer, writing)
-                for helper in helpers:
-                    helper.cancel()
+            async with self.operations, self._ending(), asyncio.TaskGroup() as tasks, \
+                    self._helpers(tasks), self._writing(writer, tasks), \
+                    releaser as self._releaser, self._session(feed, writer, tasks):
+                await self._stopping.wait()
         except BaseExceptionGroup as group:
             raise first_error(group) from None
         log.info("daemon.stopped", captured=self.metrics["fills.captured"],
@@ -157,6 +150,27 @@ class Daemon:
         """``work``, then stop: the feed or the writer ending ends the run."""
         await work
         self.stop()
+
+    @asynccontextmanager
+    async def _helpers(self, tasks: asyncio.TaskGroup) -> AsyncIterator[None]:
+        """Poll the registry and log progress while in the block."""
+        helpers = [tasks.create_task(self._poll_registry(), name="registry"),
+                   tasks.create_task(self._progress(), name="progress")]
+        try:
+            yield
+        finally:
+            for helper in helpers:
+                helper.cancel()
+
+    @asynccontextmanager
+    async def _writing(self, writer: CaptureWriter,
+                       tasks: asyncio.TaskGroup) -> AsyncIterator[None]:
+        """Run the writer while in the block; when the block ends without an
+        error, have it commit what it holds (see :meth:`_drain`)."""
+        writing = tasks.create_task(self._stop_after(writer.run()), name="writer")
+        yield
+        await writer.stop()
+        await self._drain(writer, writing)
 
     @asynccontextmanager
     async def _session(self, feed: FeedAdapter, writer: CaptureWriter,
@@ -233,7 +247,7 @@ class Daemon:
         metrics = self.metrics
         async for event in feed.events():
             if isinstance(event, FillsReceived):
-                owned = self._owned(event.fills)
+                owned = owned_fills(event.fills, self.ownership)
                 dropped = len(event.fills) - len(owned)
                 if dropped:
                     metrics.inc("fills.dropped_unowned", dropped)
@@ -243,19 +257,13 @@ class Daemon:
                         event if not dropped else FillsReceived(owned, event.received_ns)
                     )
             elif isinstance(event, BustsReceived):
-                owner = self.ownership.owner
-                busts = tuple(
-                    b for b in event.busts if owner(b.fill.firm, b.fill.account) is not None
-                )
+                busts = owned_busts(event.busts, self.ownership)
                 if busts:
                     await writer.put(BustsReceived(busts))
             elif isinstance(event, (OrderSide, MarketsSeen, OrderRecount, SpreadsSeen)):
                 await writer.put(event)
             elif isinstance(event, AccountConflict):
-                self.board.set(conflicts=self.status.conflicts | {
-                    f"{event.account_id}={event.number}"
-                    + (f" (id had {event.known_number})" if event.known_number else "")
-                    + (f" (number on {event.number_held_by})" if event.number_held_by else "")})
+                self.board.set(conflicts=self.status.conflicts | {conflict_note(event)})
             elif isinstance(event, RecordsQuarantined):
                 kept = self._quarantinable(event)
                 if kept is not None:
@@ -273,9 +281,9 @@ class Daemon:
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
                 self.board.set("connected", firm=event.firm, username=event.username,
-                                 visible=frozenset(self.state.visible), reason=None,
-                                 lists_accounts=event.lists_accounts,
-                                 price_format=event.price_format)
+                               visible=frozenset(self.state.visible), reason=None,
+                               lists_accounts=event.lists_accounts,
+                               price_format=event.price_format)
                 self._schedule_visibility_check(event.risk_manager)
                 if event.accounts:
                     await writer.put(AccountsSeen(event.firm, event.accounts))
@@ -313,25 +321,13 @@ class Daemon:
             self._releaser.learn(firm, accounts)
 
     def _quarantinable(self, event: RecordsQuarantined) -> RecordsQuarantined | None:
-        """The records to keep: all but those of an account known to be no
-        user's (dropped as its fills would be)."""
-        owner = self.ownership.owner
-        kept = tuple(r for r in event.records
-                     if not r.account or owner(r.firm, r.account) is not None)
+        """``event`` with the records :func:`quarantinable` keeps, None if none."""
+        kept = quarantinable(event.records, self.ownership)
         if len(kept) < len(event.records):
             self.metrics.inc("quarantine.dropped_unowned", len(event.records) - len(kept))
         if not kept:
             return None
         return event if len(kept) == len(event.records) else RecordsQuarantined(kept)
-
-    def _owned(self, fills: tuple[Fill, ...]) -> tuple[Fill, ...]:
-        """The fills whose account has an owner. A frame's fills usually share
-        one account, so ownership is decided per distinct account, not per fill."""
-        owner = self.ownership.owner
-        verdict = {key: owner(*key) is not None for key in {(f.firm, f.account) for f in fills}}
-        if all(verdict.values()):
-            return fills
-        return tuple(f for f in fills if verdict[(f.firm, f.account)])
 
     def _schedule_visibility_check(self, risk_manager: bool) -> None:
         """Check at login which owned accounts the fill user cannot see. A Risk
