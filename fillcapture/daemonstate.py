@@ -24,9 +24,15 @@ if TYPE_CHECKING:
 
 def instance_of(settings: Settings) -> str:
     """The firm instance a daemon of ``settings`` captures: its state, gaps and
-    store lease are kept under this name. ``settings`` are the final ones (with
-    the embedded simulator, those pointing at it)."""
-    firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
+    store lease are kept under this name. With the embedded simulator it is the
+    simulator's firm, the same before its settings point ``[t4]`` at it as after."""
+    match settings.feed.adapter:
+        case "mqtt":
+            firm = settings.mqtt_feed.firm
+        case "sim":
+            firm = settings.sim.firm
+        case _:
+            firm = settings.t4.firm
     return firm or "default"
 
 

@@ -1,7 +1,7 @@
 """``fillcapture run``: the daemon process from start to exit code.
 
 :func:`run` enters the process's running parts in order — systemd notifier,
-store, final settings (the embedded simulator, if any), store lease, the
+store, store lease, final settings (the embedded simulator, if any), the
 :class:`~fillcapture.daemon.Daemon`, metrics endpoint, signal handlers, MQTT
 publisher — and leaves them in reverse. SIGTERM/SIGINT drain, commit and
 exit 0. The pipeline itself lives in :mod:`fillcapture.daemon`.
@@ -117,11 +117,10 @@ async def run(configured: Settings) -> int:
     tune_gc()
     notifier = Notifier()
     # The watchdog while running; STOPPING=1 at the end.
+    # The lease comes before anything is written or T4 hears of us (one daemon
+    # per firm and store); the simulator's firm is known before it starts.
     async with notifier.running(), open_store(configured.store.url) as store, \
-            final_settings(configured) as settings, \
-            store.lease(instance_of(settings)):
-        # The lease comes before anything is written or T4 hears of us: one
-        # daemon per firm and store.
+            store.lease(instance_of(configured)), final_settings(configured) as settings:
         await store.seed_registry(owners_from(settings))
         daemon = Daemon(settings, store, Metrics())
         daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line

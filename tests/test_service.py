@@ -112,6 +112,7 @@ def test_the_embedded_simulator_s_daemon_leases_the_firm_it_records_its_state_un
 
     second = start_daemon(config, name="second")
     assert second.wait(30) == 2
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
     assert "firm instance 'SIMFIRM' is already captured" in second.stderr
     assert f"pid {first.popen.pid} on host " in second.stderr
     assert first.popen.poll() is None
