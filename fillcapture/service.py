@@ -1,10 +1,10 @@
 """``fillcapture run``: the daemon process from start to exit code.
 
 :func:`run` enters the process's running parts in order — systemd notifier,
-store, store lease, final settings (the embedded simulator, if any), the
-:class:`~fillcapture.daemon.Daemon`, metrics endpoint, signal handlers, MQTT
-publisher — and leaves them in reverse. SIGTERM/SIGINT drain, commit and
-exit 0. The pipeline itself lives in :mod:`fillcapture.daemon`.
+store, store lease (then the registry is seeded from the configuration), final
+settings (the embedded simulator, if any), the :class:`~fillcapture.daemon.Daemon`,
+metrics endpoint, signal handlers, MQTT publisher — and leaves them in reverse.
+SIGTERM/SIGINT drain, commit and exit 0. The pipeline itself lives in :mod:`fillcapture.daemon`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import gc
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
@@ -32,7 +32,7 @@ from fillcapture.feedstatus import FeedStatus as FeedStatus
 from fillcapture.metrics import Metrics
 from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import Publisher, publishing
-from fillcapture.store import Owner, open_store
+from fillcapture.store import Owner, Store, open_store
 from fillcapture.systemd import Notifier
 
 log = structlog.get_logger(__name__)
@@ -77,8 +77,8 @@ async def final_settings(settings: Settings) -> AsyncIterator[Settings]:
         yield effective
 
 
-@contextlib.contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+@asynccontextmanager
+async def stop_on_signals(stop: Callable[[], None]) -> AsyncIterator[None]:
     """SIGTERM and SIGINT call ``stop`` while in the block."""
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
@@ -116,28 +116,34 @@ async def run(configured: Settings) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
     tune_gc()
     notifier = Notifier()
-    # The watchdog while running; STOPPING=1 at the end.
-    # The lease comes before anything is written or T4 hears of us (one daemon
-    # per firm and store); the simulator's firm is known before it starts.
+    # The watchdog while running, STOPPING=1 at the end. The lease comes before
+    # anything is written or T4 hears of us (one daemon per firm and store), and
+    # a registry the configuration would rewrite is refused before the embedded
+    # simulator starts (the simulator's firm is known before it starts).
     async with notifier.running(), open_store(configured.store.url) as store, \
-            store.lease(instance_of(configured)), final_settings(configured) as settings:
-        await store.seed_registry(owners_from(settings))
-        daemon = Daemon(settings, store, Metrics())
-        daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
-        await daemon.load_registry()
-        async with _metrics_endpoint(settings, daemon):
-            with stop_on_signals(daemon.stop):
-                log.info("daemon.starting", adapter=settings.feed.adapter,
-                         store=settings.store.url, owned_accounts=len(daemon.ownership))
-                # The simulator replaces T4, never the adapter.
-                adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
-                feed = load_adapter(adapter)(settings, lambda: daemon.ownership, daemon.metrics)
-                async with _publisher(settings, daemon) as publisher:
-                    if publisher is not None:
-                        daemon.commit_listeners.append(publisher.wake)
-                    try:
-                        await daemon.run(feed)
-                    except LoginRefused as exc:
-                        log.error("feed.login_refused", result=exc.result, error=str(exc))
-                        return EXIT_LOGIN_REFUSED
+            store.lease(instance_of(configured)):
+        await store.seed_registry(owners_from(configured))
+        async with final_settings(configured) as settings:
+            return await _capture(settings, store, notifier)
+
+
+async def _capture(settings: Settings, store: Store, notifier: Notifier) -> int:
+    """The daemon on its final ``settings`` until stopped; the exit code."""
+    daemon = Daemon(settings, store, Metrics())
+    daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
+    await daemon.load_registry()
+    async with _metrics_endpoint(settings, daemon), stop_on_signals(daemon.stop):
+        log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,
+                 owned_accounts=len(daemon.ownership))
+        # The simulator replaces T4, never the adapter.
+        adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
+        feed = load_adapter(adapter)(settings, lambda: daemon.ownership, daemon.metrics)
+        async with _publisher(settings, daemon) as publisher:
+            if publisher is not None:
+                daemon.commit_listeners.append(publisher.wake)
+            try:
+                await daemon.run(feed)
+            except LoginRefused as exc:
+                log.error("feed.login_refused", result=exc.result, error=str(exc))
+                return EXIT_LOGIN_REFUSED
     return EXIT_OK
