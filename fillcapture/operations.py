@@ -23,13 +23,16 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from fillcapture import reconcile
+from fillcapture.clock import iso as _iso
+from fillcapture.clock import utc_now
 from fillcapture.files import private_dirs
 from fillcapture.model import SnapshotReceived
 from fillcapture.reports import record_positions
@@ -40,11 +43,14 @@ from fillcapture.schedule import (
     roll_moment,
     trade_date,
 )
-from fillcapture.store import Seal, SqliteStore, StoreError
+from fillcapture.store import Seal, SqliteStore, Store, StoreError
 
 if TYPE_CHECKING:
-    from fillcapture.config import Settings
-    from fillcapture.service import Daemon, FeedStatus
+    from fillcapture.config import MaintenanceSettings, ScheduleSettings
+    from fillcapture.daemonstate import DaemonState
+    from fillcapture.feedstatus import FeedStatus
+    from fillcapture.metrics import Metrics
+    from fillcapture.outage import StoreOutage
 
 log = structlog.get_logger(__name__)
 
@@ -66,17 +72,6 @@ async def _checkpoint(store: SqliteStore) -> None:
     await store.checkpoint()
 
 
-def instance_of(settings: Settings) -> str:
-    """The firm instance a daemon of ``settings`` captures: its state, gaps and
-    store lease are kept under this name."""
-    firm = settings.mqtt_feed.firm if settings.feed.adapter == "mqtt" else settings.t4.firm
-    return firm or "default"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def ours(backup_dir: Path) -> list[Path]:
     """The backups in ``backup_dir`` the weekly job made, oldest first: whatever
     else an operator keeps there is never rotated away."""
@@ -84,15 +79,26 @@ def ours(backup_dir: Path) -> list[Path]:
                   if BACKUP_NAME.fullmatch(path.name) and not path.is_symlink())
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class Operations:
-    """Gap accounting, state recording and jobs for one :class:`Daemon`."""
+    """Gap accounting, state recording and jobs for one daemon, while in its
+    ``async with`` (entering is :meth:`start`, leaving :meth:`stop`).
 
-    def __init__(self, daemon: Daemon, clock: Callable[[], datetime] = _utc_now) -> None:
-        self.daemon = daemon
+    It keeps what it records under ``state.instance`` in ``store``, retrying
+    through ``outage``; ``snapshots`` says whether the feed has snapshots
+    (an unverified seal is then an error).
+    """
+
+    def __init__(self, store: Store, state: DaemonState, metrics: Metrics,
+                 outage: StoreOutage, *, schedule: ScheduleSettings,
+                 maintenance: MaintenanceSettings, snapshots: bool,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.state = state
+        self.metrics = metrics
+        self.outage = outage
+        self.schedule = schedule
+        self.maintenance = maintenance
+        self.snapshots = snapshots
         self.clock = clock
         # Store writes in the order the status changes happened; None ends them.
         self._writes: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
@@ -108,17 +114,15 @@ class Operations:
     @property
     def instance(self) -> str:
         """The name this daemon's state and gaps are kept under: its firm."""
-        return instance_of(self.daemon.settings)
+        return self.state.instance
 
     @property
     def firm(self) -> str:
-        return self.daemon.status.firm or self.instance
+        return self.state.firm
 
     @property
     def holidays(self) -> frozenset[date]:
-        return frozenset(self.daemon.settings.schedule.holidays)
-
-    iso = staticmethod(_iso)
+        return frozenset(self.schedule.holidays)
 
     def dated(self, event: SnapshotReceived) -> SnapshotReceived:
         """A snapshot as the store records it: 0 fills of today where it has none."""
@@ -126,10 +130,18 @@ class Operations:
 
     # --- life cycle -----------------------------------------------------------
 
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
     async def start(self) -> None:
         """Before capture: open the gap of the time the daemon was not running,
         load the seal mark, catch up a missed seal, start the jobs."""
-        store = self.daemon.store
+        store = self.store
         now = self.clock()
         previous = (await store.state()).get(self.instance, {})
         self._price_format = previous.get("t4.price_format") or None
@@ -149,8 +161,8 @@ class Operations:
             "alive_at": _iso(now), "pid": str(os.getpid()), "reason": "",
         })
         await self._refresh_open_gaps()
-        self.daemon.writer_sealed_through(await store.sealed_through(self.firm))
-        if self.daemon.settings.schedule.enabled:
+        self.state.sealed_through = await store.sealed_through(self.firm)
+        if self.schedule.enabled:
             await self.seal_job()  # a seal missed while the daemon was down
             self._start_scheduler()
         self._task = asyncio.create_task(self._run(), name="operations")
@@ -158,7 +170,7 @@ class Operations:
 
     async def _run(self) -> None:
         """Write status changes in order, until the ``None`` that :meth:`stop` queues."""
-        outage = self.daemon.outage
+        outage = self.outage
         while (write := await self._writes.get()) is not None:
             try:
                 # Retried in order through an outage: a gap opened meanwhile is
@@ -187,7 +199,7 @@ class Operations:
         self._task = self._alive_task = None
         now = self.clock()
         try:
-            await self.daemon.store.set_state(
+            await self.store.set_state(
                 self.instance, {"state": "stopped", "since": _iso(now), "alive_at": _iso(now)})
         except StoreError as exc:
             if not exc.outage:
@@ -197,15 +209,16 @@ class Operations:
                       state_writes_lost=self._unrecorded)
 
     def on_status(self, status: FeedStatus) -> None:
-        """A :class:`Daemon` status listener: queue the store writes it implies."""
+        """A :class:`~fillcapture.feedstatus.StatusBoard` listener: queue the store
+        writes it implies."""
         now = self.clock()
         self._writes.put_nowait(lambda: self._record(status, now))
 
     # --- gaps and state -----------------------------------------------------------
 
     async def _record(self, status: FeedStatus, now: datetime) -> None:
-        store = self.daemon.store
-        owned = set(self.daemon.ownership.accounts_of(status.firm or self.instance))
+        store = self.store
+        owned = set(self.state.ownership.accounts_of(status.firm or self.instance))
         invisible = owned - status.visible if status.lists_accounts else set()
         values = {
             "state": status.state, "since": _iso(status.since), "firm": status.firm or "",
@@ -237,7 +250,7 @@ class Operations:
             # The gauge first: whoever sees the counter move sees the gauge moved too.
             await self._refresh_open_gaps()
             if lost:
-                self.daemon.metrics.inc("gaps.unrecoverable")
+                self.metrics.inc("gaps.unrecoverable")
                 log.error("gap.unrecoverable", gap=gap_id, started=_iso(started),
                           ended=_iso(now), first_trade_date=str(trade_date(started)),
                           hint=f"fills may be lost for good; after checking, run "
@@ -247,11 +260,10 @@ class Operations:
                          seconds=round((now - started).total_seconds(), 3))
 
     async def _refresh_open_gaps(self) -> None:
-        self.daemon.metrics.gauges["gaps.open"] = len(
-            await self.daemon.store.gaps(open_only=True))
+        self.metrics.gauges["gaps.open"] = len(await self.store.gaps(open_only=True))
 
     async def _alive(self) -> None:
-        store = self.daemon.store
+        store = self.store
         beats = 0
         while True:
             await asyncio.sleep(ALIVE_SECONDS)
@@ -266,7 +278,11 @@ class Operations:
     async def reconcile_job(self, settle: float | None = None) -> dict[str, int]:
         """Before the roll: see a fresh snapshot of every account; count, per
         account, the fills T4 had that the store lacked (see :mod:`fillcapture.reconcile`)."""
-        return await reconcile.reconcile_job(self, settle)
+        return await reconcile.reconcile_job(
+            self.state, self.store, self.schedule, self.clock(), self._reconciled, settle)
+
+    def _reconciled(self, record: reconcile.DayReconcile) -> None:
+        self.reconciled = record
 
     async def seal_job(self) -> list[Seal]:
         """After the roll: seal the trade date T4 has just forgotten."""
@@ -277,13 +293,14 @@ class Operations:
             day -= timedelta(days=1)
         if roll_moment(day) > now:
             return []
-        store = self.daemon.store
+        store = self.store
         sealed = await store.sealed_through(self.firm)
         if sealed is not None and sealed >= day:
             return []
-        verification, reconciled, recovered = await reconcile.certify(self, day)
+        verification, reconciled, recovered = await reconcile.certify(
+            self.reconciled, day, self.state, store, self.metrics, self.snapshots)
         seals = await store.seal_day(self.firm, day, reconciled, verification, recovered)
-        self.daemon.writer_sealed_through(day)
+        self.state.sealed_through = day
         log.info("seal.done", trade_date=str(day), accounts=len(seals),
                  fills=sum(seal.fills for seal in seals),
                  volume=sum(seal.volume for seal in seals),
@@ -298,7 +315,7 @@ class Operations:
         speed-up for summaries: a failure is logged and the next seal retries."""
         started = time.monotonic()
         try:
-            positions = await record_positions(self.daemon.store, self.firm, day)
+            positions = await record_positions(self.store, self.firm, day)
         except StoreError as exc:
             log.error("positions.failed", trade_date=str(day), error=str(exc))
             return
@@ -310,10 +327,10 @@ class Operations:
 
     async def maintenance_job(self) -> None:
         """Weekly: online backup with rotation, optimize, integrity check, retention."""
-        store = self.daemon.store
+        store = self.store
         if not isinstance(store, SqliteStore):
             return
-        settings = self.daemon.settings.maintenance
+        settings = self.maintenance
         now = self.clock()
         state: dict[str, str] = {}
         if settings.backup_dir is not None:
@@ -331,7 +348,7 @@ class Operations:
         if findings == ["ok"]:
             state["integrity.last"] = f"ok at {_iso(now)}"
         else:
-            self.daemon.metrics.inc("store.integrity_failures")
+            self.metrics.inc("store.integrity_failures")
             log.error("store.integrity_failed", findings=findings[:20], path=str(store.path))
             state["integrity.last"] = f"FAILED at {_iso(now)}: {findings[0]}"
         if settings.retain_days is not None:
@@ -341,8 +358,8 @@ class Operations:
         await store.set_state(self.instance, state)
 
     def _start_scheduler(self) -> None:
-        schedule = self.daemon.settings.schedule
-        maintenance = self.daemon.settings.maintenance
+        schedule = self.schedule
+        maintenance = self.maintenance
         scheduler = AsyncIOScheduler(timezone=CHICAGO)
         jobs: list[tuple[str, Callable[[], Awaitable[object]], CronTrigger]] = [
             ("reconcile", self.reconcile_job, CronTrigger(

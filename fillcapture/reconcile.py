@@ -19,13 +19,19 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from fillcapture.clock import iso
 from fillcapture.feeds.base import Reconciliation
 from fillcapture.model import SnapshotReceived
 from fillcapture.schedule import CHICAGO, is_trading_day, trade_date
 from fillcapture.store import Verification
 
 if TYPE_CHECKING:
-    from fillcapture.operations import Operations
+    from collections.abc import Callable
+
+    from fillcapture.config import ScheduleSettings
+    from fillcapture.daemonstate import DaemonState
+    from fillcapture.metrics import Metrics
+    from fillcapture.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -51,22 +57,23 @@ def dated(event: SnapshotReceived, today: date) -> SnapshotReceived:
     return dataclasses.replace(event, trade_dates=tuple(sorted((*event.trade_dates, (today, 0)))))
 
 
-async def reconcile_job(ops: Operations, settle: float | None = None) -> dict[str, int]:
+async def reconcile_job(state: DaemonState, store: Store, schedule: ScheduleSettings,
+                        now: datetime, recorded: Callable[[DayReconcile], None],
+                        settle: float | None = None) -> dict[str, int]:
     """Before the roll: have the feed send the whole day again, see every
     account's fresh snapshot arrive, and count per account the fills it had
-    that the store lacked (now stored)."""
-    now = ops.clock()
-    day = trade_date(now, ops.holidays)
-    if not is_trading_day(now.astimezone(CHICAGO).date(), ops.holidays):
+    that the store lacked (now stored). ``now`` is the daemon's clock;
+    ``recorded`` is told how the reconcile ended as soon as it has."""
+    holidays = frozenset(schedule.holidays)
+    day = trade_date(now, holidays)
+    if not is_trading_day(now.astimezone(CHICAGO).date(), holidays):
         return {}
-    daemon = ops.daemon
-    schedule = daemon.settings.schedule
-    feed = daemon.feed
-    # The store stamps captured_at with the real clock, whatever ops.clock says.
+    feed = state.feed
+    # The store stamps captured_at with the real clock, whatever the daemon's says.
     asked = datetime.now(UTC)
     outcome = (Reconciliation(False, reason="no feed") if feed is None
                else await feed.reconcile(schedule.reconcile_timeout))
-    ops.reconciled = DayReconcile(day, now, asked, outcome)
+    recorded(DayReconcile(day, now, asked, outcome))
     if not outcome.supported:
         log.warning("reconcile.skipped", reason=outcome.reason, trade_date=str(day))
         return {}
@@ -77,14 +84,15 @@ async def reconcile_job(ops: Operations, settle: float | None = None) -> dict[st
         log.error("reconcile.unverified", trade_date=str(day), reason=outcome.reason,
                   missing=list(outcome.missing))
     await asyncio.sleep(schedule.reconcile_settle if settle is None else settle)
-    accounts = sorted(daemon.ownership.accounts_of(ops.firm))
-    recovered = await daemon.store.recovered_since(ops.firm, accounts, day, asked)
+    firm = state.firm
+    accounts = sorted(state.ownership.accounts_of(firm))
+    recovered = await store.recovered_since(firm, accounts, day, asked)
     for account, count in sorted(recovered.items()):
         log.warning("reconcile.recovered", account=account, fills=count, trade_date=str(day))
     log.info("reconcile.done", trade_date=str(day), recovered=sum(recovered.values()),
              accounts=len(accounts), verified=outcome.verified)
-    await daemon.store.set_state(ops.instance, {
-        "reconcile.last": ops.iso(now), "reconcile.trade_date": str(day),
+    await store.set_state(state.instance, {
+        "reconcile.last": iso(now), "reconcile.trade_date": str(day),
         "reconcile.recovered": str(sum(recovered.values())),
         "reconcile.verified": (outcome.step or "") if outcome.verified else "no",
         "reconcile.reason": outcome.reason or "",
@@ -102,22 +110,22 @@ def verification(record: DayReconcile | None) -> Verification:
     return Verification(False, reason=outcome.reason or "not verified")
 
 
-async def certify(ops: Operations, day: date) -> tuple[Verification, datetime | None,
-                                                        dict[str, int]]:
+async def certify(record: DayReconcile | None, day: date, state: DaemonState, store: Store,
+                  metrics: Metrics, snapshots: bool,
+                  ) -> tuple[Verification, datetime | None, dict[str, int]]:
     """For the seal of ``day``: how its reconcile ended, its time if verified,
-    and the fills it recovered per account. An unverified day of a feed with
+    and the fills it recovered per account. ``record`` is the latest reconcile;
+    ``snapshots`` whether the feed has any. An unverified day of a feed with
     snapshots is an error event, counted in ``reconcile.unverified``."""
-    record = ops.reconciled if ops.reconciled and ops.reconciled.trade_date == day else None
+    record = record if record and record.trade_date == day else None
     found = verification(record)
     recovered: dict[str, int] = {}
-    daemon = ops.daemon
     if record is not None:
-        accounts = sorted(daemon.ownership.accounts_of(ops.firm))
-        recovered = await daemon.store.recovered_since(ops.firm, accounts, day, record.asked)
-    snapshots = daemon.settings.feed.adapter != "mqtt" and (
-        record is None or record.outcome.supported)
+        accounts = sorted(state.ownership.accounts_of(state.firm))
+        recovered = await store.recovered_since(state.firm, accounts, day, record.asked)
+    snapshots = snapshots and (record is None or record.outcome.supported)
     if not found.verified and snapshots:
-        daemon.metrics.inc("reconcile.unverified")
+        metrics.inc("reconcile.unverified")
         log.error("seal.unverified", trade_date=str(day), reason=found.reason,
                   hint="the store may lack fills T4 had of this day; compare the "
                        "certificates ('fillcapture seals') with the broker's statement")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
-    from fillcapture.service import FeedStatus
+    from fillcapture.feedstatus import FeedStatus
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,8 @@ class Notifier:
         self._status: str | None = None
 
     def on_status(self, status: FeedStatus) -> None:
-        """A :attr:`Daemon.listeners` entry: the status line, readiness, stopping."""
+        """A :class:`~fillcapture.feedstatus.StatusBoard` listener: the status line,
+        readiness, stopping."""
         lines = []
         if status.state == "subscribed" and not self._ready:
             self._ready = True

@@ -19,9 +19,9 @@ from prometheus_client.samples import Sample
 
 from fillcapture import __version__
 from fillcapture.config import MetricsSettings, host_and_port
-from fillcapture.exporter import registry_for, track_connection
+from fillcapture.feedstatus import FeedState, FeedStatus
 from fillcapture.metrics import Latency, Metrics
-from fillcapture.service import FeedState, FeedStatus
+from fillcapture.prometheus import registry_for, track_connection
 from tests.conftest import (
     Proc,
     SimProc,

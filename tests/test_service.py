@@ -1,9 +1,12 @@
-"""The daemon pipeline in-process against the simulator: visibility warnings, status."""
+"""The daemon pipeline in-process against the simulator: visibility warnings, status;
+and the daemon process's one instance name with the embedded simulator."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from fillcapture.metrics import Metrics
 from fillcapture.service import Daemon, FeedStatus
 from fillcapture.sim import SimConfig, SimServer
 from fillcapture.store import Owner, open_store
+from tests.conftest import Proc, wait_until, write_config
 
 
 async def _run_briefly(tmp_path: Path, sim_config: SimConfig, owners: list[Owner],
@@ -86,3 +90,29 @@ async def test_status_listeners_follow_the_session(tmp_path: Path) -> None:
     assert disconnected.username == "WhenTechFillUser"
     assert seen[-1].visible == {"11111", "22222", "33333", "44444", "55555"}
     assert all(a.since <= b.since for a, b in itertools.pairwise(seen))
+
+
+def test_the_embedded_simulator_s_daemon_leases_the_firm_it_records_its_state_under(
+        tmp_path: Path, start_daemon: Callable[..., Proc]) -> None:
+    # No [t4] firm: the simulator's firm is the instance, for the lease as for the state.
+    db = tmp_path / "fills.db"
+    config = write_config(tmp_path / "fillcapture.toml", {
+        "feed": {"adapter": "sim"}, "sim": {"fills_per_second": 20},
+        "store": {"url": f"sqlite:///{db}"},
+        "users": [{"name": "A", "accounts": ["11111"]}],
+        "metrics": {"enabled": False}, "schedule": {"enabled": False},
+        "log": {"format": "json", "level": "info"},
+    })
+    first = start_daemon(config, name="first")
+    wait_until(lambda: bool(first.events("feed.subscribed")), 30, "the first daemon to capture")
+    with sqlite3.connect(db) as conn:
+        instances = {row[0] for row in conn.execute("SELECT DISTINCT instance FROM daemon_state")}
+    assert instances == {"SIMFIRM"}
+    assert sorted(path.name for path in tmp_path.glob("*.lease")) == ["fills.db.SIMFIRM.lease"]
+
+    second = start_daemon(config, name="second")
+    assert second.wait(30) == 2
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert "firm instance 'SIMFIRM' is already captured" in second.stderr
+    assert f"pid {first.popen.pid} on host " in second.stderr
+    assert first.popen.poll() is None

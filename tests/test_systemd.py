@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from fillcapture.service import FeedState, FeedStatus
+from fillcapture.feedstatus import FeedState, FeedStatus
 from fillcapture.systemd import Notifier
 from tests.conftest import Proc, SimProc, clean_env, daemon_config, stored_rows, wait_until
 

@@ -27,8 +27,8 @@ from fillcapture import __version__
 from fillcapture.config import ConfigError, MetricsSettings
 from fillcapture.metrics import Metrics
 
-if TYPE_CHECKING:  # the daemon imports this module to serve its metrics
-    from fillcapture.service import Daemon, FeedStatus
+if TYPE_CHECKING:
+    from fillcapture.feedstatus import FeedStatus, StatusBoard
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +152,8 @@ def _latency_histogram(metrics: Metrics) -> HistogramMetricFamily:
 
 
 def track_connection(metrics: Metrics) -> Callable[[FeedStatus], None]:
-    """A :attr:`Daemon.listeners` entry that keeps the ``feed.connected`` gauge."""
+    """A :class:`~fillcapture.feedstatus.StatusBoard` listener that keeps the
+    ``feed.connected`` gauge."""
     def listener(status: FeedStatus) -> None:
         metrics.gauges["feed.connected"] = 1.0 if status.state in CONNECTED_STATES else 0.0
     return listener
@@ -168,18 +169,20 @@ def registry_for(metrics: Metrics) -> CollectorRegistry:
 
 
 @asynccontextmanager
-async def serve_metrics(settings: MetricsSettings, daemon: Daemon) -> AsyncIterator[None]:
+async def serve_metrics(settings: MetricsSettings, metrics: Metrics,
+                        board: StatusBoard) -> AsyncIterator[None]:
     """Serve ``/metrics`` on ``settings.listen`` until the block ends.
 
     prometheus-client's own HTTP server runs on a thread of its own: a scrape
     never waits for the event loop, nor the loop for a scrape, and a daemon
     whose loop is stuck still answers, with a last-fill age that keeps growing.
     A port that cannot be had is a :class:`ConfigError` naming the key.
+    ``board`` keeps the ``feed.connected`` gauge of ``metrics`` up to date.
     """
-    daemon.listeners.append(track_connection(daemon.metrics))
+    board.listeners.append(track_connection(metrics))
     try:
         server, thread = start_http_server(
-            settings.port, settings.host, registry=registry_for(daemon.metrics))
+            settings.port, settings.host, registry=registry_for(metrics))
     except OSError as exc:
         raise ConfigError(
             f"metrics.listen: cannot listen on {settings.listen}: {exc.strerror or exc}"
