@@ -24,7 +24,7 @@ class Latency:
     """Receipt-to-commit latencies: the most recent ones, in nanoseconds, for
     percentiles; and a histogram of all of them since start, for Prometheus.
 
-    The histogram keeps one count per bucket (not cumulative; the exporter sums
+    The histogram keeps one count per bucket (not cumulative; prometheus.py sums
     them at scrape time) so that :meth:`record`, called for every commit, costs
     one bisect and two additions beyond the samples.
     """
