@@ -28,13 +28,14 @@ from pathlib import Path
 
 from fillcapture import logs
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.model import Fill, Side
 from fillcapture.schedule import trade_date
-from fillcapture.service import Daemon, tune_gc
+from fillcapture.service import tune_gc
 from fillcapture.store import Owner, open_store
 
 ACCOUNTS = ["11111", "22222", "33333", "44444"]

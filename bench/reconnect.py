@@ -32,9 +32,9 @@ from pathlib import Path
 
 from fillcapture import logs
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
-from fillcapture.service import Daemon
 from fillcapture.sim import SimConfig, SimServer
 from fillcapture.store import Owner, open_store
 

@@ -1,6 +1,6 @@
 """Stored fills as files: CSV and Parquet, streamed in constant memory.
 
-(Not to be confused with ``exporter.py``, the Prometheus endpoint.)
+(Not to be confused with ``prometheus.py``, the Prometheus endpoint.)
 
 Both formats have the columns of ``fillcapture fills``. Fills go from
 ``Store.fills()`` (a page of rows at a time) straight to the file, so an export

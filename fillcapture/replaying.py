@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fillcapture.config import Settings
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.replay import ReplayFeed
 from fillcapture.feeds.replay_server import Pace, ReplayServer
 from fillcapture.metrics import Metrics
-from fillcapture.service import Daemon, owners_from
+from fillcapture.service import owners_from
 from fillcapture.store import open_store
 
 

@@ -21,14 +21,9 @@ import structlog
 from pydantic import SecretStr
 
 from fillcapture.config import Settings
-
-# The pipeline and its status stay importable from here for their other users.
-from fillcapture.daemon import Daemon as Daemon
-from fillcapture.daemon import ownership_of as ownership_of
+from fillcapture.daemon import Daemon
 from fillcapture.daemonstate import instance_of
 from fillcapture.feeds.base import LoginRefused, load_adapter
-from fillcapture.feedstatus import FeedState as FeedState
-from fillcapture.feedstatus import FeedStatus as FeedStatus
 from fillcapture.metrics import Metrics
 from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import Publisher, publishing

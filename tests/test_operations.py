@@ -16,12 +16,12 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from fillcapture.config import MaintenanceSettings, Settings, StoreSettings, T4Settings
-from fillcapture.feeds.replay import replay
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.proto import auth_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
+from fillcapture.replaying import replay
 from fillcapture.schedule import CHICAGO
-from fillcapture.service import Daemon
 from fillcapture.sim import SimConfig, SimServer
 from fillcapture.store import FillQuery, Owner, SqliteStore, open_store
 from tests.conftest import (

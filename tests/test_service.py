@@ -13,9 +13,10 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.session import T4Feed
+from fillcapture.feedstatus import FeedStatus
 from fillcapture.metrics import Metrics
-from fillcapture.service import Daemon, FeedStatus
 from fillcapture.sim import SimConfig, SimServer
 from fillcapture.store import Owner, open_store
 from tests.conftest import Proc, wait_until, write_config

@@ -17,12 +17,12 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from fillcapture import status
 from fillcapture.config import Settings, StoreSettings, T4Settings
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import orderrouting_pb2, service_pb2
 from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.model import VisibleAccount
-from fillcapture.service import Daemon
 from fillcapture.sim import SimConfig
 from fillcapture.sim.ledger import read_corrupt
 from fillcapture.store import Owner, Store, open_store

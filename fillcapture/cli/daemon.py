@@ -53,13 +53,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture import service
+    from fillcapture.daemon import ownership_of
     from fillcapture.feeds.base import LoginRefused
     from fillcapture.feeds.recording import RecordingWriter
     from fillcapture.feeds.t4.session import T4Feed
     from fillcapture.files import staged
     from fillcapture.metrics import Metrics
 
-    ownership = service.ownership_of(service.owners_from(settings))
+    ownership = ownership_of(service.owners_from(settings))
 
     async def record() -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -86,7 +87,7 @@ def _cmd_record(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.feeds.recording import RecordingError
-    from fillcapture.feeds.replay import replay
+    from fillcapture.replaying import replay
 
     try:
         summary = asyncio.run(replay(settings, args.file, args.pace))

@@ -84,10 +84,11 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from fillcapture.daemon import ownership_of
     from fillcapture.feeds.t4.redecode import redecode
     from fillcapture.metrics import Metrics
     from fillcapture.model import Released
-    from fillcapture.service import owners_from, ownership_of
+    from fillcapture.service import owners_from
     from fillcapture.store import open_store
     from fillcapture.writer import CaptureWriter
 

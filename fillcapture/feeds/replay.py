@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from pydantic import SecretStr
 
@@ -91,13 +90,3 @@ class ReplayFeed:
         if self._feed is not None:
             await self._feed.close()
 
-
-def __getattr__(name: str) -> Any:
-    """The replay runner's former names here (``replay``, ``ReplaySummary``),
-    now in :mod:`fillcapture.replaying`; looked up there only when asked for,
-    so that this module imports neither the store nor the daemon."""
-    if name in ("replay", "ReplaySummary"):
-        from fillcapture import replaying
-
-        return getattr(replaying, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

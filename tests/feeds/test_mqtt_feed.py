@@ -27,8 +27,10 @@ from fillcapture.config import (
     StoreSettings,
     load_settings,
 )
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.base import load_adapter
 from fillcapture.feeds.mqtt_feed import MqttFeed
+from fillcapture.feedstatus import FeedStatus
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     BustsReceived,
@@ -39,7 +41,6 @@ from fillcapture.model import (
     Subscribed,
 )
 from fillcapture.publish.schema import BustMessage, FillMessage, fill_id
-from fillcapture.service import Daemon, FeedStatus
 from fillcapture.store import Owner, SqliteStore, open_store
 from tests.conftest import FIXTURES, Mosquitto, Proc, free_port, stored_rows, write_config
 

@@ -18,6 +18,7 @@ from fillcapture.config import (
     T4Settings,
     UserSettings,
 )
+from fillcapture.daemon import Daemon
 from fillcapture.feeds.recording import RecordingWriter, read_recording
 from fillcapture.feeds.replay import ReplayFeed
 from fillcapture.feeds.replay_server import ReplayServer
@@ -26,7 +27,6 @@ from fillcapture.metrics import Metrics
 from fillcapture.model import Connected, Disconnected, FillsReceived
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.replaying import replay
-from fillcapture.service import Daemon
 from fillcapture.sim import read_ledger
 from fillcapture.store import Owner, open_store
 from tests.conftest import FIXTURES, clean_env, ledger_rows, stored_rows, write_config
