@@ -73,6 +73,7 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         "--malformed", "0.01", "--account-codes", "--ids-on-block", "--busts-as-orders",
         "--corrupt", "0.01", "--trade-date-offset-ticks", "7", "--logged-in-elsewhere-after",
         "1.5", "--resubscribe-no-snapshot", "1", "--spread-trades", "--late-definitions",
+        "--wait-for-subscriber",
     )
     # A session told it is logged in elsewhere waits elsewhere_delay: short here.
     config = daemon_config(tmp_path, sim, elsewhere_delay=0.5)

@@ -64,7 +64,9 @@ def _trade_ids(raw: bytes) -> list[str]:
 def _capture(tmp_path: Path, start_sim: Callable[..., SimProc],
              start_daemon: Callable[..., Proc], fills: int, *flags: str
              ) -> tuple[SimProc, Path, Proc]:
-    sim = start_sim("--rate", "2000", "--max-fills", str(fills), *flags)
+    # Live-only shapes (corrupt copies) are made only for a subscribed
+    # client: the fills wait for the daemon, however slowly it starts.
+    sim = start_sim("--rate", "2000", "--max-fills", str(fills), "--wait-for-subscriber", *flags)
     daemon = start_daemon(daemon_config(tmp_path, sim))
     db = tmp_path / "fills.db"
     sim.wait_for("sim.generator.done", 90, stream="stderr")
@@ -379,3 +381,14 @@ def _login_ok(*accounts: tuple[str, str]) -> bytes:
         listed = response.login_response.accounts.add()
         listed.account_id, listed.account_number = account_id, number
     return response.SerializeToString()
+
+
+def test_paced_fills_wait_for_the_first_subscription(
+    tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+) -> None:
+    sim = start_sim("--rate", "2000", "--max-fills", "200", "--wait-for-subscriber")
+    time.sleep(1.0)  # at 2,000 a second all 200 would be made by now
+    assert sim.ledger() == []
+    start_daemon(daemon_config(tmp_path, sim))
+    sim.wait_for("sim.generator.done", 60, stream="stderr")
+    assert len(sim.ledger()) == 200

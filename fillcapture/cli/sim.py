@@ -66,6 +66,7 @@ def add_sim(commands: Any) -> None:
     sim.add_argument("--password", default="sim-password")
     sim.add_argument("--api-key", default="sim-api-key")
     sim.add_argument("--max-fills", type=int, help="stop generating after this many fills")
+    _add_option(sim, "wait_for_subscriber")
     sim.add_argument("--preload", type=int, default=0,
                      help="fills in today's book before serving")
     sim.add_argument("--snapshot-chunk", type=int, default=100,

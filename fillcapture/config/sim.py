@@ -112,6 +112,9 @@ class SimSettings(Section):
     firm: str = _opt("SIMFIRM", "firm name (default [sim] firm)")
     username: str = _opt("WhenTechFillUser", "fill user (default [sim] username)")
     port: int = _opt(0, "loopback port (default [sim] port; 0 = free)", ge=0, le=65535)
+    wait_for_subscriber: bool = _opt(
+        False, "paced fills begin with the first subscription, not at start-up (so a run's "
+        "live-only shapes reach a client that starts late)")
     spread_fraction: float = _opt(0.0, "fraction of orders that are two-leg spreads",
                                   FAULTS, "--spread", "F", ge=0, le=1)
     bust_fraction: float = _opt(0.0, "chance that a fill busts an earlier fill of the day",

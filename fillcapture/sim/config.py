@@ -117,6 +117,7 @@ class SimConfig:
     ledger_path: pathlib.Path | None = None
     host: str = "127.0.0.1"
     port: int = _SIM.port
+    wait_for_subscriber: bool = _SIM.wait_for_subscriber
     spread_fraction: float = _SIM.spread_fraction
     bust_fraction: float = _SIM.bust_fraction
     drop_every: float | None = _SIM.drop_every

@@ -201,6 +201,9 @@ class SimServer:
         # Up to 1,000 ticks a second so fills arrive spread out, as from a
         # market, rather than in bursts a tick long.
         tick = TICK_SECONDS if math.isinf(rate) else min(TICK_SECONDS, max(0.001, 1.0 / rate))
+        if self.config.wait_for_subscriber:
+            await self._router.wait_listener()
+            last = loop.time()
         while remaining is None or remaining > 0:
             if math.isinf(rate):
                 await self._router.wait_listener()
