@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from fillcapture.feeds.t4.decode import Decoder, trade_date_of
+from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
+from fillcapture.feeds.t4.tradedate import trade_date_of
 from fillcapture.metrics import Metrics
 from fillcapture.model import LEG, SPREAD_TRADE, Bust, Fill, Market, OrderSide, Side
 

@@ -7,9 +7,10 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
-from fillcapture.feeds.t4.decode import Decoder, ticks_trade_date, trade_date_of
+from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import account_pb2, orderrouting_pb2, service_pb2
 from fillcapture.feeds.t4.snapshots import SnapshotTracker
+from fillcapture.feeds.t4.tradedate import ticks_trade_date, trade_date_of
 from fillcapture.metrics import Metrics
 from fillcapture.model import SnapshotReceived
 

@@ -19,7 +19,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fillcapture.feeds.t4.legs import Spreads
 from fillcapture.feeds.t4.proto import orderrouting_pb2 as orp
 from fillcapture.feeds.t4.proto import service_pb2
-from fillcapture.feeds.t4.tradedate import date_window, note_suspect, trade_date_check
+from fillcapture.feeds.t4.tradedate import (
+    date_window,
+    note_suspect,
+    ticks_trade_date,
+    trade_date_check,
+)
 from fillcapture.metrics import Metrics
 from fillcapture.model import (
     OUTRIGHT,
@@ -39,11 +44,6 @@ from fillcapture.schedule import trade_date as cme_trade_date
 log = structlog.get_logger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TICKS_PER_DAY = 864_000_000_000
-# .NET ticks between 0001-01-01 and 1900-01-01 / 2200-01-01: outside this, the
-# int64 is not a ticks date and the trade date comes from the exchange time.
-_TICKS_MIN = (date(1900, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
-_TICKS_MAX = (date(2200, 1, 1) - date(1, 1, 1)).days * _TICKS_PER_DAY
 _SIDES = {orp.BUY_SELL_BUY: Side.BUY, orp.BUY_SELL_SELL: Side.SELL}
 _BUSTED = orp.ORDER_CHANGE_TRADE_BUSTED
 # Fill times outside these (seconds since the epoch) are nonsense, not history.
@@ -106,25 +106,6 @@ def _price(text: str) -> Decimal:
     if _PRICE_TEXT.fullmatch(text) is None:
         raise InvalidMessage(f"unparsable price {text[:40]!r}", "invalid_price")
     return Decimal(text)
-
-
-def trade_date_of(raw: int, exchange_time: datetime) -> date:
-    """T4's opaque int64 trade date: .NET ticks of midnight where it looks like
-    ticks, else the CME rule applied to the exchange time (T4_API_V1 §9)."""
-    if _TICKS_MIN <= raw < _TICKS_MAX:
-        return _ticks_date(raw)
-    return cme_trade_date(exchange_time)
-
-
-def ticks_trade_date(raw: int) -> date | None:
-    """T4's int64 trade date where it is .NET ticks of a date, else None."""
-    return _ticks_date(raw) if _TICKS_MIN <= raw < _TICKS_MAX else None
-
-
-@functools.lru_cache(maxsize=64)
-def _ticks_date(raw: int) -> date:
-    # A day's fills share one value: cached, the conversion costs a lookup.
-    return date(1, 1, 1) + timedelta(days=raw // _TICKS_PER_DAY)
 
 
 @functools.lru_cache(maxsize=64)
@@ -588,4 +569,4 @@ def _record_date(record: Any) -> date | None:
         raw = record.trades[0].trade_date
     if not raw and len(getattr(record, "trade_legs", ())) == 1:
         raw = record.trade_legs[0].trade_date
-    return _ticks_date(raw) if _TICKS_MIN <= raw < _TICKS_MAX else None
+    return ticks_trade_date(raw)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.feeds.t4.decode import SnapshotTally, ticks_trade_date, trade_date_of
+from fillcapture.feeds.t4.decode import SnapshotTally
 from fillcapture.feeds.t4.proto import orderrouting_pb2
+from fillcapture.feeds.t4.tradedate import ticks_trade_date, trade_date_of
 from fillcapture.model import SnapshotReceived
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -35,6 +35,25 @@ COUNTER = "fills.trade_date_suspect"
 DISAGREES = "not the CME trade date of the exchange time"
 
 
+def trade_date_of(raw: int, exchange_time: datetime) -> date:
+    """T4's opaque int64 trade date: .NET ticks of midnight where it looks like
+    ticks, else the CME rule applied to the exchange time (T4_API_V1 §9)."""
+    if _TICKS_MIN <= raw < _TICKS_MAX:
+        return _ticks_date(raw)
+    return cme_trade_date(exchange_time)
+
+
+def ticks_trade_date(raw: int) -> date | None:
+    """T4's int64 trade date where it is .NET ticks of a date, else None."""
+    return _ticks_date(raw) if _TICKS_MIN <= raw < _TICKS_MAX else None
+
+
+@functools.lru_cache(maxsize=64)
+def _ticks_date(raw: int) -> date:
+    # A day's fills share one value: cached, the conversion costs a lookup.
+    return _DOTNET_EPOCH + timedelta(days=raw // TICKS_PER_DAY)
+
+
 def trade_date_check(raw: int, exchange_time: datetime) -> str | None:
     """``None`` if ``raw`` is the .NET ticks of a midnight whose day is the CME
     trade date of ``exchange_time`` (aware); otherwise why the date is suspect.
@@ -104,8 +123,6 @@ def note_suspect(metrics: Metrics, firm: str, account_id: str, account: str, raw
     if len(warned) >= _REMEMBERED:
         warned.clear()
     warned.add(key)
-    from fillcapture.feeds.t4.decode import trade_date_of  # decode imports this module
-
     day = trade_date_of(raw, exchange_time)
     if reason == DISAGREES:
         reason = f"{DISAGREES} ({cme_trade_date(exchange_time)})"
