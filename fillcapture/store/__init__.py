@@ -3,7 +3,8 @@
 Import from here; the modules below are the engines' private parts.
 """
 
-from fillcapture.store.base import (
+from fillcapture.store.moves import Change, MoveRefused
+from fillcapture.store.records import (
     Certificate,
     FillQuery,
     Gap,
@@ -14,12 +15,11 @@ from fillcapture.store.base import (
     PositionDay,
     Seal,
     SealedDay,
-    Store,
     StoredFill,
     StoreError,
     Verification,
 )
-from fillcapture.store.moves import Change, MoveRefused
+from fillcapture.store.roles import Store
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 

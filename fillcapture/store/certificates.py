@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from fillcapture.model import SnapshotReceived
-from fillcapture.store.base import Certificate, SealedDay, Verification
+from fillcapture.store.records import Certificate, SealedDay, Verification
 from fillcapture.store.rows import from_micros
 
 # A snapshot's first frame replaces what was recorded of its dates, mark and

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from fillcapture.store.base import StoreError
 from fillcapture.store.connection import transaction
+from fillcapture.store.records import StoreError
 
 
 @dataclass(frozen=True, slots=True)

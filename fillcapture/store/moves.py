@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fillcapture.config import ConfigError
-from fillcapture.store.base import Owner, StoreError
+from fillcapture.store.records import Owner, StoreError
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import aiosqlite
 
 from fillcapture.model import Quarantined, Side, VisibleAccount
+from fillcapture.store.records import QuarantineRow
 from fillcapture.store.rows import from_micros, utc_micros
 
-
-@dataclass(frozen=True, slots=True)
-class QuarantineRow:
-    """One stored quarantined record. ``resolved_at`` is set once its fills are
-    stored (``resolution`` ``"stored"``) or it proved to be of an account no
-    user owns (``"unowned"``)."""
-
-    id: int
-    record: Quarantined
-    resolved_at: datetime | None = None
-    resolution: str | None = None
+__all__ = ["QuarantineRow", "counts", "digest", "insert", "known_accounts", "resolve",
+           "save_accounts", "select"]
 
 
 _INSERT = (

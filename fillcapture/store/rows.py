@@ -12,7 +12,7 @@ from typing import Any
 
 from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
 from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
-from fillcapture.store.base import FillKind, StoredFill, StoreError
+from fillcapture.store.records import FillKind, StoredFill, StoreError
 
 # Column order of the tuples built by fill_rows().
 INSERT_COLUMNS = (

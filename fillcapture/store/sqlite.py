@@ -33,7 +33,15 @@ from fillcapture.model import (
     VisibleAccount,
 )
 from fillcapture.store import certificates, lease, migrations, quarantine, spreads
-from fillcapture.store.base import (
+from fillcapture.store.connection import (
+    BUSY_TIMEOUT_MS,
+    CHECKPOINT_BUSY_MS,
+    connect,
+    transaction,
+)
+from fillcapture.store.errors import store_error
+from fillcapture.store.moves import Change, MoveRefused, changes
+from fillcapture.store.records import (
     AccountActivity,
     DailyRow,
     DayActivity,
@@ -47,6 +55,7 @@ from fillcapture.store.base import (
     OutboxCursor,
     Owner,
     PositionDay,
+    QuarantineRow,
     Seal,
     SealedDay,
     StoredFill,
@@ -54,15 +63,6 @@ from fillcapture.store.base import (
     TokenHolder,
     Verification,
 )
-from fillcapture.store.connection import (
-    BUSY_TIMEOUT_MS,
-    CHECKPOINT_BUSY_MS,
-    connect,
-    transaction,
-)
-from fillcapture.store.errors import store_error
-from fillcapture.store.moves import Change, MoveRefused, changes
-from fillcapture.store.quarantine import QuarantineRow
 from fillcapture.store.rows import (
     INSERT_COLUMNS,
     OUTRIGHT,

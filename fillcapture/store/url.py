@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from fillcapture.config import sqlite_path
-from fillcapture.store.base import Store, StoreError
+from fillcapture.store.records import StoreError
+from fillcapture.store.roles import Store
 from fillcapture.store.sqlite import SqliteStore
 from fillcapture.urls import masked
 
