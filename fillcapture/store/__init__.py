@@ -3,6 +3,7 @@
 Import from here; the modules below are the engines' private parts.
 """
 
+from fillcapture.store._sqlite import SqliteStore
 from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.records import (
     Certificate,
@@ -20,7 +21,6 @@ from fillcapture.store.records import (
     Verification,
 )
 from fillcapture.store.roles import Store
-from fillcapture.store.sqlite import SqliteStore
 from fillcapture.store.url import open_store
 
 __all__ = [

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from fillcapture.config import sqlite_path
+from fillcapture.store._sqlite import SqliteStore
 from fillcapture.store.records import StoreError
 from fillcapture.store.roles import Store
-from fillcapture.store.sqlite import SqliteStore
 from fillcapture.urls import masked
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fillcapture.model import Bust
 from fillcapture.store import FillQuery, SqliteStore
-from fillcapture.store.rows import utc_micros
+from fillcapture.store._sqlite.rows import utc_micros
 from tests.store.factories import T0, make_fill
 
 BUST_TIME = T0 + timedelta(hours=1)

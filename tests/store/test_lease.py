@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fillcapture.store import SqliteStore, StoreError
-from fillcapture.store.lease import lease_path
+from fillcapture.store._sqlite.lease import lease_path
 
 
 async def test_a_second_lease_of_one_instance_is_refused_naming_the_holder(

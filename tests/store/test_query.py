@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fillcapture.store import FillQuery, SqliteStore, StoreError
-from fillcapture.store import sqlite as sqlite_engine
+from fillcapture.store._sqlite import query as sqlite_engine
 from tests.store.factories import T0, make_fill
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError, migrations, open_store
-from fillcapture.store.migrations import Migration
-from fillcapture.store.sqlite import _page_select
+from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError, open_store
+from fillcapture.store._sqlite import migrations
+from fillcapture.store._sqlite.migrations import Migration
+from fillcapture.store._sqlite.selects import page_select as _page_select
 from tests.store.factories import DAY, T0, make_fill
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiosqlite
 
 from fillcapture.files import staged
-from fillcapture.store.connection import connect
+from fillcapture.store._sqlite.connection import connect
 from fillcapture.store.records import StoreError
 
 STEP_PAGES = 1024
