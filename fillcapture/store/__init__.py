@@ -6,6 +6,8 @@ Import from here; the modules below are the engines' private parts.
 from fillcapture.store._sqlite import SqliteStore
 from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.records import (
+    CaptureBatch,
+    CaptureResult,
     Certificate,
     FillQuery,
     Gap,
@@ -24,6 +26,8 @@ from fillcapture.store.roles import Store
 from fillcapture.store.url import open_store
 
 __all__ = [
+    "CaptureBatch",
+    "CaptureResult",
     "Certificate",
     "Change",
     "FillQuery",

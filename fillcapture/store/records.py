@@ -6,12 +6,24 @@ says who owns what. Nothing here knows how an engine keeps them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from fillcapture.model import Quarantined, Side
+from fillcapture.model import (
+    Bust,
+    Fill,
+    Market,
+    OrderRecount,
+    OrderSide,
+    Quarantined,
+    Side,
+    SnapshotReceived,
+    SpreadDefinition,
+    VisibleAccount,
+)
 
 FillKind = Literal["outright", "leg", "pending_leg", "spread"]
 """What a stored fill is to positions (see :class:`StoredFill`)."""
@@ -352,3 +364,65 @@ class QuarantineRow:
     record: Quarantined
     resolved_at: datetime | None = None
     resolution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureBatch:
+    """Everything one writer batch commits, applied in this order in ONE
+    transaction (:meth:`~fillcapture.store.roles.Capture.capture`): all of it
+    is stored, or none of it, and the batch can be retried whole.
+
+    ``accounts``: (firm, accounts the fill user sees); ``quarantine``: records
+    that could not be stored; ``markets``, ``spreads``: terms and definitions
+    (before the fills, so a leg of a spread defined here is placed as stored);
+    ``late_fills`` / ``late_busts``: of sealed days, stored as amendments;
+    ``fills``: live; ``recovered``: from snapshots (new ones were missed);
+    ``busts`` after the fills (a bust's fill then counts as captured);
+    ``sides``: late order sides; ``recounts``: complete orders, after their
+    fills; ``released``: (stored ids, unowned ids) of quarantined records now
+    stored; ``snapshots`` last, after every fill before them.
+    """
+
+    accounts: Sequence[tuple[str, Sequence[VisibleAccount]]] = ()
+    quarantine: Sequence[Quarantined] = ()
+    markets: Sequence[Market] = ()
+    spreads: Sequence[SpreadDefinition] = ()
+    late_fills: Sequence[Fill] = ()
+    late_busts: Sequence[Bust] = ()
+    fills: Sequence[Fill] = ()
+    recovered: Sequence[Fill] = ()
+    busts: Sequence[Bust] = ()
+    sides: Sequence[OrderSide] = ()
+    recounts: Sequence[OrderRecount] = ()
+    released: Sequence[tuple[Sequence[int], Sequence[int]]] = ()
+    snapshots: Sequence[SnapshotReceived] = ()
+
+    def __bool__(self) -> bool:
+        return any((self.accounts, self.quarantine, self.markets, self.spreads,
+                    self.late_fills, self.late_busts, self.fills, self.recovered, self.busts,
+                    self.sides, self.recounts, self.released, self.snapshots))
+
+
+@dataclass(slots=True)
+class CaptureResult:
+    """What a :class:`CaptureBatch` changed, part by part: ``quarantined`` new
+    records; ``markets`` rows new or changed; ``spreads`` definitions new or
+    changed and ``legs_placed``; ``amended_fills`` / ``amended_busts`` that
+    changed a sealed day; ``new_fills`` of ``fills``, ``recovered`` of
+    ``recovered``; ``fills_from_busts`` and ``new_busts`` of ``busts``;
+    ``sides_resolved`` rows; ``recount_busts`` per recount, in order;
+    ``released`` (stored, unowned) records resolved per release, in order."""
+
+    quarantined: int = 0
+    markets: int = 0
+    spreads: int = 0
+    legs_placed: int = 0
+    amended_fills: list[Fill] = field(default_factory=list)
+    amended_busts: list[Bust] = field(default_factory=list)
+    new_fills: int = 0
+    recovered: int = 0
+    fills_from_busts: int = 0
+    new_busts: int = 0
+    sides_resolved: int = 0
+    recount_busts: list[int] = field(default_factory=list)
+    released: list[tuple[int, int]] = field(default_factory=list)

@@ -27,6 +27,8 @@ from fillcapture.model import (
 from fillcapture.store.moves import Change
 from fillcapture.store.records import (
     AccountActivity,
+    CaptureBatch,
+    CaptureResult,
     DailyRow,
     DayActivity,
     FillKey,
@@ -60,6 +62,13 @@ class Lease(Protocol):
 
 class Capture(Protocol):
     """The capture path's writes: what the writer commits, each call one transaction."""
+
+    async def capture(self, batch: CaptureBatch) -> CaptureResult:
+        """Commit everything of one writer batch in ONE transaction, in the order
+        :class:`CaptureBatch` states: all of it is stored or none of it, so a
+        failed batch is retried whole (every part is idempotent). Each method
+        below is this with one part."""
+        ...
 
     async def insert_fills(self, fills: Sequence[Fill]) -> int:
         """Store ``fills`` in one transaction, ignoring those already stored

@@ -6,11 +6,19 @@ Every test writes to a real SQLite file and reads back what was committed.
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
-from fillcapture.model import LEG, OrderSide, Side
-from fillcapture.store import FillQuery, SqliteStore, StoredFill, StoreError
+from fillcapture.model import LEG, Bust, Market, OrderSide, Side
+from fillcapture.store import (
+    CaptureBatch,
+    CaptureResult,
+    FillQuery,
+    SqliteStore,
+    StoredFill,
+    StoreError,
+)
 from tests.store.factories import DAY, T0, make_fill
 
 
@@ -192,3 +200,24 @@ async def test_batches_cut_into_statements_count_new_rows_exactly(store: SqliteS
     overlapping = [make_fill(n) for n in range(2000, 3999)]
     assert await store.insert_fills(overlapping) == 3999 - 2743
     assert await store.count_fills() == 3999
+
+
+async def test_one_capture_call_commits_a_batch_and_says_what_each_part_changed(
+        store: SqliteStore) -> None:
+    fills = [make_fill(n, side=None) for n in range(3)]
+    result = await store.capture(CaptureBatch(
+        markets=[Market("XCME_Eq ES (Z26)", "CME_Eq", "ES", Decimal(50))],
+        fills=fills, recovered=[make_fill(0), make_fill(9)],
+        busts=[Bust(make_fill(1), T0 + timedelta(hours=1)),
+               Bust(make_fill(10), T0 + timedelta(hours=1))],
+        sides=[OrderSide("SIMFIRM", "acc-11111", "order-2", Side.SELL)]))
+
+    assert (result.markets, result.new_fills, result.recovered) == (1, 3, 1)
+    assert (result.fills_from_busts, result.new_busts, result.sides_resolved) == (1, 2, 1)
+    rows = {fill.order_id: fill for fill in await stored(store)}
+    assert sorted(rows) == ["order-0", "order-1", "order-10", "order-2", "order-9"]
+    assert rows["order-0"].side is Side.BUY  # the snapshot's duplicate knew the side
+    assert rows["order-2"].side is Side.SELL
+    assert rows["order-1"].busted
+    assert rows["order-10"].busted
+    assert await store.capture(CaptureBatch()) == CaptureResult()

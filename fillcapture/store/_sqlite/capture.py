@@ -1,15 +1,14 @@
-"""The SQLite engine's capture role: fills, busts, sides, amendments,
-quarantine, markets, spreads, snapshots.
+"""The SQLite engine's capture role: a writer batch in one transaction, or
+one kind of write at a time (each its own transaction).
+
+The writes themselves are in :mod:`.writes`; this module decides only what
+runs in which transaction.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-
-import aiosqlite
 
 from fillcapture.model import (
     Bust,
@@ -22,121 +21,62 @@ from fillcapture.model import (
     SpreadDefinition,
     VisibleAccount,
 )
-from fillcapture.store._sqlite import certificates, quarantine, spreads
-from fillcapture.store._sqlite.plumbing import Plumbing, scalar
-from fillcapture.store._sqlite.rows import (
-    INSERT_COLUMNS,
-    OUTRIGHT,
-    fill_rows,
-    is_spread_part,
-    order_side_of,
-    utc_micros,
-)
-from fillcapture.store._sqlite.shared import SIDELESS, invalidate_positions
-
-ROWS_PER_STATEMENT = 1000
+from fillcapture.store._sqlite import certificates, quarantine, spreads, writes
+from fillcapture.store._sqlite.plumbing import Plumbing
+from fillcapture.store._sqlite.rows import utc_micros
+from fillcapture.store._sqlite.shared import invalidate_positions
+from fillcapture.store.records import CaptureBatch, CaptureResult
 
 
-# DO NOTHING rather than an upsert setting the side: the change count is then
-# exactly the number of new fills (see _fill_in_sides). Not OR IGNORE: that
-# would also skip rows breaking NOT NULL or CHECK, silently losing a fill.
-_ROW = f"({', '.join('?' * len(INSERT_COLUMNS))})"
-
-
-_CONFLICT = "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
-
-
-# Chunk sizes: a batch is cut into these (largest first) so that only a dozen
-# distinct statements exist and each stays in the connection's statement cache.
-_CHUNKS = (ROWS_PER_STATEMENT, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
-
-
-def _chunks(total: int) -> Iterator[tuple[int, int]]:
-    """(start, size) pieces covering ``total`` rows, sizes from :data:`_CHUNKS`."""
-    start = 0
-    for size in _CHUNKS:
-        while total - start >= size:
-            yield start, size
-            start += size
-
-
-@functools.lru_cache(maxsize=len(_CHUNKS))
-def _insert_sql(rows: int) -> str:
-    return (
-        f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
-        f"VALUES {', '.join([_ROW] * rows)} {_CONFLICT}"
-    )
-
-
-_SIDE_OF_FILL = (
-    "UPDATE fills SET side = ? WHERE firm = ? AND account_id = ? AND order_id = ? "  # noqa: S608
-    f"AND trade_key = ? AND leg_index = ? AND {SIDELESS}"
-)
-
-
-# The order's side (:side, and :opposite) given to a fill: a leg's side is
-# it or its opposite by the leg's direction (none while the leg is pending).
-_ORDER_SIDE = (
-    "side = CASE WHEN kind <> 1 OR leg_sign = 1 THEN :side "
-    "WHEN leg_sign = -1 THEN :opposite END, "
-    "order_side = CASE WHEN kind = 1 THEN :side END"
-)
-
-
-_ORDER_SIDE_OF_FILL = (
-    f"UPDATE fills SET {_ORDER_SIDE} WHERE firm = :firm AND "  # noqa: S608 - constant text
-    "account_id = :account_id AND order_id = :order_id AND trade_key = :trade_key "
-    f"AND leg_index = :leg_index AND {SIDELESS}"
-)
-
-
-_MARK_BUSTED = (
-    "UPDATE fills SET busted_at = ? WHERE firm = ? AND order_id = ? AND trade_key = ? "
-    "AND leg_index = ? AND busted_at IS NULL"
-)
-
-
-_INSERT_BUST = (
-    "INSERT INTO busts (firm, account_id, account, order_id, trade_key, leg_index, busted_at, "
-    "captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
-)
-
-
-_RESOLVE_SIDE = (
-    f"UPDATE fills SET {_ORDER_SIDE} WHERE firm = :firm AND "  # noqa: S608 - constant text
-    f"account_id = :account_id AND order_id = :order_id AND {SIDELESS}"
-)
-
-
-# The earliest trade date of an order's side-less fills, if it is a day
-# sealed or recorded for the firm (else NULL).
-_SIDELESS_RECORDED_DAY = (
-    "SELECT day FROM (SELECT min(trade_date) AS day FROM fills WHERE firm = :firm "  # noqa: S608
-    f"AND account_id = :account_id AND order_id = :order_id AND {SIDELESS}) "
-    "WHERE day <= max("
-    "coalesce((SELECT max(trade_date) FROM sealed_days WHERE firm = :firm), ''), "
-    "coalesce((SELECT through FROM summary_coverage WHERE firm = :firm), ''), "
-    "coalesce((SELECT max(trade_date) FROM position_days WHERE firm = :firm), ''))"
-)
-
-
-# A market's row changes (and counts) only when one of its terms did.
-_SAVE_MARKET = (
-    "INSERT INTO markets (market_id, exchange_id, contract_id, point_value, updated_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (market_id) DO UPDATE SET "
-    "exchange_id = excluded.exchange_id, contract_id = excluded.contract_id, "
-    "point_value = excluded.point_value, updated_at = excluded.updated_at "
-    "WHERE (exchange_id, contract_id, point_value) "
-    "<> (excluded.exchange_id, excluded.contract_id, excluded.point_value)"
-)
-
-
-_OPPOSITE = {"BUY": "SELL", "SELL": "BUY"}
+def _now() -> int:
+    return utc_micros(datetime.now(UTC))
 
 
 class CaptureRole(Plumbing):
-    """What the writer commits, each call one transaction."""
+    """What the writer commits."""
+
+    async def capture(self, batch: CaptureBatch) -> CaptureResult:
+        """Commit ``batch`` in one transaction, its parts in the order
+        :class:`CaptureBatch` gives; an empty batch opens no transaction."""
+        self._check_writable()
+        result = CaptureResult()
+        if not batch:
+            return result
+        now = _now()
+        async with self._writing() as conn:
+            for firm, accounts in batch.accounts:
+                if accounts:
+                    await quarantine.save_accounts(conn, firm, accounts, datetime.now(UTC))
+            if batch.quarantine:
+                result.quarantined = await quarantine.insert(conn, batch.quarantine)
+            if batch.markets:
+                result.markets = await writes.save_markets(conn, batch.markets, now)
+            if batch.spreads:
+                result.spreads, result.legs_placed = await spreads.save(
+                    conn, batch.spreads, now, invalidate_positions)
+            if batch.late_fills or batch.late_busts:
+                result.amended_fills, result.amended_busts = await writes.insert_amendments(
+                    conn, batch.late_fills, batch.late_busts, now)
+            if batch.fills:
+                result.new_fills = await writes.insert(conn, batch.fills, now)
+            if batch.recovered:
+                result.recovered = await writes.insert(conn, batch.recovered, now)
+            if batch.busts:
+                result.fills_from_busts, result.new_busts = await writes.insert_busts(
+                    conn, batch.busts, now)
+            if batch.sides:
+                result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
+            for recount in batch.recounts:
+                result.recount_busts.append(await writes.bust_missing(conn, recount, now))
+            for stored, unowned in batch.released:
+                result.released.append((
+                    await quarantine.resolve(conn, stored, "stored", datetime.now(UTC))
+                    if stored else 0,
+                    await quarantine.resolve(conn, unowned, "unowned", datetime.now(UTC))
+                    if unowned else 0))
+            if batch.snapshots:
+                await certificates.save_snapshots(conn, batch.snapshots, now)
+        return result
 
     async def insert_fills(self, fills: Sequence[Fill]) -> int:
         """Store ``fills`` in one transaction; return how many were new.
@@ -144,89 +84,31 @@ class CaptureRole(Plumbing):
         Duplicates (same identity) are absorbed; a duplicate that knows the side
         fills in a stored fill's missing side without counting as new.
         """
-        self._check_writable()
-        if not fills:
-            return 0
-        async with self._writing() as conn:
-            return await _insert(conn, fills, utc_micros(datetime.now(UTC)))
+        return (await self.capture(CaptureBatch(fills=fills))).new_fills
 
     async def insert_busts(self, busts: Sequence[Bust]) -> tuple[int, int]:
-        """Record busts: store each busted fill if new, mark it busted (the
-        first bust time stays), and keep the bust as its own record.
-
-        Returns (new fills, new busts). The fill comes from the bust message,
-        so a fill busted while the daemon was away is still stored, busted.
-        """
-        self._check_writable()
-        if not busts:
-            return 0, 0
-        captured_at = utc_micros(datetime.now(UTC))
-        rows = [
-            (
-                bust.fill.firm, bust.fill.account_id, bust.fill.account, bust.fill.order_id,
-                bust.fill.trade_key,
-                OUTRIGHT if bust.fill.leg_index is None else bust.fill.leg_index,
-                utc_micros(bust.busted_at), captured_at,
-            )
-            for bust in busts
-        ]
-        async with self._writing() as conn:
-            new_fills = await _insert(conn, [bust.fill for bust in busts], captured_at)
-            await conn.executemany(_MARK_BUSTED, [(r[6], r[0], r[3], r[4], r[5]) for r in rows])
-            cursor = await conn.executemany(_INSERT_BUST, rows)
-            return new_fills, int(cursor.rowcount)
+        """Record busts (see :func:`.writes.insert_busts`); (new fills, new busts)."""
+        result = await self.capture(CaptureBatch(busts=busts))
+        return result.fills_from_busts, result.new_busts
 
     async def resolve_sides(self, items: Sequence[OrderSide]) -> int:
         """Set the side of each order's side-less fills; return rows changed."""
-        self._check_writable()
-        if not items:
-            return 0
-        rows = [{"side": item.side.value, "opposite": _OPPOSITE[item.side.value],
-                 "firm": item.firm, "account_id": item.account_id,
-                 "order_id": item.order_id} for item in items]
-        async with self._writing() as conn:
-            # A side changes what the summary makes of a recorded (or sealed,
-            # so perhaps being recorded) day; most late sides are of today's
-            # fills and change nothing recorded.
-            for item in items:
-                async with conn.execute(_SIDELESS_RECORDED_DAY, {
-                        "firm": item.firm, "account_id": item.account_id,
-                        "order_id": item.order_id}) as cursor:
-                    found = await cursor.fetchone()
-                if found is not None and found[0] is not None:
-                    await invalidate_positions(conn, item.firm, found[0])
-            cursor = await conn.executemany(_RESOLVE_SIDE, rows)
-            return int(cursor.rowcount)
+        return (await self.capture(CaptureBatch(sides=items))).sides_resolved
 
     async def save_markets(self, markets: Sequence[Market]) -> int:
         """Record markets' terms; a row changes only when a term did."""
-        self._check_writable()
-        if not markets:
-            return 0
-        now = utc_micros(datetime.now(UTC))
-        rows = [(m.market_id, m.exchange_id, m.contract_id, str(m.point_value), now)
-                for m in markets]
-        async with self._writing() as conn:
-            cursor = await conn.executemany(_SAVE_MARKET, rows)
-            return int(cursor.rowcount)
+        return (await self.capture(CaptureBatch(markets=markets))).markets
 
     async def save_spreads(self, definitions: Sequence[SpreadDefinition]) -> tuple[int, int]:
         """Record spreads' legs (a definition as recorded changes nothing) and
         place their pending leg fills."""
-        self._check_writable()
-        if not definitions:
-            return 0, 0
-        async with self._writing() as conn:
-            return await spreads.save(conn, definitions, utc_micros(datetime.now(UTC)),
-                                      invalidate_positions)
+        result = await self.capture(CaptureBatch(spreads=definitions))
+        return result.spreads, result.legs_placed
 
     async def quarantine(self, records: Sequence[Quarantined]) -> int:
         """Keep records that could not be stored; returns how many were new
         (the same record sent again is kept once)."""
-        if not records:
-            return 0
-        async with self._writing() as conn:
-            return await quarantine.insert(conn, records)
+        return (await self.capture(CaptureBatch(quarantine=records))).quarantined
 
     async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
         """Mark quarantined records resolved (their fills are stored, or they are
@@ -237,140 +119,23 @@ class CaptureRole(Plumbing):
             return await quarantine.resolve(conn, ids, resolution, datetime.now(UTC))
 
     async def bust_missing(self, recount: OrderRecount) -> int:
-        """Bust the stored live fills of ``recount``'s order that its complete
-        snapshot list no longer carries, and resolve the order's unresolved
-        busts in the quarantine; returns the fills busted. Summaries recorded
-        for their days are invalidated, as for any late bust."""
-        busted_at = utc_micros(recount.busted_at)
-        now = utc_micros(datetime.now(UTC))
-        async with self._writing() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT account_id, account, trade_key, leg_index, trade_date FROM fills "
-                "WHERE firm = ? AND order_id = ? AND busted_at IS NULL",
-                (recount.firm, recount.order_id))
-            missing = [row for row in rows if (row[2], None if row[3] < 0 else row[3])
-                       not in recount.trades]
-            for account_id, account, trade_key, leg_index, day in missing:
-                await conn.execute(_MARK_BUSTED, (busted_at, recount.firm, recount.order_id,
-                                                  trade_key, leg_index))
-                await conn.execute(_INSERT_BUST, (recount.firm, account_id, account,
-                                                  recount.order_id, trade_key, leg_index,
-                                                  busted_at, now))
-                await invalidate_positions(conn, recount.firm, day)
-            if missing:
-                await conn.execute(
-                    "UPDATE quarantine SET resolved_at = ?, resolution = 'busted' "
-                    "WHERE firm = ? AND order_id = ? AND reason = 'bust_unresolved' "
-                    "AND resolved_at IS NULL", (now, recount.firm, recount.order_id))
-            return len(missing)
+        """Bust the order's stored fills its complete snapshot no longer lists
+        (see :func:`.writes.bust_missing`); return how many."""
+        return (await self.capture(CaptureBatch(recounts=[recount]))).recount_busts[0]
 
     async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:
         """Record accounts the fill user sees: id, number, code and name."""
-        if accounts:
-            async with self._writing() as conn:
-                await quarantine.save_accounts(conn, firm, accounts, datetime.now(UTC))
+        await self.capture(CaptureBatch(accounts=[(firm, accounts)]))
 
     async def insert_amendments(
         self, fills: Sequence[Fill], busts: Sequence[Bust]
     ) -> tuple[list[Fill], list[Bust]]:
-        """Store fills and busts of sealed days one by one (they are few), and
-        record each that changed something as an amendment of its day."""
-        self._check_writable()
-        now = utc_micros(datetime.now(UTC))
-        new_fills: list[Fill] = []
-        new_busts: list[Bust] = []
-        async with self._writing() as conn:
-            for fill in fills:
-                if await _insert(conn, [fill], now):
-                    new_fills.append(fill)
-                    await _amend(conn, fill, "fill", now)
-            for bust in busts:
-                fill = bust.fill
-                leg = OUTRIGHT if fill.leg_index is None else fill.leg_index
-                if await _insert(conn, [fill], now):
-                    new_fills.append(fill)
-                cursor = await conn.execute(
-                    _MARK_BUSTED,
-                    (utc_micros(bust.busted_at), fill.firm, fill.order_id, fill.trade_key, leg))
-                await conn.execute(_INSERT_BUST, (
-                    fill.firm, fill.account_id, fill.account, fill.order_id, fill.trade_key, leg,
-                    utc_micros(bust.busted_at), now))
-                if cursor.rowcount:
-                    new_busts.append(bust)
-                    await _amend(conn, fill, "bust", now)
-        return new_fills, new_busts
+        """Store fills and busts of sealed days, recording each that changed
+        something as an amendment of its day; return those."""
+        result = await self.capture(CaptureBatch(late_fills=fills, late_busts=busts))
+        return result.amended_fills, result.amended_busts
 
     async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
         """Record each account's latest snapshot counts, the newest fill row
         committed before each snapshot began with them."""
-        if not snapshots:
-            return
-        async with self._writing() as conn:
-            await certificates.save_snapshots(conn, snapshots, utc_micros(datetime.now(UTC)))
-
-
-async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) -> None:
-    day = fill.trade_date.isoformat()
-    await conn.execute(
-        "INSERT INTO amendments (firm, account, trade_date, kind, order_id, trade_key, "
-        "leg_index, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (fill.firm, fill.account, day, kind, fill.order_id,
-         fill.trade_key, OUTRIGHT if fill.leg_index is None else fill.leg_index, now))
-    await invalidate_positions(conn, fill.firm, day)
-
-
-async def _insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
-    """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
-    return how many were new."""
-    # Legs and spread trades are rare: outright fills keep the plain statement.
-    parts = [fill for fill in fills if fill.kind or fill.leg_index is not None]
-    if parts:
-        fills = [fill for fill in fills if not is_spread_part(fill)]
-    new = 0
-    # Rows are built one statement at a time: a batch can be tens of
-    # thousands of fills, and only one statement's rows need to exist.
-    for start, size in _chunks(len(fills)):
-        rows = fill_rows(fills[start : start + size], captured_at)
-        cursor = await conn.execute(_insert_sql(size), list(itertools.chain(*rows)))
-        new += int(cursor.rowcount)
-    if parts:
-        new += await spreads.insert(conn, parts, captured_at, invalidate_positions)
-    if new < len(fills) + len(parts):
-        await _fill_in_sides(conn, fills, parts)
-    return new
-
-
-async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill],
-                         parts: Sequence[Fill] = ()) -> None:
-    """Give stored side-less fills the side a duplicate of theirs now carries
-    (for legs and spread trades, the order side: a leg's own follows from it).
-
-    Only called when the batch held duplicates, and a no-op unless side-less
-    fills exist at all (they are rare and short-lived): the check is one probe
-    of the partial index, so replaying snapshots costs next to nothing extra.
-    """
-    if not await scalar(
-            conn, f"SELECT EXISTS (SELECT 1 FROM fills WHERE {SIDELESS})"):  # noqa: S608
-        return
-    ordered = [(fill, order_side_of(fill)) for fill in parts]
-    await conn.executemany(_ORDER_SIDE_OF_FILL, [
-        {"side": side.value, "opposite": _OPPOSITE[side.value], "firm": fill.firm,
-         "account_id": fill.account_id, "order_id": fill.order_id,
-         "trade_key": fill.trade_key,
-         "leg_index": OUTRIGHT if fill.leg_index is None else fill.leg_index}
-        for fill, side in ordered if side is not None])
-    await conn.executemany(
-        _SIDE_OF_FILL,
-        [
-            (
-                fill.side.value,
-                fill.firm,
-                fill.account_id,
-                fill.order_id,
-                fill.trade_key,
-                OUTRIGHT if fill.leg_index is None else fill.leg_index,
-            )
-            for fill in fills
-            if fill.side is not None
-        ],
-    )
+        await self.capture(CaptureBatch(snapshots=snapshots))

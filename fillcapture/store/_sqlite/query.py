@@ -28,6 +28,7 @@ from fillcapture.store.records import (
 )
 
 PAGE_ROWS = 500
+"""Rows fetched per round trip by ``fills()``: what it holds in memory at most."""
 
 
 # An account's activity at a firm: of the days recorded (through the third

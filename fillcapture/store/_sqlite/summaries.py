@@ -23,6 +23,8 @@ from fillcapture.store.records import (
 )
 
 POSITIONS_KEPT_DAYS = 31
+"""Recorded positions of the days this close to the newest are all kept;
+before them, only each month's last."""
 
 
 _SUMMARY_COLUMNS = (
