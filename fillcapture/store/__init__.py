@@ -22,7 +22,7 @@ from fillcapture.store.records import (
     StoreError,
     Verification,
 )
-from fillcapture.store.roles import Store
+from fillcapture.store.roles import OutboxReading, Store
 from fillcapture.store.url import open_store
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Outbox",
     "OutboxBatch",
     "OutboxCursor",
+    "OutboxReading",
     "Owner",
     "PositionDay",
     "Seal",

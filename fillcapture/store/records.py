@@ -220,7 +220,9 @@ class StoredFill:
 class OutboxCursor:
     """A place in the store's order of commits: the last ``fills.id`` and
     ``busts.id`` taken. Rows are numbered as they commit, one writer at a time,
-    so every row after a cursor committed after every row before it."""
+    so every row after a cursor committed after every row before it. The
+    numbers are the engine's; a publisher keeps a cursor, compares it
+    (:meth:`lowest`), logs it (``str``) and hands it back, never reads them."""
 
     fills: int = 0
     busts: int = 0
@@ -228,6 +230,10 @@ class OutboxCursor:
     def lowest(self, other: OutboxCursor) -> OutboxCursor:
         """The earlier of the two, table by table."""
         return OutboxCursor(min(self.fills, other.fills), min(self.busts, other.busts))
+
+    def __str__(self) -> str:
+        """The place for logs, ``fills/busts``."""
+        return f"{self.fills}/{self.busts}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +249,15 @@ class Outbox:
     newest: OutboxCursor
     fills_floor: int | None = None
     busts_floor: int | None = None
+
+    @property
+    def rewound(self) -> bool:
+        """A delete took the newest rows: the publisher goes back (:meth:`resume`)."""
+        return self.fills_floor is not None or self.busts_floor is not None
+
+    def backlog(self, at: OutboxCursor) -> int:
+        """How many stored fills come after ``at``."""
+        return max(0, self.newest.fills - at.fills)
 
     def resume(self, at: OutboxCursor) -> OutboxCursor:
         """``at``, taken back to the floors where they are lower."""

@@ -357,8 +357,12 @@ class Tokens(Protocol):
         ...
 
 
-class OutboxStore(Protocol):
-    """The publishers' outbox: stored rows in commit order and each publisher's saved place."""
+class OutboxReading(Protocol):
+    """Reading the outbox. The engine's promise: rows come back in commit order,
+    so every row after a cursor committed after every row before it, and a
+    publisher that moves its cursor only past what it delivered passes over
+    nothing. The cursor is the engine's: a publisher only keeps, compares
+    (``lowest``) and hands it back."""
 
     async def outbox(self, name: str) -> Outbox:
         """Where the publisher ``name`` saved its place (the start if never)."""
@@ -370,10 +374,19 @@ class OutboxStore(Protocol):
         fill is not yet in this one or an earlier one: a bust never precedes its fill."""
         ...
 
+
+class OutboxStore(OutboxReading, Protocol):
+    """The publishers' outbox: stored rows in commit order and each publisher's saved place."""
+
     async def save_outbox(self, name: str, cursor: OutboxCursor,
                           seen: Outbox | None = None) -> None:
         """Save the publisher ``name``'s place. With ``seen``, also clear the
         floors it read there, unless a later delete has lowered them again."""
+        ...
+
+    def outbox_reader(self) -> AbstractAsyncContextManager[OutboxReading]:
+        """A reader of the outbox for the block, which never holds up capture
+        (for SQLite, a read-only connection of its own)."""
         ...
 
 

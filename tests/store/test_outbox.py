@@ -86,3 +86,20 @@ async def test_a_floor_lowered_again_is_not_cleared_by_an_older_read(
 
     await store.save_outbox("p", OutboxCursor(2, 0), seen=seen)
     assert (await store.outbox("p")).fills_floor == 1
+
+
+async def test_an_outbox_reader_of_the_store_reads_what_commits_while_it_is_open(
+        store: SqliteStore) -> None:
+    await store.insert_fills([make_fill(1)])
+    async with store.outbox_reader() as reader:
+        first = await reader.outbox_batch(OutboxCursor(), 10)
+        await store.insert_fills([make_fill(2), make_fill(3)])
+        outbox = await reader.outbox("p")
+        rest = await reader.outbox_batch(first.cursor, 10)
+    assert _orders(first.fills) == ["order-1"]
+    assert _orders(rest.fills) == ["order-2", "order-3"]
+    # What a publisher needs of the place without reading its numbers.
+    assert (outbox.backlog(first.cursor), outbox.backlog(rest.cursor)) == (2, 0)
+    assert not outbox.rewound
+    assert str(rest.cursor) == "3/0"
+    assert await store.count_fills() == 3, "the store stays open and usable after the reader"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fillcapture.store._sqlite.plumbing import Plumbing
@@ -18,6 +20,7 @@ from fillcapture.store.records import (
     OutboxCursor,
     StoredFill,
 )
+from fillcapture.store.roles import OutboxReading
 
 # The outbox reads by row id, which is commit order; the owner is the current one.
 _OUTBOX_FILLS = (
@@ -93,3 +96,10 @@ class OutboxRole(Plumbing):
                 {"name": name, "fills": cursor.fills, "busts": cursor.busts,
                  "now": utc_micros(datetime.now(UTC)),
                  "fills_floor": fills_floor, "busts_floor": busts_floor})
+
+    @asynccontextmanager
+    async def outbox_reader(self) -> AsyncIterator[OutboxReading]:
+        """A read-only store on the same file for the block: its own connection,
+        so reading the outbox never waits for the capture path's lock."""
+        async with type(self)(self.path, readonly=True) as reader:
+            yield reader
