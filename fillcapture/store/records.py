@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
 from fillcapture.model import (
@@ -441,3 +442,36 @@ class CaptureResult:
     sides_resolved: int = 0
     recount_busts: list[int] = field(default_factory=list)
     released: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePlan:
+    """The weekly upkeep to do, in this order, as of ``at``: a consistent
+    online copy into ``backup_dir`` (none if ``None``) keeping the newest
+    ``keep`` of the copies it made there, the engine's optimisation and
+    integrity check, and the deletion of fills of trade dates before
+    ``prune_before`` (none if ``None``)."""
+
+    at: datetime
+    backup_dir: Path | None = None
+    keep: int = 4
+    prune_before: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What :class:`MaintenancePlan` did: ``backup`` where the copy went
+    (``None`` without one) and ``kept`` how many copies remain; ``findings``
+    the integrity check's (``["ok"]`` for a sound store); ``pruned`` fills
+    deleted; ``store`` the store described for logs (no secret)."""
+
+    store: str
+    findings: list[str]
+    backup: str | None = None
+    kept: int = 0
+    pruned: int = 0
+
+    @property
+    def sound(self) -> bool:
+        """The integrity check found nothing wrong."""
+        return self.findings == ["ok"]

@@ -35,6 +35,8 @@ from fillcapture.store.records import (
     FillPage,
     FillQuery,
     Gap,
+    MaintenancePlan,
+    MaintenanceReport,
     Outbox,
     OutboxBatch,
     OutboxCursor,
@@ -390,8 +392,23 @@ class OutboxStore(OutboxReading, Protocol):
         ...
 
 
+class Maintenance(Protocol):
+    """Upkeep: a cheap call every minute, and the weekly plan in one call, so
+    that nothing outside the engine knows how it keeps its data."""
+
+    async def housekeeping(self) -> None:
+        """The per-minute upkeep (for SQLite, the WAL checkpoint that frees its
+        space); quick, and a no-op where the engine needs none."""
+        ...
+
+    async def maintain(self, plan: MaintenancePlan) -> MaintenanceReport:
+        """Do ``plan``'s backup, optimisation, integrity check and retention,
+        in that order; an integrity problem is a finding, not an exception."""
+        ...
+
+
 class Store(Lease, Capture, Catalogue, Query, Registry, Summaries, Operations, Tokens,
-            OutboxStore, Protocol):
+            OutboxStore, Maintenance, Protocol):
     """A fill store: every role. Open it with ``async with``; every write is one transaction."""
 
     async def __aenter__(self) -> Self: ...

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fillcapture.model import Bust, SnapshotReceived
-from fillcapture.store import FillQuery, SqliteStore, Verification
+from fillcapture.store import FillQuery, MaintenancePlan, SqliteStore, Verification
 from tests.store.factories import DAY, T0, make_fill
 
 LATER = T0 + timedelta(hours=5)
@@ -171,3 +171,25 @@ async def test_a_day_sealed_unverified_or_without_a_snapshot_says_so(
     assert await store.prune(DAY + timedelta(days=2)) == 1
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("SELECT count(*) FROM snapshot_counts").fetchone() == (0,)
+
+
+async def test_one_maintain_call_backs_up_rotates_checks_and_prunes(
+    store: SqliteStore, tmp_path: Path,
+) -> None:
+    await store.insert_fills([make_fill(n) for n in range(10)])
+    await store.insert_fills([make_fill(200, trade_date=DAY - timedelta(days=40))])
+    backups = tmp_path / "backups"
+    at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+    first = await store.maintain(MaintenancePlan(at, backups, keep=1))
+    await store.housekeeping()
+    second = await store.maintain(MaintenancePlan(at + timedelta(minutes=1), backups, keep=1,
+                                                  prune_before=DAY - timedelta(days=30)))
+
+    assert first.sound
+    assert (first.pruned, second.pruned, second.kept) == (0, 1, 1)
+    assert [path.name for path in backups.iterdir()] == ["fills-20261128T080100Z.db"]
+    assert second.backup == str(backups / "fills-20261128T080100Z.db")
+    assert await store.count_fills() == 10
+    nothing = await store.maintain(MaintenancePlan(at))
+    assert (nothing.backup, nothing.findings) == (None, ["ok"])

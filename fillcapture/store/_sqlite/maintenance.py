@@ -1,21 +1,56 @@
-"""The SQLite engine's maintenance: backup, WAL checkpoint, optimize, integrity check, retention.
+"""The SQLite engine's maintenance: backup with rotation, WAL checkpoint,
+optimize, integrity check, retention.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
+from fillcapture.files import private_dirs
 from fillcapture.store._sqlite.connection import (
     BUSY_TIMEOUT_MS,
     CHECKPOINT_BUSY_MS,
 )
 from fillcapture.store._sqlite.plumbing import Plumbing
+from fillcapture.store.records import MaintenancePlan, MaintenanceReport
+
+BACKUP_NAME = re.compile(r"fills-\d{8}T\d{6}Z\.db")
+"""The names the weekly backup gives its copies, and the only ones its rotation deletes."""
+
+
+def ours(backup_dir: Path) -> list[Path]:
+    """The backups in ``backup_dir`` the weekly job made, oldest first: whatever
+    else an operator keeps there is never rotated away."""
+    return sorted(path for path in backup_dir.iterdir()
+                  if BACKUP_NAME.fullmatch(path.name) and not path.is_symlink())
 
 
 class MaintenanceRole(Plumbing):
     """Upkeep of the file."""
+
+    async def housekeeping(self) -> None:
+        """Every minute: the WAL checkpoint (see :meth:`checkpoint`)."""
+        await self.checkpoint()
+
+    async def maintain(self, plan: MaintenancePlan) -> MaintenanceReport:
+        """The weekly plan: backup and rotation, optimize, integrity check, prune."""
+        backup: str | None = None
+        kept = 0
+        if plan.backup_dir is not None:
+            private_dirs(plan.backup_dir)
+            destination = plan.backup_dir / f"fills-{plan.at.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
+            await self.backup(destination)
+            backups = ours(plan.backup_dir)
+            for old in backups[: max(0, len(backups) - plan.keep)]:
+                old.unlink()
+            backup, kept = str(destination), min(len(backups), plan.keep)
+        await self.optimize()
+        findings = await self.integrity_check()
+        pruned = 0 if plan.prune_before is None else await self.prune(plan.prune_before)
+        return MaintenanceReport(str(self.path), findings, backup, kept, pruned)
 
     async def backup(self, destination: Path) -> None:
         """An online, consistent copy of the store, in steps on a connection of
