@@ -4,6 +4,7 @@ Import from here; the modules below are the engines' private parts.
 """
 
 from fillcapture.store._sqlite import SqliteStore
+from fillcapture.store.location import StoreLocation
 from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.records import (
     CaptureBatch,
@@ -25,7 +26,7 @@ from fillcapture.store.records import (
     Verification,
 )
 from fillcapture.store.roles import OutboxReading, Store
-from fillcapture.store.url import open_store
+from fillcapture.store.url import locate, open_store
 
 __all__ = [
     "CaptureBatch",
@@ -48,7 +49,9 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreLocation",
     "StoredFill",
     "Verification",
+    "locate",
     "open_store",
 ]
