@@ -18,9 +18,9 @@ from fillcapture.store.records import (
     Outbox,
     OutboxBatch,
     OutboxCursor,
-    StoredFill,
 )
 from fillcapture.store.roles import OutboxReading
+from fillcapture.store.rules import publishable
 
 # The outbox reads by row id, which is commit order; the owner is the current one.
 _OUTBOX_FILLS = (
@@ -67,13 +67,9 @@ class OutboxRole(Plumbing):
             last_fill = fill_rows[-1][0] if fill_rows else after.fills
             bust_rows = list(await conn.execute_fetchall(
                 _OUTBOX_BUSTS, {"after": after.busts, "limit": limit}))
-        busts: list[tuple[StoredFill, datetime]] = []
-        last_bust = after.busts
-        for bust_id, fill_row_id, busted_at, *row in bust_rows:
-            if fill_row_id > last_fill:
-                break
-            busts.append((stored_fill(row), from_micros(busted_at)))
-            last_bust = bust_id
+        ready = publishable([(row[1], row) for row in bust_rows], last_fill)
+        busts = [(stored_fill(row[3:]), from_micros(row[2])) for row in ready]
+        last_bust = ready[-1][0] if ready else after.busts
         return OutboxBatch([stored_fill(row[1:]) for row in fill_rows], busts,
                            OutboxCursor(last_fill, last_bust))
 

@@ -26,6 +26,7 @@ from fillcapture.store.records import (
     StoredFill,
     StoreError,
 )
+from fillcapture.store.rules import firms_owned
 
 PAGE_ROWS = 500
 """Rows fetched per round trip by ``fills()``: what it holds in memory at most."""
@@ -83,13 +84,10 @@ class QueryRole(Plumbing):
             firms = [row[0] for row in await reader.execute_fetchall(
                 DISTINCT.format(column="firm"))]
             for owner in owners:
-                if owner.firm:
-                    owned = [owner.firm]
-                else:
-                    claimed = {row[0] for row in await reader.execute_fetchall(
-                        "SELECT firm FROM owned_numbers WHERE account = ? AND firm <> ''",
-                        (owner.account,))}
-                    owned = [firm for firm in firms if firm not in claimed]
+                claimed = [] if owner.firm else [row[0] for row in await reader.execute_fetchall(
+                    "SELECT firm FROM owned_numbers WHERE account = ? AND firm <> ''",
+                    (owner.account,))]
+                owned = firms_owned(owner.firm, firms, claimed)
                 parts: list[sqlite3.Row] = []
                 for firm in owned:
                     params = (owner.account, firm, coverage.get(firm, ""))

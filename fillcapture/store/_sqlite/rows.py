@@ -13,6 +13,7 @@ from typing import Any
 from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
 from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
 from fillcapture.store.records import FillKind, StoredFill, StoreError
+from fillcapture.store.rules import order_side_of
 
 # Column order of the tuples built by fill_rows().
 INSERT_COLUMNS = (
@@ -136,17 +137,6 @@ def fill_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
 def is_spread_part(fill: Fill) -> bool:
     """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
     return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
-
-
-def order_side_of(fill: Fill) -> Side | None:
-    """The side of ``fill``'s order: a leg's ``order_side``, or for a leg not
-    placed that carries none, the side it carries (a leg from before legs were
-    placed, or from another source, has its spread order's side)."""
-    if fill.leg_index is None:
-        return fill.side
-    if fill.order_side is None and fill.leg_sign is None:
-        return fill.side
-    return fill.order_side
 
 
 def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:

@@ -15,7 +15,8 @@ from fillcapture.store.records import (
     FillQuery,
 )
 
-# The owner of a fill: the entry naming its firm, else the firm-less entry.
+# The owner of a fill: the entry naming its firm, else the firm-less entry;
+# the SQL form of fillcapture.store.rules.owners_of.
 OWNER = (
     "COALESCE("
     "(SELECT o.user_name FROM owned_numbers o WHERE o.firm = f.firm AND o.account = f.account), "

@@ -4,13 +4,14 @@ invalidation of recorded summaries.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import aiosqlite
 
 from fillcapture.store._sqlite.rows import (
     utc_micros,
 )
+from fillcapture.store.rules import covered_after_change
 
 # A fill whose order's side is unknown (fills_sideless): a leg's own side
 # follows from the order's, so a pending leg whose order side is known waits
@@ -38,8 +39,8 @@ async def invalidate_positions(conn: aiosqlite.Connection, firm: str, day: str) 
         await conn.execute(
             "DELETE FROM positions WHERE firm = ? AND trade_date >= ?", (firm, day))
     cursor = await conn.execute(
-        "UPDATE summary_coverage SET through = date(?, '-1 day') "
-        "WHERE firm = ? AND through >= ?", (day, firm, day))
+        "UPDATE summary_coverage SET through = ? WHERE firm = ? AND through >= ?",
+        (covered_after_change(date.fromisoformat(day)).isoformat(), firm, day))
     if cursor.rowcount:
         await conn.execute(
             "DELETE FROM summary_rows WHERE firm = ? AND trade_date >= ?", (firm, day))

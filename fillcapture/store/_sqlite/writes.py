@@ -26,10 +26,10 @@ from fillcapture.store._sqlite.rows import (
     OUTRIGHT,
     fill_rows,
     is_spread_part,
-    order_side_of,
     utc_micros,
 )
 from fillcapture.store._sqlite.shared import SIDELESS, invalidate_positions
+from fillcapture.store.rules import opposite, order_side_of
 
 ROWS_PER_STATEMENT = 1000
 """Fills per multi-row INSERT (16,000 parameters; SQLite allows 32,766).
@@ -78,7 +78,8 @@ _SIDE_OF_FILL = (
 
 
 # The order's side (:side, and :opposite) given to a fill: a leg's side is
-# it or its opposite by the leg's direction (none while the leg is pending).
+# it or its opposite by the leg's direction (none while the leg is pending);
+# the SQL form of fillcapture.store.rules.leg_side.
 _ORDER_SIDE = (
     "side = CASE WHEN kind <> 1 OR leg_sign = 1 THEN :side "
     "WHEN leg_sign = -1 THEN :opposite END, "
@@ -135,7 +136,6 @@ _SAVE_MARKET = (
 )
 
 
-_OPPOSITE = {"BUY": "SELL", "SELL": "BUY"}
 
 
 Conn = aiosqlite.Connection
@@ -163,7 +163,7 @@ async def insert_busts(conn: Conn, busts: Sequence[Bust], captured_at: int) -> t
 
 async def resolve_sides(conn: Conn, items: Sequence[OrderSide]) -> int:
     """Set the side of each order's side-less fills; return rows changed."""
-    rows = [{"side": item.side.value, "opposite": _OPPOSITE[item.side.value],
+    rows = [{"side": item.side.value, "opposite": opposite(item.side).value,
              "firm": item.firm, "account_id": item.account_id,
              "order_id": item.order_id} for item in items]
     # A side changes what the summary makes of a recorded (or sealed, so
@@ -287,7 +287,7 @@ async def _fill_in_sides(conn: aiosqlite.Connection, fills: Sequence[Fill],
         return
     ordered = [(fill, order_side_of(fill)) for fill in parts]
     await conn.executemany(_ORDER_SIDE_OF_FILL, [
-        {"side": side.value, "opposite": _OPPOSITE[side.value], "firm": fill.firm,
+        {"side": side.value, "opposite": opposite(side).value, "firm": fill.firm,
          "account_id": fill.account_id, "order_id": fill.order_id,
          "trade_key": fill.trade_key,
          "leg_index": OUTRIGHT if fill.leg_index is None else fill.leg_index}
