@@ -2,7 +2,8 @@
 
 An engine implements them all (:class:`Store` is their union); a part of the
 daemon that needs one concern asks for that role only. Every write is one
-transaction; every read sees committed data only.
+transaction; every read sees committed data only. Over 400 lines only
+because it is the whole interface: method signatures and their contracts.
 """
 
 from __future__ import annotations
