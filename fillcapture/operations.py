@@ -18,11 +18,9 @@ import asyncio
 import contextlib
 import functools
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -33,7 +31,6 @@ from apscheduler.triggers.cron import CronTrigger
 from fillcapture import reconcile
 from fillcapture.clock import iso as _iso
 from fillcapture.clock import utc_now
-from fillcapture.files import private_dirs
 from fillcapture.model import SnapshotReceived
 from fillcapture.reports import record_positions
 from fillcapture.schedule import (
@@ -43,7 +40,7 @@ from fillcapture.schedule import (
     roll_moment,
     trade_date,
 )
-from fillcapture.store import Seal, SqliteStore, Store, StoreError
+from fillcapture.store import MaintenancePlan, Seal, Store, StoreError
 
 if TYPE_CHECKING:
     from fillcapture.config import MaintenanceSettings, ScheduleSettings
@@ -54,29 +51,17 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-BACKUP_NAME = re.compile(r"fills-\d{8}T\d{6}Z\.db")
-"""The names the weekly backup gives its copies, and the only ones its rotation deletes."""
-
 ALIVE_SECONDS = 5.0
 """How often a running daemon records that it is alive: after a crash, the gap
 while it was down starts at most this long before the truth."""
 
 
 CHECKPOINT_BEATS = 12
-"""Every this many alive beats (a minute), the SQLite WAL is checkpointed and
-truncated: its space is free again, so a full disk needs little to recover."""
+"""Every this many alive beats (a minute), the store does its housekeeping
+(:meth:`~fillcapture.store.Store.housekeeping`: the engine frees journal space,
+so a full disk needs little to recover)."""
 
 
-async def _checkpoint(store: SqliteStore) -> None:
-    """A state write's shape (awaited, nothing returned) for the WAL checkpoint."""
-    await store.checkpoint()
-
-
-def ours(backup_dir: Path) -> list[Path]:
-    """The backups in ``backup_dir`` the weekly job made, oldest first: whatever
-    else an operator keeps there is never rotated away."""
-    return sorted(path for path in backup_dir.iterdir()
-                  if BACKUP_NAME.fullmatch(path.name) and not path.is_symlink())
 
 
 class Operations:
@@ -270,8 +255,8 @@ class Operations:
             self._writes.put_nowait(functools.partial(
                 store.set_state, self.instance, {"alive_at": _iso(self.clock())}))
             beats += 1
-            if isinstance(store, SqliteStore) and beats % CHECKPOINT_BEATS == 0:
-                self._writes.put_nowait(functools.partial(_checkpoint, store))
+            if beats % CHECKPOINT_BEATS == 0:
+                self._writes.put_nowait(store.housekeeping)
 
     # --- jobs -----------------------------------------------------------------
 
@@ -328,33 +313,24 @@ class Operations:
     async def maintenance_job(self) -> None:
         """Weekly: online backup with rotation, optimize, integrity check, retention."""
         store = self.store
-        if not isinstance(store, SqliteStore):
-            return
         settings = self.maintenance
         now = self.clock()
+        cutoff = None if settings.retain_days is None else (
+            trade_date(now, self.holidays) - timedelta(days=settings.retain_days))
+        report = await store.maintain(MaintenancePlan(now, settings.backup_dir, settings.keep,
+                                                      cutoff))
         state: dict[str, str] = {}
-        if settings.backup_dir is not None:
-            private_dirs(settings.backup_dir)
-            destination = settings.backup_dir / f"fills-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
-            await store.backup(destination)
-            backups = ours(settings.backup_dir)
-            for old in backups[: max(0, len(backups) - settings.keep)]:
-                old.unlink()
-            log.info("maintenance.backup", path=str(destination),
-                     kept=min(len(backups), settings.keep))
-            state.update({"backup.last": _iso(now), "backup.path": str(destination)})
-        await store.optimize()
-        findings = await store.integrity_check()
-        if findings == ["ok"]:
+        if report.backup is not None:
+            log.info("maintenance.backup", path=report.backup, kept=report.kept)
+            state.update({"backup.last": _iso(now), "backup.path": report.backup})
+        if report.sound:
             state["integrity.last"] = f"ok at {_iso(now)}"
         else:
             self.metrics.inc("store.integrity_failures")
-            log.error("store.integrity_failed", findings=findings[:20], path=str(store.path))
-            state["integrity.last"] = f"FAILED at {_iso(now)}: {findings[0]}"
-        if settings.retain_days is not None:
-            cutoff = trade_date(now, self.holidays) - timedelta(days=settings.retain_days)
-            pruned = await store.prune(cutoff)
-            log.info("maintenance.retention", before=str(cutoff), fills_deleted=pruned)
+            log.error("store.integrity_failed", findings=report.findings[:20], path=report.store)
+            state["integrity.last"] = f"FAILED at {_iso(now)}: {report.findings[0]}"
+        if cutoff is not None:
+            log.info("maintenance.retention", before=str(cutoff), fills_deleted=report.pruned)
         await store.set_state(self.instance, state)
 
     def _start_scheduler(self) -> None:

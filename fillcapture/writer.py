@@ -33,38 +33,17 @@ from fillcapture.model import (
     SnapshotReceived,
     SpreadDefinition,
     SpreadsSeen,
-    VisibleAccount,
 )
 from fillcapture.outage import StoreOutage
+from fillcapture.store import CaptureBatch, CaptureResult
 
 log = structlog.get_logger(__name__)
 
 
 class FillSink(Protocol):
-    """The part of a store the writer needs."""
+    """The part of a store the writer needs: one transaction per batch."""
 
-    async def insert_fills(self, fills: list[Fill]) -> int: ...
-
-    async def resolve_sides(self, items: list[OrderSide]) -> int: ...
-
-    async def insert_busts(self, busts: list[Bust]) -> tuple[int, int]: ...
-
-    async def insert_amendments(
-        self, fills: list[Fill], busts: list[Bust]
-    ) -> tuple[list[Fill], list[Bust]]: ...
-
-    async def save_markets(self, markets: list[Market]) -> int: ...
-
-    async def save_spreads(self, definitions: list[SpreadDefinition]) -> tuple[int, int]: ...
-
-    async def quarantine(self, records: list[Quarantined]) -> int: ...
-
-    async def resolve_quarantined(self, ids: list[int], resolution: str) -> int: ...
-
-    async def save_accounts(self, firm: str, accounts: list[VisibleAccount]) -> None: ...
-
-    async def bust_missing(self, recount: OrderRecount) -> int: ...
-    async def save_snapshots(self, snapshots: list[SnapshotReceived]) -> None: ...
+    async def capture(self, batch: CaptureBatch) -> CaptureResult: ...
 
 
 class _Stop:
@@ -197,99 +176,72 @@ class CaptureWriter:
                 accounts.append(item)
             elif isinstance(item, OrderRecount):
                 recounts.append(item)
-        for seen in accounts:
-            await self.store.save_accounts(seen.firm, list(seen.accounts))
-        if kept:
-            await self._keep(kept)
-        if markets:
-            changed = await self.store.save_markets(list(markets.values()))
-            if changed:
-                log.info("markets.saved", changed=changed)
-        if spreads:
-            # Before the fills: a leg of a spread defined in this batch is
-            # placed as it is stored; those stored pending before are placed now.
-            changed, placed = await self.store.save_spreads(list(spreads.values()))
-            self.metrics.inc("legs.placed", placed)
-            if changed or placed:
-                log.info("spreads.saved", changed=changed, legs_placed=placed)
-        if self.sealed_through is not None:
-            await self._amend(fills, snapshot, busts)
+        late_fills, late_busts = _late(self.sealed_through, fills, snapshot, busts)
+        capture = CaptureBatch(
+            accounts=[(seen.firm, list(seen.accounts)) for seen in accounts],
+            quarantine=kept, markets=list(markets.values()), spreads=list(spreads.values()),
+            late_fills=late_fills, late_busts=late_busts, fills=fills, recovered=snapshot,
+            busts=busts, sides=sides, recounts=recounts,
+            released=[(list(item.stored), list(item.unowned)) for item in released],
+            snapshots=snapshots)
+        self._report(batch, capture, await self.store.capture(capture), released)
+
+    def _report(self, items: list[Item], batch: CaptureBatch, result: CaptureResult,
+                released: list[Released]) -> None:
+        """Count and log what the batch's commit changed."""
+        metrics = self.metrics
+        if batch.quarantine:
+            metrics.inc("quarantine.kept", result.quarantined)
+            if any(record.reason == "unknown_account" for record in batch.quarantine):
+                for listener in self.unknown_listeners:
+                    listener()
+        if result.markets:
+            log.info("markets.saved", changed=result.markets)
+        if batch.spreads:
+            metrics.inc("legs.placed", result.legs_placed)
+        if result.spreads or result.legs_placed:
+            log.info("spreads.saved", changed=result.spreads, legs_placed=result.legs_placed)
+        if batch.late_fills or batch.late_busts:
+            self._amended(len(batch.late_fills), result.amended_fills, result.amended_busts)
+        fills, snapshot = batch.fills, batch.recovered
         if fills or snapshot:
-            new = await self.store.insert_fills(fills) if fills else 0
+            new = result.new_fills + result.recovered
             if snapshot:
-                recovered = await self.store.insert_fills(snapshot)
-                self.metrics.inc("fills.recovered", recovered)
-                new += recovered
+                metrics.inc("fills.recovered", result.recovered)
             done_ns = time.monotonic_ns()
-            metrics = self.metrics
             metrics.inc("fills.captured", new)
             metrics.inc("fills.duplicate", len(fills) + len(snapshot) - new)
             metrics.inc("store.commits")
             if new:
                 metrics.last_capture_ns = done_ns
-            for item in batch:
+            for item in items:
                 if isinstance(item, FillsReceived):
                     metrics.latency.record(done_ns - item.received_ns, len(item.fills))
             log.debug("fill.captured", new=new, duplicate=len(fills) + len(snapshot) - new)
-        if busts:
-            # After the fills: a bust and its fill in one batch end the same
-            # either way, but this way the fill counts as captured, not recovered.
-            new_fills, new_busts = await self.store.insert_busts(busts)
-            self.metrics.inc("fills.captured", new_fills)
-            self.metrics.inc("busts.recorded", new_busts)
-            if new_fills:
-                self.metrics.last_capture_ns = time.monotonic_ns()
-            if new_busts:
-                log.info("bust.recorded", count=new_busts, fills_from_busts=new_fills)
-        if sides:
-            resolved = await self.store.resolve_sides(sides)
-            self.metrics.inc("fills.side_resolved", resolved)
-        for recount in recounts:
-            # After the batch's fills: the order's trades are all stored.
-            busted = await self.store.bust_missing(recount)
+        if batch.busts:
+            metrics.inc("fills.captured", result.fills_from_busts)
+            metrics.inc("busts.recorded", result.new_busts)
+            if result.fills_from_busts:
+                metrics.last_capture_ns = time.monotonic_ns()
+            if result.new_busts:
+                log.info("bust.recorded", count=result.new_busts,
+                         fills_from_busts=result.fills_from_busts)
+        if batch.sides:
+            metrics.inc("fills.side_resolved", result.sides_resolved)
+        for recount, busted in zip(batch.recounts, result.recount_busts, strict=True):
             if busted:
-                self.metrics.inc("busts.recorded", busted)
+                metrics.inc("busts.recorded", busted)
                 log.info("bust.resolved", order_id=recount.order_id, busted=busted)
-        for item in released:
-            # Only now that their fills are committed: a crash before this
-            # leaves them quarantined, and the retry stores them once anyway.
-            stored = await self.store.resolve_quarantined(list(item.stored), "stored")
-            unowned = await self.store.resolve_quarantined(list(item.unowned), "unowned")
-            self.metrics.inc("quarantine.released", stored)
+        for item, (stored, unowned) in zip(released, result.released, strict=True):
+            metrics.inc("quarantine.released", stored)
             if stored or unowned:
                 log.info("quarantine.released", stored=stored, unowned=unowned,
                          fills=len(item.fills), busts=len(item.busts))
-        if snapshots:
-            # Last: a batch ends at a snapshot's first frame, so every fill
-            # committed so far came before it and every later one after.
-            await self.store.save_snapshots(snapshots)
 
-    async def _keep(self, records: list[Quarantined]) -> None:
-        new = await self.store.quarantine(records)
-        self.metrics.inc("quarantine.kept", new)
-        if any(record.reason == "unknown_account" for record in records):
-            for listener in self.unknown_listeners:
-                listener()
-
-
-    async def _amend(self, fills: list[Fill], snapshot: list[Fill], busts: list[Bust]) -> None:
-        """Take out of the batch what belongs to sealed trade dates, and store it
-        as amendments: logged and counted, never a silent change of a sealed day."""
-        sealed = self.sealed_through
-        assert sealed is not None
-        late: list[Fill] = []
-        for batch in (fills, snapshot):
-            if any(fill.trade_date <= sealed for fill in batch):
-                late.extend(fill for fill in batch if fill.trade_date <= sealed)
-                batch[:] = [fill for fill in batch if fill.trade_date > sealed]
-        late_busts = [bust for bust in busts if bust.fill.trade_date <= sealed]
-        if late_busts:
-            busts[:] = [bust for bust in busts if bust.fill.trade_date > sealed]
-        if not late and not late_busts:
-            return
-        new_fills, new_busts = await self.store.insert_amendments(late, late_busts)
+    def _amended(self, late: int, new_fills: list[Fill], new_busts: list[Bust]) -> None:
+        """Count and log the amendments of sealed days: never a silent change."""
         self.metrics.inc("fills.captured", len(new_fills))
-        self.metrics.inc("fills.duplicate", len(late) - len(new_fills))
+        self.metrics.inc("fills.duplicate", late - len(new_fills))
         self.metrics.inc("busts.recorded", len(new_busts))
         if new_fills:
             self.metrics.last_capture_ns = time.monotonic_ns()
@@ -300,6 +252,23 @@ class CaptureWriter:
                           | {(b.fill.account, b.fill.trade_date.isoformat()) for b in new_busts})
             log.warning("seal.amended", fills=len(new_fills), busts=len(new_busts),
                         days=[f"{account}@{day}" for account, day in days])
+
+
+def _late(sealed: date | None, fills: list[Fill], snapshot: list[Fill],
+          busts: list[Bust]) -> tuple[list[Fill], list[Bust]]:
+    """Take out of the batch what belongs to sealed trade dates (``sealed`` or
+    earlier), to be stored as amendments; return those fills and busts."""
+    if sealed is None:
+        return [], []
+    late: list[Fill] = []
+    for part in (fills, snapshot):
+        if any(fill.trade_date <= sealed for fill in part):
+            late.extend(fill for fill in part if fill.trade_date <= sealed)
+            part[:] = [fill for fill in part if fill.trade_date > sealed]
+    late_busts = [bust for bust in busts if bust.fill.trade_date <= sealed]
+    if late_busts:
+        busts[:] = [bust for bust in busts if bust.fill.trade_date > sealed]
+    return late, late_busts
 
 
 def _begins_snapshot(item: Item) -> bool:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from fillcapture.metrics import Metrics
-from fillcapture.model import Fill, FillsReceived, OrderSide, Side, SnapshotReceived
-from fillcapture.store import FillQuery, SqliteStore
+from fillcapture.model import (
+    Fill,
+    FillsReceived,
+    Market,
+    MarketsSeen,
+    OrderSide,
+    Quarantined,
+    RecordsQuarantined,
+    Side,
+    SnapshotReceived,
+)
+from fillcapture.store import CaptureBatch, CaptureResult, FillQuery, SqliteStore, StoreError
 from fillcapture.writer import CaptureWriter
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -29,9 +40,9 @@ def _fills(start: int, count: int, side: Side | None = Side.BUY) -> tuple[Fill, 
 class SlowStore(SqliteStore):
     """A real SQLite store whose commits take 20 ms longer: a stalled disk."""
 
-    async def insert_fills(self, fills: list[Fill]) -> int:  # type: ignore[override]
+    async def capture(self, batch: CaptureBatch) -> CaptureResult:
         await asyncio.sleep(0.02)
-        return await super().insert_fills(fills)
+        return await super().capture(batch)
 
 
 async def test_slow_store_pauses_the_feed_instead_of_growing_the_queue(tmp_path: Path) -> None:
@@ -73,9 +84,9 @@ class CountingStore(SqliteStore):
 
     saved: list[SnapshotReceived]
 
-    async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
-        self.saved.extend(snapshots)
-        await super().save_snapshots(snapshots)
+    async def capture(self, batch: CaptureBatch) -> CaptureResult:
+        self.saved.extend(batch.snapshots)
+        return await super().capture(batch)
 
 
 async def test_a_snapshots_frames_in_one_batch_save_their_counts_once(tmp_path: Path) -> None:
@@ -105,3 +116,25 @@ async def test_a_snapshots_frames_in_one_batch_save_their_counts_once(tmp_path: 
                             "ORDER BY account, trade_date").fetchall()
     assert rows == [("11111", "2026-11-23", 250, 10), ("11111", "2026-11-24", 5, 10),
                     ("11112", "2026-11-23", 300, 10), ("11112", "2026-11-24", 5, 10)]
+
+
+async def test_a_batch_that_fails_stores_none_of_its_parts(tmp_path: Path) -> None:
+    # One transaction per batch: a fill the store refuses (a naive time) takes
+    # the batch's market and quarantined record down with it, so the batch can
+    # be retried whole instead of leaving half of it stored.
+    market = Market("XCME_Eq ES (Z26)", "CME_Eq", "ES", Decimal(50))
+    record = Quarantined("F", "acc", "11111", "o9", "invalid_price", "price 'x'", "trade",
+                         b"raw", date(2026, 11, 23), T0)
+    naive = Fill("F", "acc", "11111", "o9", "T9", 1, None, "XCME_Eq ES (Z26)", Side.BUY, 1,
+                 Decimal("6000.25"), "6000.25", T0.replace(tzinfo=None), date(2026, 11, 23))
+    async with SqliteStore(tmp_path / "fills.db") as store:
+        writer = CaptureWriter(store, Metrics())
+        await writer.put(MarketsSeen((market,)))
+        await writer.put(RecordsQuarantined((record,)))
+        await writer.put(FillsReceived((*_fills(1, 5), naive), 0))
+        await writer.stop()
+        with pytest.raises(StoreError, match="naive datetime"):
+            await writer.run()
+        assert await store.markets() == {}
+        assert await store.quarantined() == []
+        assert await store.count_fills() == 0

@@ -1,7 +1,7 @@
 """The MQTT publisher: every fill and bust the store holds, as JSON, to a broker.
 
 The store is the outbox. Rows are numbered in commit order, so the publisher
-reads what committed after its place (a ``fills.id`` and a ``busts.id``) in
+reads what committed after its place (a cursor only the store reads) in
 batches, publishes each batch over one connection, which keeps each account's
 order, and moves its place only once the broker has acknowledged the whole
 batch. Nothing is published before it is committed and nothing committed is
@@ -43,7 +43,14 @@ from fillcapture.publish.schema import (
     message_fields,
     utc_text,
 )
-from fillcapture.store import OutboxBatch, OutboxCursor, Store, StoredFill, StoreError, open_store
+from fillcapture.store import (
+    OutboxBatch,
+    OutboxCursor,
+    OutboxReading,
+    Store,
+    StoredFill,
+    StoreError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +91,8 @@ class Publisher:
     the place saved in the store.
     """
 
-    def __init__(self, settings: MqttSettings, store: Store, reader: Store, metrics: Metrics,
+    def __init__(self, settings: MqttSettings, store: Store, reader: OutboxReading,
+                 metrics: Metrics,
                  *, name: str) -> None:
         self.settings = settings
         self.store = store
@@ -172,7 +180,7 @@ class Publisher:
                 await client.publish(self.status_topic, self._status("online"),
                                      qos=1, retain=True)
                 log.info("mqtt.connected", host=s.host, port=s.port, client_id=self.name,
-                         place=f"{self._cursor.fills}/{self._cursor.busts}")
+                         place=str(self._cursor))
                 await _until_lost(client, self._stream(client))
                 await client.publish(self.status_topic, self._status("offline"),
                                      qos=1, retain=True)
@@ -292,7 +300,7 @@ class Publisher:
             self._cursor = self._cursor.lowest(back_to)
         self._acked.clear()
         self._lost_at = None
-        log.info("mqtt.resuming", resend_from=f"{self._cursor.fills}/{self._cursor.busts}",
+        log.info("mqtt.resuming", resend_from=str(self._cursor),
                  delay=self.settings.resume_delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), self.settings.resume_delay)
@@ -301,15 +309,15 @@ class Publisher:
         """Go back to the floors a delete of the newest rows set (see
         :class:`~fillcapture.store.Outbox`), and clear them; refresh the backlog."""
         outbox = await self.reader.outbox(self.name)
-        if outbox.fills_floor is not None or outbox.busts_floor is not None:
+        if outbox.rewound:
             resumed = outbox.resume(self._cursor)
             if resumed != self._cursor:
                 log.warning("mqtt.outbox_rewound", reason="newest rows deleted",
-                            place=f"{resumed.fills}/{resumed.busts}")
+                            place=str(resumed))
             self._cursor = resumed
             await self.store.save_outbox(self.name, resumed, seen=outbox)
             self._saved = resumed
-        self._backlog = max(0, outbox.newest.fills - self._cursor.fills)
+        self._backlog = outbox.backlog(self._cursor)
 
     async def _save(self) -> None:
         if self._cursor != self._saved:
@@ -328,7 +336,7 @@ class Publisher:
         self._attempt += 1
         with contextlib.suppress(StoreError):
             outbox = await self.reader.outbox(self.name)
-            self._backlog = max(0, outbox.newest.fills - self._cursor.fills)
+            self._backlog = outbox.backlog(self._cursor)
         log.info("mqtt.reconnect_wait", seconds=round(delay, 3), attempt=self._attempt)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
@@ -367,7 +375,7 @@ async def publishing(settings: Settings, store: Store, metrics: Metrics
     block; wake it with :meth:`Publisher.wake` after each commit."""
     mqtt = settings.mqtt
     name = mqtt.client_id or f"fillcapture-{settings.t4.firm or 'default'}"
-    async with open_store(settings.store.url, readonly=True) as reader:
+    async with store.outbox_reader() as reader:
         publisher = Publisher(mqtt, store, reader, metrics, name=name)
         task = asyncio.create_task(publisher.run(), name="mqtt-publisher")
         try:

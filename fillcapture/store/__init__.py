@@ -3,10 +3,17 @@
 Import from here; the modules below are the engines' private parts.
 """
 
-from fillcapture.store.base import (
+from fillcapture.store._sqlite import SqliteStore
+from fillcapture.store.location import StoreLocation
+from fillcapture.store.moves import Change, MoveRefused
+from fillcapture.store.records import (
+    CaptureBatch,
+    CaptureResult,
     Certificate,
     FillQuery,
     Gap,
+    MaintenancePlan,
+    MaintenanceReport,
     Outbox,
     OutboxBatch,
     OutboxCursor,
@@ -14,24 +21,27 @@ from fillcapture.store.base import (
     PositionDay,
     Seal,
     SealedDay,
-    Store,
     StoredFill,
     StoreError,
     Verification,
 )
-from fillcapture.store.moves import Change, MoveRefused
-from fillcapture.store.sqlite import SqliteStore
-from fillcapture.store.url import open_store
+from fillcapture.store.roles import OutboxReading, Store
+from fillcapture.store.url import locate, open_store
 
 __all__ = [
+    "CaptureBatch",
+    "CaptureResult",
     "Certificate",
     "Change",
     "FillQuery",
     "Gap",
+    "MaintenancePlan",
+    "MaintenanceReport",
     "MoveRefused",
     "Outbox",
     "OutboxBatch",
     "OutboxCursor",
+    "OutboxReading",
     "Owner",
     "PositionDay",
     "Seal",
@@ -39,7 +49,9 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreLocation",
     "StoredFill",
     "Verification",
+    "locate",
     "open_store",
 ]

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fillcapture.config import ConfigError
-from fillcapture.store.base import Owner, StoreError
+from fillcapture.store.records import Owner, StoreError
+from fillcapture.store.rules import owners_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,7 @@ class _Account:
     any_firm: set[str] = field(default_factory=set)
 
     def owners(self, firm: str | None) -> tuple[str, ...]:
-        users = self.by_firm.get(firm, set()) if firm is not None else set()
-        return tuple(sorted(users or self.any_firm))
+        return owners_of(self.by_firm, self.any_firm, firm)
 
 
 def _accounts(owners: Iterable[Owner]) -> dict[str, _Account]:

@@ -1,14 +1,40 @@
-"""Which store engine a store URL names, and the store object for it.
+"""Which store engine a store URL names: each engine parses its own URLs.
 
-``sqlite:///relative.db`` and ``sqlite:////absolute.db`` are SQLite; the URL grammar is config's.
+Adding an engine is one entry in :data:`ENGINES`: its URL scheme and the
+function that reads such a URL into a :class:`StoreLocation`.
 """
 
 from __future__ import annotations
 
-from fillcapture.config import sqlite_path
-from fillcapture.store.base import Store, StoreError
-from fillcapture.store.sqlite import SqliteStore
+from collections.abc import Callable
+
+from fillcapture.store._sqlite.location import SqliteLocation
+from fillcapture.store.location import StoreLocation
+from fillcapture.store.records import StoreError
+from fillcapture.store.roles import Store
 from fillcapture.urls import masked
+
+ENGINES: dict[str, tuple[Callable[[str], StoreLocation], str]] = {
+    "sqlite": (SqliteLocation.parse, "sqlite:///..."),
+}
+"""URL scheme -> the engine's parser (``ValueError`` for a URL it cannot
+read) and the shape of its URLs for messages."""
+
+
+def locate(url: str) -> StoreLocation:
+    """Where ``url``'s store is. ``ValueError`` with a one-line message naming
+    the URL (its secrets masked) if no engine understands it."""
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    engine = ENGINES.get(scheme)
+    if engine is None:
+        expected = " or ".join(shape for _, shape in ENGINES.values())
+        raise ValueError(f"store url {masked(url)!r}: unsupported scheme {scheme!r} "
+                         f"(expected {expected})")
+    parse, _ = engine
+    try:
+        return parse(url)
+    except ValueError as exc:
+        raise ValueError(f"store url {masked(url)!r}: {exc}") from None
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:
@@ -16,11 +42,8 @@ def open_store(url: str, *, readonly: bool = False) -> Store:
 
     Raises :class:`StoreError` for a URL no engine understands.
     """
-    if url.startswith("sqlite:"):
-        try:
-            path = sqlite_path(url)
-        except ValueError as exc:
-            raise StoreError(f"store url {masked(url)!r}: {exc}") from None
-        return SqliteStore(path, readonly=readonly)
-    scheme = url.split(":", 1)[0] if ":" in url else url
-    raise StoreError(f"store url {masked(url)!r}: unsupported scheme {scheme!r} (expected sqlite:///...)")
+    try:
+        location = locate(url)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    return location.open(readonly=readonly)

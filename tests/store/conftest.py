@@ -1,24 +1,45 @@
-"""Fixtures for the store tests: a real SQLite file under ``tmp_path``, opened and closed.
+"""Fixtures for the store tests: a real store of each engine, opened and closed.
 
-No mocks: every test talks to SQLite through the store's own connections.
+No mocks: every test talks to a real engine through the store protocol. The
+``store`` fixture runs each test once per engine in :data:`ENGINES`; adding an
+engine is one line there (its URL under ``tmp_path``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from fillcapture.store import SqliteStore
+from fillcapture.store import SqliteStore, Store, open_store
+
+ENGINES: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'state' / 'fills.db'}",
+}
+"""Engine name -> the URL of a fresh store of it for a test's ``tmp_path``."""
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """The SQLite engine's file (tests of SQLite itself): the ``sqlite`` store's."""
     return tmp_path / "state" / "fills.db"
 
 
+@pytest.fixture(params=sorted(ENGINES))
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store's URL, once per engine."""
+    return ENGINES[request.param](tmp_path)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with open_store(store_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    """The SQLite engine's store in :func:`db_path`, for the tests of SQLite itself."""
     async with SqliteStore(db_path) as opened:
         yield opened

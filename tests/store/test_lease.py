@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from fillcapture.store import SqliteStore, StoreError
-from fillcapture.store.lease import lease_path
+from fillcapture.store._sqlite.lease import lease_path
+
+
+@pytest.fixture
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    """These tests are about SQLite itself: the SQLite engine only."""
+    return sqlite_store
 
 
 async def test_a_second_lease_of_one_instance_is_refused_naming_the_holder(

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from fillcapture.model import Market
-from fillcapture.store import SqliteStore, StoreError
+from fillcapture.store import Store
 
 ES = Market("XCME_Eq ES (Z26)", "XCME_Eq", "ES", Decimal("50"))
 CL = Market("XNYM_En CL (F27)", "XNYM_En", "CL", Decimal("1000"))
 
 
-async def test_markets_are_saved_and_only_changes_count(store: SqliteStore) -> None:
+async def test_markets_are_saved_and_only_changes_count(store: Store) -> None:
     assert await store.markets() == {}
     assert await store.save_markets([ES, CL]) == 2
     assert await store.save_markets([ES, CL]) == 0
@@ -23,16 +20,7 @@ async def test_markets_are_saved_and_only_changes_count(store: SqliteStore) -> N
     assert await store.markets() == {ES.market_id: changed, CL.market_id: CL}
 
 
-async def test_point_values_keep_every_digit(store: SqliteStore) -> None:
+async def test_point_values_keep_every_digit(store: Store) -> None:
     fine = Market("XCME_FX 6E (Z26)", "XCME_FX", "6E", Decimal("125000.000000000000000001"))
     await store.save_markets([fine])
     assert (await store.markets())[fine.market_id].point_value == fine.point_value
-
-
-async def test_a_readonly_store_reads_markets_and_refuses_to_save(db_path: Path) -> None:
-    async with SqliteStore(db_path) as store:
-        await store.save_markets([ES])
-    async with SqliteStore(db_path, readonly=True) as reader:
-        assert await reader.markets() == {ES.market_id: ES}
-        with pytest.raises(StoreError):
-            await reader.save_markets([CL])

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fillcapture.model import Bust, SnapshotReceived
-from fillcapture.store import FillQuery, SqliteStore, Verification
+from fillcapture.store import FillQuery, MaintenancePlan, Store, Verification
 from tests.store.factories import DAY, T0, make_fill
 
 LATER = T0 + timedelta(hours=5)
 
 
-async def test_a_seal_records_each_accounts_day_and_is_written_once(store: SqliteStore) -> None:
+async def test_a_seal_records_each_accounts_day_and_is_written_once(store: Store) -> None:
     fills = [make_fill(n, volume=n + 1) for n in range(4)]
     fills.append(make_fill(9, account="22222", account_id="acc-22222", volume=7))
     await store.insert_fills(fills)
@@ -33,7 +32,7 @@ async def test_a_seal_records_each_accounts_day_and_is_written_once(store: Sqlit
     assert await store.sealed_through("OTHERFIRM") is None
 
 
-async def test_late_fills_and_busts_of_a_sealed_day_are_amendments(store: SqliteStore) -> None:
+async def test_late_fills_and_busts_of_a_sealed_day_are_amendments(store: Store) -> None:
     first = make_fill(1)
     await store.insert_fills([first])
     await store.seal_day("SIMFIRM", DAY, reconciled_at=None)
@@ -52,7 +51,7 @@ async def test_late_fills_and_busts_of_a_sealed_day_are_amendments(store: Sqlite
     assert [f.busted async for f in store.fills(FillQuery())] == [True, False]
 
 
-async def test_gaps_open_close_and_acknowledge(store: SqliteStore) -> None:
+async def test_gaps_open_close_and_acknowledge(store: Store) -> None:
     harmless = await store.open_gap("SIMFIRM", T0, "connection lost")
     await store.close_gap(harmless, T0 + timedelta(seconds=3), unrecoverable=False)
     lost = await store.open_gap("SIMFIRM", LATER, "daemon not running")
@@ -67,7 +66,7 @@ async def test_gaps_open_close_and_acknowledge(store: SqliteStore) -> None:
     assert await store.gaps(open_only=True) == []
 
 
-async def test_daemon_state_is_kept_per_instance(store: SqliteStore) -> None:
+async def test_daemon_state_is_kept_per_instance(store: Store) -> None:
     await store.set_state("SIMFIRM", {"state": "subscribed", "since": "x"})
     await store.set_state("SIMFIRM", {"state": "disconnected"})
     await store.set_state("OTHER", {"state": "stopped"})
@@ -75,52 +74,11 @@ async def test_daemon_state_is_kept_per_instance(store: SqliteStore) -> None:
                                    "SIMFIRM": {"state": "disconnected", "since": "x"}}
 
 
-async def test_last_fills_per_account(store: SqliteStore) -> None:
+async def test_last_fills_per_account(store: Store) -> None:
     await store.insert_fills([make_fill(1), make_fill(2), make_fill(
         3, trade_date=DAY - timedelta(days=1))])
     found = await store.last_fills(["11111", "99999"])
     assert found == {"11111": (T0 + timedelta(milliseconds=2), DAY, 2)}
-
-
-async def test_backup_is_a_complete_store_and_prune_keeps_recent_days(
-    store: SqliteStore, tmp_path: Path,
-) -> None:
-    await store.insert_fills([make_fill(n) for n in range(100)])
-    await store.insert_fills([make_fill(200, trade_date=DAY - timedelta(days=40))])
-    backup = tmp_path / "backup.db"
-
-    await store.backup(backup)
-    assert await store.integrity_check() == ["ok"]
-
-    async with SqliteStore(backup, readonly=True) as copy:
-        copied = [f async for f in copy.fills(FillQuery())]
-    original = [f async for f in store.fills(FillQuery())]
-    assert copied == original
-    assert oct(backup.stat().st_mode & 0o777) == "0o600"
-    assert await store.prune(DAY - timedelta(days=30)) == 1
-    assert await store.count_fills() == 100
-
-
-async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
-    path = tmp_path / "fills.db"
-    async with SqliteStore(path) as store:
-        await store.insert_fills([make_fill(n) for n in range(2000)])
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        root = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'fills_account_date'").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    # Garbage over the account index's root page: the table itself is intact.
-    with path.open("r+b") as handle:
-        handle.seek((root - 1) * page_size)
-        handle.write(b"\xff" * page_size)
-
-    async with SqliteStore(path) as store:
-        findings = await store.integrity_check()
-
-    print(findings[:3])
-    assert findings != ["ok"]
-    assert findings
 
 
 def snapshot(fills: int, *, first: bool = True, day: date = DAY,
@@ -128,7 +86,7 @@ def snapshot(fills: int, *, first: bool = True, day: date = DAY,
     return SnapshotReceived("SIMFIRM", f"acc-{account}", account, ((day, fills),), 0, first)
 
 
-async def test_a_certificate_sets_t4s_last_snapshot_against_the_store(store: SqliteStore) -> None:
+async def test_a_certificate_sets_t4s_last_snapshot_against_the_store(store: Store) -> None:
     # Before the snapshot: fills from it (historical) and one live.
     await store.insert_fills([make_fill(n, historical=True) for n in range(3)] + [make_fill(3)])
     await store.save_snapshots([snapshot(3)])  # began: it holds 3 ...
@@ -154,20 +112,23 @@ async def test_a_certificate_sets_t4s_last_snapshot_against_the_store(store: Sql
     assert await store.quarantined_counts("SIMFIRM", DAY) == {}
 
 
-async def test_a_day_sealed_unverified_or_without_a_snapshot_says_so(
-        store: SqliteStore) -> None:
-    await store.insert_fills([make_fill(1)])
-    # A later snapshot of another day leaves this day's record alone.
-    await store.save_snapshots([snapshot(1, day=DAY + timedelta(days=1))])
-    await store.seal_day("SIMFIRM", DAY, None, Verification(False, reason="no snapshot"))
-    await store.seal_day("OTHER", DAY - timedelta(days=1), None)  # as before certificates
-    older, day = await store.sealed_days()
-    assert (older.firm, older.verified, older.certificates) == ("OTHER", None, ())
-    assert (day.verified, day.unverified_reason, day.reconciled_at) == (False, "no snapshot", None)
-    (certificate,) = day.certificates
-    assert (certificate.snapshot, certificate.stored, certificate.difference) == (None, 1, None)
-    assert [d.firm for d in await store.sealed_days(latest=True)] == ["OTHER", "SIMFIRM"]
-    assert await store.sealed_days(since=DAY + timedelta(days=1)) == []
-    assert await store.prune(DAY + timedelta(days=2)) == 1
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT count(*) FROM snapshot_counts").fetchone() == (0,)
+async def test_one_maintain_call_backs_up_rotates_checks_and_prunes(
+    store: Store, tmp_path: Path,
+) -> None:
+    await store.insert_fills([make_fill(n) for n in range(10)])
+    await store.insert_fills([make_fill(200, trade_date=DAY - timedelta(days=40))])
+    backups = tmp_path / "backups"
+    at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+    first = await store.maintain(MaintenancePlan(at, backups, keep=1))
+    await store.housekeeping()
+    second = await store.maintain(MaintenancePlan(at + timedelta(minutes=1), backups, keep=1,
+                                                  prune_before=DAY - timedelta(days=30)))
+
+    assert first.sound
+    assert (first.pruned, second.pruned, second.kept) == (0, 1, 1)
+    assert [path.name for path in backups.iterdir()] == ["fills-20261128T080100Z.db"]
+    assert second.backup == str(backups / "fills-20261128T080100Z.db")
+    assert await store.count_fills() == 10
+    nothing = await store.maintain(MaintenancePlan(at))
+    assert (nothing.backup, nothing.findings) == (None, ["ok"])

@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 
-from fillcapture.store import FillQuery, SqliteStore, StoreError
-from fillcapture.store import sqlite as sqlite_engine
+from fillcapture.store import FillQuery, Store, StoreError
 from tests.store.factories import T0, make_fill
 
 
-async def trade_ids(store: SqliteStore, query: FillQuery) -> list[str]:
+async def trade_ids(store: Store, query: FillQuery) -> list[str]:
     return [fill.exchange_trade_id async for fill in store.fills(query)]
 
 
-async def test_order_is_exchange_time_then_insertion(store: SqliteStore) -> None:
+async def test_order_is_exchange_time_then_insertion(store: Store) -> None:
     late = make_fill(1, exchange_time=T0 + timedelta(seconds=5))
     same_a = make_fill(2, exchange_time=T0)
     early = make_fill(3, exchange_time=T0 - timedelta(microseconds=1))
@@ -31,7 +30,7 @@ async def test_order_is_exchange_time_then_insertion(store: SqliteStore) -> None
     assert await trade_ids(store, FillQuery()) == ["T3", "T2", "T4", "T1"]
 
 
-async def test_filters_combine(store: SqliteStore) -> None:
+async def test_filters_combine(store: Store) -> None:
     days = [date(2024, 3, day) for day in (1, 4, 5, 6)]
     await store.insert_fills(
         [
@@ -57,16 +56,7 @@ async def test_filters_combine(store: SqliteStore) -> None:
     assert await count(account="22222", firm="F1", since=days[3]) == 1
 
 
-async def test_streams_in_pages_past_the_page_size(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_engine, "PAGE_ROWS", 7)
-    await store.insert_fills([make_fill(n) for n in range(100)])
-
-    assert await trade_ids(store, FillQuery()) == [f"T{n}" for n in range(100)]
-
-
-async def test_stream_sees_one_snapshot_while_capture_goes_on(store: SqliteStore) -> None:
+async def test_stream_sees_one_snapshot_while_capture_goes_on(store: Store) -> None:
     await store.insert_fills([make_fill(n) for n in range(20)])
     seen: list[str] = []
     async for fill in store.fills(FillQuery()):
@@ -79,7 +69,7 @@ async def test_stream_sees_one_snapshot_while_capture_goes_on(store: SqliteStore
     assert await store.count_fills() == 30
 
 
-async def test_closing_a_stream_early_frees_its_connection(store: SqliteStore) -> None:
+async def test_closing_a_stream_early_frees_its_connection(store: Store) -> None:
     await store.insert_fills([make_fill(n) for n in range(10)])
 
     async with aclosing(store.fills(FillQuery())) as stream:
@@ -89,7 +79,7 @@ async def test_closing_a_stream_early_frees_its_connection(store: SqliteStore) -
     assert store._readers == set()
 
 
-async def test_close_ends_open_streams(store: SqliteStore) -> None:
+async def test_close_ends_open_streams(store: Store) -> None:
     await store.insert_fills([make_fill(n) for n in range(10)])
     stream = store.fills(FillQuery())
     await anext(stream)

@@ -5,16 +5,14 @@ Firm-specific entries take precedence over firm-less ones for the same account n
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from fillcapture.model import VisibleAccount
-from fillcapture.store import Change, FillQuery, MoveRefused, Owner, SqliteStore, StoreError
+from fillcapture.store import Change, FillQuery, MoveRefused, Owner, Store, StoreError
 from tests.store.factories import make_fill
 
 
-async def test_seed_adds_missing_and_never_removes(store: SqliteStore) -> None:
+async def test_seed_adds_missing_and_never_removes(store: Store) -> None:
     await store.seed_registry([Owner("A", None, "11111"), Owner("B", "SIMFIRM", "33333")])
     await store.add_user("C", ["55555"])
 
@@ -28,7 +26,7 @@ async def test_seed_adds_missing_and_never_removes(store: SqliteStore) -> None:
     ]
 
 
-async def test_seed_keeps_the_stored_owner_on_conflict(store: SqliteStore) -> None:
+async def test_seed_keeps_the_stored_owner_on_conflict(store: Store) -> None:
     await store.seed_registry([Owner("A", None, "11111")])
     await store.remove_user("A")
     await store.add_user("B", ["11111"])
@@ -39,7 +37,7 @@ async def test_seed_keeps_the_stored_owner_on_conflict(store: SqliteStore) -> No
     assert await store.users() == {"A": [], "B": [Owner("B", None, "11111")]}
 
 
-async def test_add_user_creates_and_extends(store: SqliteStore) -> None:
+async def test_add_user_creates_and_extends(store: Store) -> None:
     await store.add_user("A", ["11111"])
     await store.add_user("A", ["22222", "11111"], firm="SIMFIRM")
     await store.add_user("A", ["11111"])  # already A's: no error
@@ -55,7 +53,7 @@ async def test_add_user_creates_and_extends(store: SqliteStore) -> None:
     }
 
 
-async def test_add_user_refuses_an_account_owned_by_another(store: SqliteStore) -> None:
+async def test_add_user_refuses_an_account_owned_by_another(store: Store) -> None:
     await store.add_user("A", ["11111"], firm="SIMFIRM")
 
     with pytest.raises(MoveRefused, match=r"11111 \(SIMFIRM\): A -> B") as raised:
@@ -77,7 +75,7 @@ async def test_add_user_refuses_an_account_owned_by_another(store: SqliteStore) 
     assert len(await store.registry()) == 3
 
 
-async def test_an_entry_by_code_moves_like_one_by_number(store: SqliteStore) -> None:
+async def test_an_entry_by_code_moves_like_one_by_number(store: Store) -> None:
     account = VisibleAccount("acc-1", "11111", name="A's", code="ACODE")
     await store.save_accounts("SIMFIRM", [account])
     await store.add_user("A", ["ACODE"])  # firm-less, by the account's code
@@ -91,13 +89,13 @@ async def test_an_entry_by_code_moves_like_one_by_number(store: SqliteStore) -> 
 
 @pytest.mark.parametrize(("name", "account"), [("", "1"), (" A", "1"), ("A", ""), ("A", "1 ")])
 async def test_blank_or_padded_names_are_refused(
-    store: SqliteStore, name: str, account: str
+    store: Store, name: str, account: str
 ) -> None:
     with pytest.raises(StoreError, match="blank or padded"):
         await store.add_user(name, [account])
 
 
-async def test_remove_user_removes_its_accounts(store: SqliteStore) -> None:
+async def test_remove_user_removes_its_accounts(store: Store) -> None:
     await store.add_user("A", ["11111", "22222"])
     await store.add_user("B", ["33333"])
 
@@ -109,7 +107,7 @@ async def test_remove_user_removes_its_accounts(store: SqliteStore) -> None:
 
 
 async def test_user_filter_honours_firm_specific_and_firm_less_entries(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.add_user("A", ["11111"])  # 11111 at any firm ...
     await store.add_user("B", ["11111"], firm="F2", force=True)  # ... except at F2: B's
@@ -134,7 +132,7 @@ async def test_user_filter_honours_firm_specific_and_firm_less_entries(
     assert owners == {"T1": "A", "T2": "B", "T3": "A", "T4": "A", "T5": None}
 
 
-async def test_ownership_follows_registry_edits(store: SqliteStore) -> None:
+async def test_ownership_follows_registry_edits(store: Store) -> None:
     await store.add_user("A", ["11111"])
     await store.insert_fills([make_fill(1)])
     await store.remove_user("A")
@@ -142,14 +140,3 @@ async def test_ownership_follows_registry_edits(store: SqliteStore) -> None:
 
     assert [f.user async for f in store.fills(FillQuery())] == ["B"]
     assert [f.user async for f in store.fills(FillQuery(user="A"))] == []
-
-
-async def test_second_connection_sees_registry_edits(store: SqliteStore, db_path: Path) -> None:
-    """The daemon's store sees what the CLI (another connection) committed."""
-    await store.seed_registry([Owner("A", None, "11111")])
-    async with SqliteStore(db_path) as cli:
-        assert await cli.registry() == [Owner("A", None, "11111")]
-        await cli.add_user("B", ["33333"])
-        await cli.remove_user("A")
-
-    assert await store.registry() == [Owner("B", None, "33333")]

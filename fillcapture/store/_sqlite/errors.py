@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from fillcapture.store.base import StoreError
+from fillcapture.store.records import StoreError
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from fillcapture.store.base import StoreError
-from fillcapture.store.errors import store_error
+from fillcapture.store._sqlite.errors import store_error
+from fillcapture.store.records import StoreError
 
 _FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 

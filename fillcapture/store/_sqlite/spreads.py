@@ -17,7 +17,7 @@ import aiosqlite
 import structlog
 
 from fillcapture.model import Fill, SpreadDefinition, SpreadLeg
-from fillcapture.store.rows import INSERT_COLUMNS, SPREAD_COLUMNS, spread_rows
+from fillcapture.store._sqlite.rows import INSERT_COLUMNS, SPREAD_COLUMNS, spread_rows
 
 log = structlog.get_logger(__name__)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import aiosqlite
 
 from fillcapture.files import staged
-from fillcapture.store.base import StoreError
-from fillcapture.store.connection import connect
+from fillcapture.store._sqlite.connection import connect
+from fillcapture.store.records import StoreError
 
 STEP_PAGES = 1024
 """Pages copied per step: 4 MiB at SQLite's default page size."""

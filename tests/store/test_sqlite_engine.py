@@ -1,6 +1,9 @@
-"""The SQLite file itself: permissions, pragmas, migrations, read-only use, store URLs.
+"""The SQLite engine itself: its file, permissions, pragmas, migrations,
+read-only use, store URLs, and the store tests whose point is SQLite (rows as
+stored, the stream's page size, backups, a damaged file, a second connection).
 
 These open, close and reopen real files, sometimes from two connections at once.
+The other store tests speak only the store protocol, for every engine.
 """
 
 from __future__ import annotations
@@ -10,15 +13,38 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
-from fillcapture.store import FillQuery, Owner, SqliteStore, StoreError, migrations, open_store
-from fillcapture.store.migrations import Migration
-from fillcapture.store.sqlite import _page_select
+from fillcapture.model import Bust
+from fillcapture.store import (
+    FillQuery,
+    Owner,
+    SqliteStore,
+    StoreError,
+    Verification,
+    locate,
+    open_store,
+)
+from fillcapture.store._sqlite import migrations
+from fillcapture.store._sqlite import query as sqlite_engine
+from fillcapture.store._sqlite.migrations import Migration
+from fillcapture.store._sqlite.rows import utc_micros
+from fillcapture.store._sqlite.selects import page_select as _page_select
+from fillcapture.store.records import FillKey
 from tests.store.factories import DAY, T0, make_fill
+from tests.store.test_busts import BUST_TIME, _busted
+from tests.store.test_markets import CL, ES
+from tests.store.test_operations import snapshot
+from tests.store.test_query import trade_ids
+
+
+@pytest.fixture
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    """These tests are about SQLite itself: the SQLite engine only."""
+    return sqlite_store
 
 
 def mode(path: Path) -> int:
@@ -307,3 +333,136 @@ async def test_an_older_store_gets_the_time_index_and_pages_use_it(
     expected = [f"T{n}" for n in range(200) if n % 4 in (1, 2) and n % 5]
     expected.sort(key=lambda tid: (int(tid[1:]) % 4, int(tid[1:])))
     assert [fill.exchange_trade_id for fill in page.fills] == expected[:10]
+
+
+async def test_read_only_store_pages_and_refuses_tokens(store: SqliteStore) -> None:
+    await store.add_user("A", ["11111"])
+    await store.insert_fills([make_fill(n) for n in range(3)])
+    async with SqliteStore(store.path, readonly=True) as reader:
+        page = await reader.fill_page(FillQuery(user="A"), None, 2)
+        assert page.next == FillKey(T0 + timedelta(milliseconds=1), 2)
+        assert page.next.exchange_time.tzinfo == UTC
+        with pytest.raises(StoreError, match="read-only"):
+            await reader.issue_token("A", "h", admin=False)
+
+
+async def test_second_connection_sees_registry_edits(store: SqliteStore, db_path: Path) -> None:
+    """The daemon's store sees what the CLI (another connection) committed."""
+    await store.seed_registry([Owner("A", None, "11111")])
+    async with SqliteStore(db_path) as cli:
+        assert await cli.registry() == [Owner("A", None, "11111")]
+        await cli.add_user("B", ["33333"])
+        await cli.remove_user("A")
+
+    assert await store.registry() == [Owner("B", None, "33333")]
+
+
+async def test_a_readonly_store_reads_markets_and_refuses_to_save(db_path: Path) -> None:
+    async with SqliteStore(db_path) as store:
+        await store.save_markets([ES])
+    async with SqliteStore(db_path, readonly=True) as reader:
+        assert await reader.markets() == {ES.market_id: ES}
+        with pytest.raises(StoreError):
+            await reader.save_markets([CL])
+
+
+async def test_backup_is_a_complete_store_and_prune_keeps_recent_days(
+    store: SqliteStore, tmp_path: Path,
+) -> None:
+    await store.insert_fills([make_fill(n) for n in range(100)])
+    await store.insert_fills([make_fill(200, trade_date=DAY - timedelta(days=40))])
+    backup = tmp_path / "backup.db"
+
+    await store.backup(backup)
+    assert await store.integrity_check() == ["ok"]
+
+    async with SqliteStore(backup, readonly=True) as copy:
+        copied = [f async for f in copy.fills(FillQuery())]
+    original = [f async for f in store.fills(FillQuery())]
+    assert copied == original
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
+    assert await store.prune(DAY - timedelta(days=30)) == 1
+    assert await store.count_fills() == 100
+
+
+async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "fills.db"
+    async with SqliteStore(path) as store:
+        await store.insert_fills([make_fill(n) for n in range(2000)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'fills_account_date'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    # Garbage over the account index's root page: the table itself is intact.
+    with path.open("r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\xff" * page_size)
+
+    async with SqliteStore(path) as store:
+        findings = await store.integrity_check()
+
+    print(findings[:3])
+    assert findings != ["ok"]
+    assert findings
+
+
+async def test_a_day_sealed_unverified_or_without_a_snapshot_says_so(
+        store: SqliteStore) -> None:
+    await store.insert_fills([make_fill(1)])
+    # A later snapshot of another day leaves this day's record alone.
+    await store.save_snapshots([snapshot(1, day=DAY + timedelta(days=1))])
+    await store.seal_day("SIMFIRM", DAY, None, Verification(False, reason="no snapshot"))
+    await store.seal_day("OTHER", DAY - timedelta(days=1), None)  # as before certificates
+    older, day = await store.sealed_days()
+    assert (older.firm, older.verified, older.certificates) == ("OTHER", None, ())
+    assert (day.verified, day.unverified_reason, day.reconciled_at) == (False, "no snapshot", None)
+    (certificate,) = day.certificates
+    assert (certificate.snapshot, certificate.stored, certificate.difference) == (None, 1, None)
+    assert [d.firm for d in await store.sealed_days(latest=True)] == ["OTHER", "SIMFIRM"]
+    assert await store.sealed_days(since=DAY + timedelta(days=1)) == []
+    assert await store.prune(DAY + timedelta(days=2)) == 1
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM snapshot_counts").fetchone() == (0,)
+
+
+async def test_streams_in_pages_past_the_page_size(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_engine, "PAGE_ROWS", 7)
+    await store.insert_fills([make_fill(n) for n in range(100)])
+
+    assert await trade_ids(store, FillQuery()) == [f"T{n}" for n in range(100)]
+
+
+async def test_a_bust_marks_its_stored_fill_and_is_recorded_once(store: SqliteStore) -> None:
+    fills = [make_fill(n) for n in range(3)]
+    await store.insert_fills(fills)
+
+    assert await store.insert_busts([Bust(fills[1], BUST_TIME)]) == (0, 1)
+    assert await store.insert_busts([Bust(fills[1], BUST_TIME + timedelta(1))]) == (0, 0)
+
+    assert await _busted(store) == {"order-0": False, "order-1": True, "order-2": False}
+    assert await store.count_fills() == 3
+    assert await store.count_busts() == 1
+    # The first bust time stays: a redelivered bust changes nothing.
+    with sqlite3.connect(store.path) as conn:
+        sql = "SELECT busted_at FROM fills WHERE order_id = 'order-1'"
+        (micros,) = conn.execute(sql).fetchone()
+    assert micros == utc_micros(BUST_TIME)
+
+
+async def test_a_sqlite_location_is_its_file(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "fills.db"
+    location = locate(f"sqlite:///{db}")
+    assert location.describe() == str(db)
+    assert not location.exists()
+    assert location.holds(tmp_path / "state")
+    assert not location.holds(tmp_path)
+    async with location.open() as store:
+        assert await store.count_fills() == 0
+        assert location.exists()
+        assert location.reader_hint() is None  # the writer keeps the -shm file
+    hint = location.reader_hint()
+    assert hint is not None
+    assert "-wal and -shm" in hint

@@ -19,8 +19,8 @@ from pathlib import Path
 import aiosqlite
 
 from fillcapture.files import UnsafeFile, create_private, keep_private, private_dirs
-from fillcapture.store.base import StoreError
-from fillcapture.store.errors import store_error
+from fillcapture.store._sqlite.errors import store_error
+from fillcapture.store.records import StoreError
 
 SIDECARS = ("", "-wal", "-shm")
 

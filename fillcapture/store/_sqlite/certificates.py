@@ -13,8 +13,8 @@ from typing import Any
 import aiosqlite
 
 from fillcapture.model import SnapshotReceived
-from fillcapture.store.base import Certificate, SealedDay, Verification
-from fillcapture.store.rows import from_micros
+from fillcapture.store._sqlite.rows import from_micros
+from fillcapture.store.records import Certificate, SealedDay, Verification
 
 # A snapshot's first frame replaces what was recorded of its dates, mark and
 # time included; a later frame of it updates the counts only.

@@ -1,0 +1,167 @@
+"""The SQLite engine's registry role: users and the accounts they own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import aiosqlite
+import structlog
+
+from fillcapture.store._sqlite.plumbing import Plumbing
+from fillcapture.store._sqlite.rows import (
+    utc_text,
+)
+from fillcapture.store.moves import Change, MoveRefused, changes
+from fillcapture.store.records import (
+    Owner,
+    StoreError,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class RegistryRole(Plumbing):
+    """The ownership registry."""
+
+    async def seed_registry(self, owners: Sequence[Owner], *,
+                            force: bool = False) -> list[Change]:
+        """Add users and accounts not registered yet. The store is the authority
+        once seeded: an account registered to another user keeps that owner
+        (the CLI may have moved it), which is logged. An entry that would move
+        fills between users (:mod:`fillcapture.store.moves`) is refused with
+        :class:`MoveRefused` (key ``users``), nothing changed, unless ``force``;
+        returns what changed hands."""
+        for owner in owners:
+            check_names(owner.user, [owner.account])
+        now = utc_text(datetime.now(UTC))
+        async with self._writing() as conn:
+            before = await _owned(conn)
+            existing = {
+                (row[0], row[1]): row[2]
+                for row in await conn.execute_fetchall(
+                    "SELECT firm, account, user_name FROM user_accounts"
+                )
+            }
+            await conn.executemany(
+                "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
+                [(name, now) for name in dict.fromkeys(owner.user for owner in owners)],
+            )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?)",
+                [(owner.firm or "", owner.account, owner.user) for owner in owners],
+            )
+            found = await _moved(conn, before, force, "users")
+        for owner in owners:
+            holder = existing.get((owner.firm or "", owner.account))
+            if holder is not None and holder != owner.user:
+                log.warning(
+                    "store.registry_seed_conflict",
+                    account=owner.account,
+                    firm=owner.firm,
+                    configured_user=owner.user,
+                    registered_user=holder,
+                )
+        return found
+
+    async def registry(self) -> list[Owner]:
+        """Every (user, firm, account) row, as committed now (by any process),
+        and for a row naming an account by code or T4 id, the same row with
+        the account's number once the account has been seen."""
+        rows = await self._all(
+            "SELECT DISTINCT user_name, firm, account FROM owned_numbers "
+            "ORDER BY user_name, firm, account"
+        )
+        return [Owner(row[0], row[1] or None, row[2]) for row in rows]
+
+    async def add_user(self, name: str, accounts: Sequence[str], firm: str | None = None, *,
+                       force: bool = False) -> list[Change]:
+        """Create ``name`` if needed and give it ``accounts`` (at ``firm``, or at
+        any firm). Raises :class:`MoveRefused`, changing nothing, if that would
+        move fills between users (another user owns one of the accounts under
+        the same firm key, or firm-less where ``firm`` is given, or at a firm
+        a firm-less entry would not reach), unless ``force``: then the
+        accounts are ``name``'s; returns what changed hands."""
+        check_names(name, accounts)
+        key = firm or ""
+        wanted = list(dict.fromkeys(accounts))
+        async with self._writing() as conn:
+            before = await _owned(conn)
+            await conn.execute(
+                "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
+                (name, utc_text(datetime.now(UTC))),
+            )
+            await conn.executemany(
+                "INSERT INTO user_accounts (firm, account, user_name) VALUES (?, ?, ?) "
+                "ON CONFLICT (firm, account) DO UPDATE SET user_name = excluded.user_name",
+                [(key, account, name) for account in wanted],
+            )
+            return await _moved(conn, before, force)
+
+    async def remove_user(self, name: str, *, force: bool = False) -> list[Change] | None:
+        """Remove ``name`` and its accounts; ``None`` if there was no such user.
+        Raises :class:`MoveRefused`, changing nothing, if that hands fills of
+        its firm-specific entries to another user's firm-less one, unless
+        ``force``; returns what changed hands."""
+        async with self._writing() as conn:
+            before = await _owned(conn)
+            # user_accounts rows go with it: ON DELETE CASCADE (foreign_keys=ON).
+            cursor = await conn.execute("DELETE FROM users WHERE name = ?", (name,))
+            if int(cursor.rowcount) == 0:
+                return None
+            return await _moved(conn, before, force)
+
+    async def users(self) -> dict[str, list[Owner]]:
+        """Every user with its account rows; a user with no accounts maps to ``[]``."""
+        rows = await self._all(
+            "SELECT u.name, a.firm, a.account FROM users u "
+            "LEFT JOIN user_accounts a ON a.user_name = u.name "
+            "ORDER BY u.name, a.firm, a.account"
+        )
+        found: dict[str, list[Owner]] = {}
+        for name, firm, account in rows:
+            owned = found.setdefault(name, [])
+            if account is not None:
+                owned.append(Owner(name, firm or None, account))
+        return found
+
+    async def user_accounts(self, name: str) -> list[Owner] | None:
+        """``name``'s account rows (``[]`` for none), an account named by code
+        or T4 id as its number once seen; ``None`` if there is no such user."""
+        return await owners_of(self, name)
+
+
+async def _owned(conn: aiosqlite.Connection) -> list[Owner]:
+    """The registry in account numbers (``owned_numbers``), within ``conn``'s transaction."""
+    rows = await conn.execute_fetchall(
+        "SELECT DISTINCT user_name, firm, account FROM owned_numbers")
+    return [Owner(row[0], row[1] or None, row[2]) for row in rows]
+
+
+async def _moved(conn: aiosqlite.Connection, before: list[Owner], force: bool,
+                 key: str = "") -> list[Change]:
+    """What the transaction's change handed from one user to another; raises
+    :class:`MoveRefused` (rolling it back) if anything and not ``force``."""
+    found = changes(before, await _owned(conn))
+    if found and not force:
+        raise MoveRefused(found, key)
+    return found
+
+
+def check_names(user: str, accounts: Iterable[str]) -> None:
+    for text, what in [(user, "user name"), *((account, "account number") for account in accounts)]:
+        if not text or text != text.strip():
+            raise StoreError(f"{what} {text!r} is blank or padded")
+
+
+async def owners_of(store: Plumbing, name: str) -> list[Owner] | None:
+    """``name``'s account rows in account numbers; ``None`` if no such user."""
+    rows = await store._all(
+        "SELECT DISTINCT u.name, a.firm, a.account FROM users u "
+        "LEFT JOIN owned_numbers a ON a.user_name = u.name "
+        "WHERE u.name = ? ORDER BY a.firm, a.account", (name,))
+    if not rows:
+        return None
+    return [Owner(name, firm or None, account) for _, firm, account in rows
+            if account is not None]

@@ -1,0 +1,211 @@
+"""How fills become SQLite rows and stored rows become ``StoredFill``s.
+
+Times are fixed-width ISO 8601 UTC text (sortable as text); prices stay the exact text T4 sent.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
+from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
+from fillcapture.store.records import FillKind, StoredFill, StoreError
+from fillcapture.store.rules import order_side_of
+
+# Column order of the tuples built by fill_rows().
+INSERT_COLUMNS = (
+    "firm",
+    "account_id",
+    "account",
+    "order_id",
+    "trade_key",
+    "leg_index",
+    "exchange_trade_id",
+    "sequence_order",
+    "market_id",
+    "side",
+    "volume",
+    "price",
+    "exchange_time",
+    "trade_date",
+    "captured_at",
+    "historical",
+)
+
+# Legs and spread-level trades (rare) are inserted with these as well; an
+# outright fill leaves them to their defaults (kind 0, the rest NULL).
+SPREAD_COLUMNS = ("kind", "spread_market_id", "leg_sign", "order_side")
+
+# Column order that stored_fill() reads; the owner comes first, computed by the query.
+SELECT_COLUMNS = (
+    "firm",
+    "account",
+    "account_id",
+    "order_id",
+    "exchange_trade_id",
+    "sequence_order",
+    "leg_index",
+    "market_id",
+    "side",
+    "volume",
+    "price",
+    "exchange_time",
+    "trade_date",
+    "busted_at",
+    "captured_at",
+    "kind",
+    "leg_sign",
+    "spread_market_id",
+)
+
+KINDS: dict[int, FillKind] = {OUTRIGHT_FILL: "outright", LEG: "leg", SPREAD_TRADE: "spread"}
+"""``StoredFill.kind`` by the stored ``kind``; a leg not yet placed is ``pending_leg``."""
+
+OUTRIGHT = -1
+"""``leg_index`` stored for an outright fill (``None`` in the model)."""
+
+_SIDES = {side.value: side for side in Side}
+# A dict lookup is several times faster than Enum.value on the capture path.
+_SIDE_TEXT: dict[Side | None, str | None] = {side: side.value for side in Side} | {None: None}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_text(moment: datetime) -> str:
+    """``2024-03-01T14:30:00.000000Z``: always microseconds, so text order is time order."""
+    if moment.utcoffset() is None:
+        raise StoreError(f"naive datetime {moment!r}: the store needs timezone-aware times")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch: how the fills table stores a time."""
+    try:
+        return (moment - _EPOCH) // _MICROSECOND
+    except TypeError:
+        raise StoreError(
+            f"naive datetime {moment!r}: the store needs timezone-aware times"
+        ) from None
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@functools.lru_cache(maxsize=64)
+def _date_text(day: date) -> str:
+    # A batch's fills share a handful of trade dates.
+    return day.isoformat()
+
+
+def fill_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
+    """One parameter tuple per fill, in :data:`INSERT_COLUMNS` order, built in one pass."""
+    side_text, epoch, microsecond, date_text = _SIDE_TEXT, _EPOCH, _MICROSECOND, _date_text
+    try:
+        return [
+            (
+                fill.firm,
+                fill.account_id,
+                fill.account,
+                fill.order_id,
+                fill.exchange_trade_id or f"#{fill.sequence_order}",  # Fill.trade_key, inlined
+                OUTRIGHT if fill.leg_index is None else fill.leg_index,
+                fill.exchange_trade_id,
+                fill.sequence_order,
+                fill.market_id,
+                side_text[fill.side],
+                fill.volume,
+                fill.price_text,
+                (fill.exchange_time - epoch) // microsecond,
+                date_text(fill.trade_date),
+                captured_at,
+                1 if fill.historical else 0,
+            )
+            for fill in fills
+        ]
+    except TypeError:
+        for fill in fills:
+            utc_micros(fill.exchange_time)  # raises StoreError naming the naive time
+        raise
+
+
+def is_spread_part(fill: Fill) -> bool:
+    """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
+    return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
+
+
+def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
+    """As :func:`fill_rows`, then :data:`SPREAD_COLUMNS`, for legs and spread
+    trades. A fill with a leg index is a leg whatever its ``kind``; a leg not
+    placed on its contract (``leg_sign`` ``None``) is stored pending: on its
+    spread's market, without a side, the side it carries taken for the
+    spread order's."""
+    rows = fill_rows(fills, captured_at)
+    market_at = INSERT_COLUMNS.index("market_id")
+    side_at = INSERT_COLUMNS.index("side")
+    out = []
+    for fill, row in zip(fills, rows, strict=True):
+        if fill.leg_index is None:
+            out.append((*row, fill.kind, None, None, None))
+            continue
+        order_side = order_side_of(fill)
+        if fill.leg_sign is None:
+            spread_market = fill.spread_market_id or fill.market_id
+            values = list(row)
+            values[market_at] = spread_market
+            values[side_at] = None
+            out.append((*values, LEG, spread_market, None, _SIDE_TEXT[order_side]))
+        else:
+            out.append((*row, LEG, fill.spread_market_id, fill.leg_sign,
+                        _SIDE_TEXT[order_side]))
+    return out
+
+
+def stored_fill(row: Sequence[Any]) -> StoredFill:
+    """A row of ``owner`` followed by :data:`SELECT_COLUMNS`."""
+    (
+        owner,
+        firm,
+        account,
+        account_id,
+        order_id,
+        exchange_trade_id,
+        sequence_order,
+        leg_index,
+        market_id,
+        side,
+        volume,
+        price,
+        exchange_time,
+        trade_date,
+        busted_at,
+        captured_at,
+        kind,
+        leg_sign,
+        spread_market_id,
+    ) = row
+    return StoredFill(
+        user=owner,
+        firm=firm,
+        account=account,
+        account_id=account_id,
+        order_id=order_id,
+        exchange_trade_id=exchange_trade_id,
+        sequence_order=sequence_order,
+        leg_index=None if leg_index == OUTRIGHT else leg_index,
+        market_id=market_id,
+        side=None if side is None else _SIDES[side],
+        volume=volume,
+        price=price,
+        exchange_time=from_micros(exchange_time),
+        trade_date=date.fromisoformat(trade_date),
+        busted=busted_at is not None,
+        captured_at=from_micros(captured_at),
+        kind="pending_leg" if kind == LEG and leg_sign is None else KINDS[kind],
+        spread_market_id=spread_market_id,
+    )
