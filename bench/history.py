@@ -48,8 +48,9 @@ from typing import Any
 import httpx
 
 from fillcapture.reports import record_positions
-from fillcapture.store import migrations, open_store
-from fillcapture.store.rows import INSERT_COLUMNS, OUTRIGHT
+from fillcapture.store import open_store
+from fillcapture.store._sqlite import migrations
+from fillcapture.store._sqlite.rows import INSERT_COLUMNS, OUTRIGHT
 
 FIRM = "SIMFIRM"
 USERS = 20

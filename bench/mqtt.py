@@ -41,7 +41,7 @@ from fillcapture.config import MqttSettings
 from fillcapture.metrics import Metrics
 from fillcapture.model import Fill, Side
 from fillcapture.publish.mqtt import Publisher
-from fillcapture.store import Owner, SqliteStore
+from fillcapture.store import Owner, Store, open_store
 
 ACCOUNTS = ["11111", "22222", "33333", "44444"]
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -151,7 +151,7 @@ def make_fills(count: int) -> list[Fill]:
 async def throughput(work: Path, port: int, count: int) -> tuple[float, dict[str, float]]:
     """(acknowledged fills/s, the subscriber's summary) for a backlog of ``count``."""
     db = work / "throughput.db"
-    async with SqliteStore(db) as store:
+    async with _store_at(db) as store:
         await store.seed_registry([Owner("U", None, account) for account in ACCOUNTS])
         fills = make_fills(count)
         for start in range(0, count, 40_000):
@@ -160,7 +160,7 @@ async def throughput(work: Path, port: int, count: int) -> tuple[float, dict[str
         settings = MqttSettings(enabled=True, host="127.0.0.1", port=port)
         metrics = Metrics()
         with subscriber(port, expect=count) as sub:
-            async with SqliteStore(db, readonly=True) as reader:
+            async with _store_at(db, readonly=True) as reader:
                 publisher = Publisher(settings, store, reader, metrics, name="bench")
                 started = time.perf_counter()
                 task = asyncio.create_task(publisher.run())
@@ -239,3 +239,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+
+
+def _store_at(path: Path, *, readonly: bool = False) -> Store:
+    return open_store(f"sqlite:///{path}", readonly=readonly)

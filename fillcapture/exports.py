@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fillcapture.fillshape import COLUMN_NAMES, COLUMNS, reader, text_row
-from fillcapture.store.base import StoredFill
+from fillcapture.store import StoredFill
 
 FILL_COLUMNS = COLUMN_NAMES
 """The columns, as :data:`fillcapture.fillshape.COLUMNS` declares them."""

@@ -62,7 +62,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 
 from fillcapture.model import Side
-from fillcapture.store.base import (
+from fillcapture.store import (
     DailyRow,
     DayActivity,
     FillQuery,

@@ -20,9 +20,16 @@ from typing import Any
 import pytest
 
 from fillcapture.sim import LedgerFill, read_ledger
+from fillcapture.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def store_at(path: Path, *, readonly: bool = False) -> Store:
+    """The store in the file ``path``, as the configuration names it: tests
+    outside tests/store speak to the store only through its protocol."""
+    return open_store(f"sqlite:///{path}", readonly=readonly)
 
 
 def free_port() -> int:

@@ -13,11 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from fillcapture.model import LEG, Bust, Fill, Side
-from fillcapture.store import Owner, SqliteStore
+from fillcapture.store import Owner
 from tests.conftest import (
     Proc,
     clean_env,
     free_port,
+    store_at,
     stored_rows,
     wait_until,
     write_config,
@@ -48,7 +49,7 @@ def _store(tmp_path: Path) -> Path:
     })
 
     async def fill() -> None:
-        async with SqliteStore(tmp_path / "fills.db") as store:
+        async with store_at(tmp_path / "fills.db") as store:
             await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "33333")])
             await store.insert_fills(FILLS)
 
@@ -95,7 +96,7 @@ def test_busted_fills_show_only_with_include_busted(tmp_path: Path) -> None:
     config = _store(tmp_path)
 
     async def bust() -> None:
-        async with SqliteStore(tmp_path / "fills.db") as store:
+        async with store_at(tmp_path / "fills.db") as store:
             await store.insert_busts([Bust(FILLS[1], datetime(2026, 11, 23, 15, 0, tzinfo=UTC))])
 
     asyncio.run(bust())

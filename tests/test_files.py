@@ -22,8 +22,8 @@ import pytest
 from fillcapture.files import UnsafeFile, append_private, private_dirs, replacing, staged
 from fillcapture.model import Bust
 from fillcapture.sim.ledger import LedgerWriter, corrupt_path
-from fillcapture.store import Owner, SqliteStore
-from tests.conftest import clean_env, run_cli, write_config
+from fillcapture.store import Owner
+from tests.conftest import clean_env, run_cli, store_at, write_config
 from tests.store.factories import make_fill
 
 VICTIM_TEXT = "the victim's own data\n"
@@ -61,7 +61,7 @@ def store_config(tmp_path: Path) -> Path:
     })
 
     async def fill() -> None:
-        async with SqliteStore(tmp_path / "fills.db") as store:
+        async with store_at(tmp_path / "fills.db") as store:
             await store.seed_registry([Owner("A", None, "11111")])
             fills = [make_fill(n) for n in range(20)]
             await store.insert_fills(fills)

@@ -21,8 +21,8 @@ from fillcapture.fillshape import COLUMNS, FIELDS
 from fillcapture.model import Bust
 from fillcapture.publish.mqtt import bust_message, fill_message
 from fillcapture.publish.schema import BustMessage, FillMessage
-from fillcapture.store import Owner, SqliteStore
-from fillcapture.store.base import FillQuery, StoredFill
+from fillcapture.store import FillQuery, Owner, StoredFill
+from tests.conftest import store_at
 from tests.store.factories import make_fill
 
 DECLARED = [field.name for field in FIELDS]
@@ -38,7 +38,7 @@ async def _each(fills: Iterable[StoredFill]) -> AsyncIterator[StoredFill]:
 async def stored(tmp_path: Path) -> list[StoredFill]:
     """An outright fill, a placed leg and a busted fill of nobody, as a real store reads them."""
     busted = make_fill(3, account="55555", account_id="acc-55555", side=None)
-    async with SqliteStore(tmp_path / "fills.db") as store:
+    async with store_at(tmp_path / "fills.db") as store:
         await store.seed_registry([Owner("A", None, "11111")])
         await store.insert_fills([make_fill(1), make_fill(2, leg_index=0), busted])
         await store.insert_busts([Bust(busted, busted.exchange_time + timedelta(minutes=1))])

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fillcapture.model import LEG, Bust, Fill, Side
-from fillcapture.store import Owner, SqliteStore
-from tests.conftest import clean_env, write_config
+from fillcapture.store import Owner
+from tests.conftest import clean_env, store_at, write_config
 from tests.conftest import run_cli_here as run_cli
 from tests.store.factories import make_fill
 
@@ -64,7 +64,7 @@ def _store(tmp_path: Path) -> Path:
     })
 
     async def fill() -> None:
-        async with SqliteStore(tmp_path / "fills.db") as store:
+        async with store_at(tmp_path / "fills.db") as store:
             await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "33333")])
             await store.insert_fills(FILLS)
             await store.insert_busts([Bust(BUSTED, BUSTED.exchange_time + timedelta(minutes=5))])
@@ -260,7 +260,7 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = write_config(root / "c.toml", {"store": {"url": f"sqlite:///{root / 'fills.db'}"}})
 
     async def fill() -> None:
-        async with SqliteStore(root / "fills.db") as store:
+        async with store_at(root / "fills.db") as store:
             for start in range(0, 2 * HALF, 40_000):
                 await store.insert_fills([
                     make_fill(n, price_text=f"{6000 + n % 400 / 4:.2f}",

@@ -23,7 +23,7 @@ from fillcapture.metrics import Metrics
 from fillcapture.replaying import replay
 from fillcapture.schedule import CHICAGO
 from fillcapture.sim import SimConfig, SimServer
-from fillcapture.store import FillQuery, Owner, SqliteStore, open_store
+from fillcapture.store import FillQuery, Owner, open_store
 from tests.conftest import (
     FIXTURES,
     Proc,
@@ -31,6 +31,7 @@ from tests.conftest import (
     daemon_config,
     ledger_rows,
     run_cli,
+    store_at,
     stored_rows,
     wait_until,
     write_config,
@@ -135,7 +136,7 @@ async def test_a_disconnect_across_the_roll_is_one_unrecoverable_gap(tmp_path: P
         await until(lambda: daemon.metrics["gaps.unrecoverable"] == 1)
         await until(lambda: daemon.status.state == "subscribed")
         gaps_open = daemon.metrics.gauge("gaps.open")
-    async with SqliteStore(db, readonly=True) as store:
+    async with store_at(db, readonly=True) as store:
         gaps = await store.gaps()
     print(f"gaps: {[(g.id, g.started_at, g.ended_at, g.unrecoverable) for g in gaps]}")
     lost = [gap for gap in gaps if gap.unrecoverable]
@@ -170,7 +171,7 @@ async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path:
     assert sum(seal.fills for seal in seals) == expected
     assert {seal.trade_date for seal in seals} == {MONDAY}
     # The seal checkpointed the summary's books at the sealed day.
-    async with SqliteStore(db, readonly=True) as store:
+    async with store_at(db, readonly=True) as store:
         positions = await store.position_day("SIMFIRM", TUESDAY)
     assert positions is not None
     assert positions.trade_date == MONDAY
@@ -186,10 +187,10 @@ async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path:
           f"amendments {amendments}")
     assert summary.captured == 725
     assert amendments == 725
-    async with SqliteStore(db, readonly=True) as store:
+    async with store_at(db, readonly=True) as store:
         after = {seal.account: seal for seal in await store.seals()}
     assert sum(seal.amendments for seal in after.values()) == 725
-    async with SqliteStore(db, readonly=True) as store:
+    async with store_at(db, readonly=True) as store:
         # The amendments changed Monday: its positions no longer hold (the
         # replay's own daemon may have sealed an earlier day meanwhile).
         latest = await store.position_day("SIMFIRM", TUESDAY)
@@ -225,8 +226,8 @@ async def test_weekly_maintenance_backs_up_rotates_and_checks(tmp_path: Path) ->
         ["fills-20261128T080100Z.db", "fills-20261128T080200Z.db"]
     assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in kept)
     assert integrity == 0
-    async with SqliteStore(kept[-1], readonly=True) as copy, \
-            SqliteStore(db, readonly=True) as original:
+    async with store_at(kept[-1], readonly=True) as copy, \
+            store_at(db, readonly=True) as original:
         assert [f async for f in copy.fills(FillQuery())] == \
             [f async for f in original.fills(FillQuery())]
         state = (await original.state())["SIMFIRM"]

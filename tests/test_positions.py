@@ -18,8 +18,8 @@ import pytest
 
 from fillcapture.model import Bust, Fill, OrderSide, Side
 from fillcapture.reports import DailyRow, DailySummary, record_positions, summarize
-from fillcapture.store import FillQuery, Owner, SqliteStore
-from fillcapture.store.base import AccountActivity
+from fillcapture.store import AccountActivity, FillQuery, Owner, Store
+from tests.conftest import store_at
 from tests.store.factories import make_fill
 
 DAYS = [date(2026, 11, 2) + timedelta(days=n) for n in range(12) if n % 7 < 5]
@@ -54,7 +54,7 @@ def _noon(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)
 
 
-async def _reference(store: SqliteStore, query: FillQuery, since: date | None
+async def _reference(store: Store, query: FillQuery, since: date | None
                      ) -> list[DailyRow]:
     """The summary computed from every fill, as if nothing were recorded."""
     summary = DailySummary(since=since)
@@ -64,8 +64,8 @@ async def _reference(store: SqliteStore, query: FillQuery, since: date | None
 
 
 @asynccontextmanager
-async def _open(path: Path, fills: list[Fill]) -> AsyncIterator[SqliteStore]:
-    async with SqliteStore(path) as store:
+async def _open(path: Path, fills: list[Fill]) -> AsyncIterator[Store]:
+    async with store_at(path) as store:
         await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "22222"),
                                    Owner("B", None, "33333")])
         await store.insert_fills(fills)
@@ -171,7 +171,7 @@ async def test_changes_to_recorded_days_discard_their_positions(tmp_path: Path) 
 
 
 async def test_a_change_during_a_computation_keeps_its_result_out(tmp_path: Path) -> None:
-    async def computed(store: SqliteStore, through: date) -> DailySummary:
+    async def computed(store: Store, through: date) -> DailySummary:
         summary = DailySummary()
         async for fill in store.fills(FillQuery(firm="SIMFIRM", until=through,
                                                 include_busted=False)):
@@ -245,7 +245,7 @@ async def test_a_late_side_of_an_unrecorded_day_discards_nothing(tmp_path: Path)
         assert await store.summary_coverage("SIMFIRM") == DAYS[-2]
 
 
-async def _activity_reference(store: SqliteStore, user: str) -> list[AccountActivity]:
+async def _activity_reference(store: Store, user: str) -> list[AccountActivity]:
     """Each registry entry's activity counted from its owned fills, one by one."""
     found = []
     for owner in await store.user_accounts(user) or []:

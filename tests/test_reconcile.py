@@ -18,8 +18,8 @@ from structlog.testing import capture_logs
 from fillcapture.feeds.t4.proto import auth_pb2
 from fillcapture.reconcile import NO_RECONCILE
 from fillcapture.sim import LedgerFill, SimConfig, SimServer
-from fillcapture.store import SealedDay, SqliteStore
-from tests.conftest import ledger_rows, run_cli, stored_rows, write_config
+from fillcapture.store import SealedDay
+from tests.conftest import ledger_rows, run_cli, store_at, stored_rows, write_config
 from tests.test_operations import MONDAY, OWNED, Clock, _settings, chicago, running_daemon, until
 
 STEP_SECONDS = 4.0
@@ -44,7 +44,7 @@ def made(sim: SimServer) -> int:
 
 
 async def monday(db: Path) -> SealedDay:
-    async with SqliteStore(db, readonly=True) as store:
+    async with store_at(db, readonly=True) as store:
         (day,) = [day for day in await store.sealed_days() if day.trade_date == MONDAY]
     return day
 

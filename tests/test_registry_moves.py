@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fillcapture.model import Fill, Side
-from fillcapture.store import Owner, SqliteStore
-from tests.conftest import run_cli, write_config
+from fillcapture.store import Owner
+from tests.conftest import run_cli, store_at, write_config
 
 FILLS = [
     Fill("SIMFIRM", "acc-1", "11111", f"o{n}", f"T{n}", 1, None, "XCME_FX 6E (Z26)", Side.BUY,
@@ -33,7 +33,7 @@ def _setup(tmp_path: Path, users: list[dict[str, Any]], seeded: list[Owner]) -> 
         "feed": {"adapter": "sim"}, "store": {"url": f"sqlite:///{db}"}, "users": users})
 
     async def fill() -> None:
-        async with SqliteStore(db) as store:
+        async with store_at(db) as store:
             await store.seed_registry(seeded)
             await store.insert_fills(FILLS)
 

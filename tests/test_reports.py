@@ -9,8 +9,7 @@ from typing import Any
 
 from fillcapture.model import Side
 from fillcapture.reports import DailyRow, DailySummary, decimal_text, report_row
-from fillcapture.store import StoredFill
-from fillcapture.store.base import FillKind
+from fillcapture.store import FillKind, StoredFill
 
 ES = "XCME_Eq ES (Z26)"
 CL = "XNYM_En CL (F27)"

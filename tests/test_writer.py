@@ -22,8 +22,9 @@ from fillcapture.model import (
     Side,
     SnapshotReceived,
 )
-from fillcapture.store import CaptureBatch, CaptureResult, FillQuery, SqliteStore, StoreError
+from fillcapture.store import CaptureBatch, CaptureResult, FillQuery, Store, StoreError
 from fillcapture.writer import CaptureWriter
+from tests.conftest import store_at
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def _fills(start: int, count: int, side: Side | None = Side.BUY) -> tuple[Fill, 
     )
 
 
-class SlowStore(SqliteStore):
+class SlowStore(Store):
     """A real SQLite store whose commits take 20 ms longer: a stalled disk."""
 
     async def capture(self, batch: CaptureBatch) -> CaptureResult:
@@ -63,7 +64,7 @@ async def test_slow_store_pauses_the_feed_instead_of_growing_the_queue(tmp_path:
 
 
 async def test_duplicates_are_counted_not_stored_and_sides_resolve(tmp_path: Path) -> None:
-    async with SqliteStore(tmp_path / "fills.db") as store:
+    async with store_at(tmp_path / "fills.db") as store:
         writer = CaptureWriter(store, Metrics())
         runner = asyncio.create_task(writer.run())
         await writer.put(FillsReceived(_fills(0, 10, side=None), 0))
@@ -79,7 +80,7 @@ async def test_duplicates_are_counted_not_stored_and_sides_resolve(tmp_path: Pat
     assert all(r.side is None for r in rows if r.order_id != "o0")
 
 
-class CountingStore(SqliteStore):
+class CountingStore(Store):
     """A real SQLite store that keeps the snapshot counts it was asked to save."""
 
     saved: list[SnapshotReceived]
@@ -127,7 +128,7 @@ async def test_a_batch_that_fails_stores_none_of_its_parts(tmp_path: Path) -> No
                          b"raw", date(2026, 11, 23), T0)
     naive = Fill("F", "acc", "11111", "o9", "T9", 1, None, "XCME_Eq ES (Z26)", Side.BUY, 1,
                  Decimal("6000.25"), "6000.25", T0.replace(tzinfo=None), date(2026, 11, 23))
-    async with SqliteStore(tmp_path / "fills.db") as store:
+    async with store_at(tmp_path / "fills.db") as store:
         writer = CaptureWriter(store, Metrics())
         await writer.put(MarketsSeen((market,)))
         await writer.put(RecordsQuarantined((record,)))

@@ -37,7 +37,7 @@ from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.reports import point_values, report_row, summarize
-from fillcapture.store.base import (
+from fillcapture.store import (
     AccountActivity,
     Certificate,
     FillQuery,

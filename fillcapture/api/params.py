@@ -11,13 +11,12 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from starlette.datastructures import QueryParams
 
 from fillcapture.api.errors import ApiError
-from fillcapture.store.base import FillKey
-from fillcapture.store.rows import from_micros, utc_micros
+from fillcapture.store import FillPosition
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # RFC 3339 date-time, as OpenAPI's format means it: an offset is required.
@@ -31,7 +30,19 @@ MAX_LIMIT = 5000
 """Fills per page: the default, and the most a client may ask for."""
 
 MAX_ROW = 2**63 - 1
-"""The largest row id SQLite can hold."""
+"""The largest row number a store position holds (a signed 64-bit integer)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """An aware time as whole microseconds since the Unix epoch, for a cursor."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 class Params:
@@ -97,18 +108,18 @@ class Params:
             raise ApiError(400, f"{name}: must be an integer from {low} to {high}")
         return int(value)
 
-    def cursor(self, name: str) -> FillKey | None:
+    def cursor(self, name: str) -> FillPosition | None:
         value = self._params.get(name)
         return None if value is None else decode_cursor(value, name)
 
 
-def encode_cursor(key: FillKey) -> str:
+def encode_cursor(key: FillPosition) -> str:
     """An opaque cursor: the key's time in microseconds and its row, base64url."""
-    text = f"{utc_micros(key.exchange_time)}.{key.row}"
+    text = f"{_micros(key.exchange_time)}.{key.row}"
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
-def decode_cursor(value: str, name: str = "cursor") -> FillKey:
+def decode_cursor(value: str, name: str = "cursor") -> FillPosition:
     """The key of a cursor :func:`encode_cursor` made; 400 for anything else."""
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
@@ -116,9 +127,9 @@ def decode_cursor(value: str, name: str = "cursor") -> FillKey:
         if match is None or not value.isascii():
             raise ValueError
         row = int(match[2])
-        if row > MAX_ROW or encode_cursor(FillKey(from_micros(int(match[1])), row)) != value:
+        if row > MAX_ROW or encode_cursor(FillPosition(_moment(int(match[1])), row)) != value:
             raise ValueError
-        return FillKey(from_micros(int(match[1])), row)
+        return FillPosition(_moment(int(match[1])), row)
     except (ValueError, OverflowError, binascii.Error):
         raise ApiError(400, f"{name}: not a cursor of this API; pass next_cursor "
                             "unchanged") from None

@@ -1,17 +1,31 @@
 """What the commands share: exit codes, the plain table they print, running
-until a signal, and a progress bar on a terminal."""
+until a signal, a progress bar on a terminal, and the missing store's message."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import suppress
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from fillcapture.config import Settings
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+
+
+def store_missing(settings: Settings, why: str = " (the daemon has not run)") -> bool:
+    """``True``, having said so on stderr, if the configured store does not
+    exist yet: a command that only reads it has nothing to read."""
+    location = settings.store.location
+    if location.exists():
+        return False
+    print(f"fillcapture: no store at {location.describe()}{why}", file=sys.stderr)
+    return True
 
 
 async def until_signalled(work: Coroutine[Any, Any, None]) -> None:

@@ -14,7 +14,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from fillcapture.cli.common import EXIT_CONFIG, EXIT_FAILURE, print_table, progress_bar
+from fillcapture.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    print_table,
+    progress_bar,
+    store_missing,
+)
 from fillcapture.config import Settings
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row, write_csv
 
@@ -95,9 +101,7 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
                 table = [tuple(cell_text(value) for value in r.values()) async for r in rows]
                 print_table(FILL_COLUMNS, table, sys.stdout)
 
-    if not settings.store.path.exists():  # not an empty list: there is no store to list
-        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
-              file=sys.stderr)
+    if store_missing(settings):  # not an empty list: there is no store to list
         return EXIT_FAILURE
     asyncio.run(dump())
     return 0
@@ -112,8 +116,7 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"fillcapture: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if not settings.store.path.exists():
-        print(f"fillcapture: no store at {settings.store.path}", file=sys.stderr)
+    if store_missing(settings, ""):
         return EXIT_FAILURE
     # From the account's first fill: positions opened before --from are closed after it.
     query = FillQuery(user=args.user, until=args.until, include_busted=False)
@@ -163,8 +166,7 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             with partial.open("w", encoding="utf-8", newline="") as out:
                 return await write_csv(fills, out)
 
-    if not settings.store.path.exists():
-        print(f"fillcapture: no store at {settings.store.path}", file=sys.stderr)
+    if store_missing(settings, ""):
         return EXIT_FAILURE
     try:
         with staged(args.out) as partial, progress_bar(f"exporting {args.out.name}") as advance:

@@ -10,7 +10,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from fillcapture.cli.common import print_table
+from fillcapture.cli.common import print_table, store_missing
 from fillcapture.config import Settings, config_file
 from fillcapture.exports import cell_text
 
@@ -75,9 +75,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             found = await status.collect(store)
         return json.dumps(found, indent=2) + "\n" if args.json else status.render(found)
 
-    if not settings.store.path.exists():
-        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
-              file=sys.stderr)
+    if store_missing(settings):
         return 1
     sys.stdout.write(asyncio.run(show()))
     return 0
@@ -91,9 +89,7 @@ def _cmd_seals(args: argparse.Namespace, settings: Settings) -> int:
         async with open_store(settings.store.url, readonly=True) as store:
             return [sealed_day_row(day) for day in await store.sealed_days(since=args.since)]
 
-    if not settings.store.path.exists():
-        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
-              file=sys.stderr)
+    if store_missing(settings):
         return 1
     found = asyncio.run(rows())
     if args.json:

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from fillcapture.config import Settings
-from fillcapture.store.quarantine import QuarantineRow
+from fillcapture.store import QuarantineRow
 
 
 def register(commands: Any) -> None:

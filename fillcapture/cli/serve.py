@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fillcapture.cli.common import EXIT_CONFIG, EXIT_FAILURE, until_signalled
+from fillcapture.cli.common import EXIT_CONFIG, EXIT_FAILURE, store_missing, until_signalled
 from fillcapture.config import Settings
 
 
@@ -28,9 +28,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.api.host
     port = settings.api.port if args.port is None else args.port
-    if not settings.store.path.exists():
-        print(f"fillcapture: no store at {settings.store.path} (the daemon has not run)",
-              file=sys.stderr)
+    if store_missing(settings):
         return EXIT_FAILURE
     try:
         sock = listen(host, port)
@@ -46,7 +44,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(until_signalled(serve(settings, sock, ready)))
     except StoreError as exc:
         hint = ""
-        if not Path(f"{settings.store.path}-shm").exists():
+        if not Path(f"{settings.store.location.describe()}-shm").exists():
             hint = (" (a reader without write access to the store's directory needs the "
                     "-wal and -shm files the running daemon keeps: start the daemon first)")
         print(f"fillcapture: {exc}{hint}", file=sys.stderr)

@@ -18,7 +18,7 @@ from fillcapture.config.onboarding import OnboardingSettings
 from fillcapture.config.schedule import MaintenanceSettings, ScheduleSettings
 from fillcapture.config.settings import Settings
 from fillcapture.config.sim import SimSettings
-from fillcapture.config.store import StoreSettings, sqlite_path
+from fillcapture.config.store import StoreSettings
 from fillcapture.config.users import LogSettings, UserSettings
 
 __all__ = [
@@ -46,5 +46,4 @@ __all__ = [
     "host_and_port",
     "load_settings",
     "login_problem",
-    "sqlite_path",
 ]

@@ -6,11 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from fillcapture.errors import ConfigError as ConfigError
 from fillcapture.urls import masked
-
-
-class ConfigError(Exception):
-    """An invalid configuration. ``str()`` is one line naming the key."""
 
 
 class Section(BaseModel):

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         if len({user.name for user in self.users}) != len(self.users):
             raise ValueError("users: a user name appears twice")
         backups = self.maintenance.backup_dir
-        if backups is not None and backups.resolve() == self.store.path.parent.resolve():
+        if backups is not None and self.store.location.holds(backups):
             raise ValueError("maintenance.backup_dir: is the store's directory; backups "
                              "must be kept apart from the store (a directory of their own)")
         return self

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, field_validator
 
 from fillcapture.config.base import Section
+from fillcapture.store import StoreLocation, locate, url_problem
 
 
 class StoreSettings(Section):
-    """``url``: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+    """``url``: a store URL its engine reads, e.g. ``sqlite:///relative/path.db``
+    or ``sqlite:////absolute/path.db``.
     ``batch_size`` caps the fills in one commit (group commit grows batches
     with the load by itself); ``batch_ms`` optionally waits that long to grow a
     small batch; ``queue_fills`` bounds what waits between feed and writer;
@@ -26,18 +26,13 @@ class StoreSettings(Section):
 
     @field_validator("url")
     @classmethod
-    def _sqlite_url(cls, value: str) -> str:
-        sqlite_path(value)
+    def _engine_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property
-    def path(self) -> Path:
-        return sqlite_path(self.url)
-
-
-def sqlite_path(url: str) -> Path:
-    """``sqlite:///rel/x.db`` → ``rel/x.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ValueError("must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
-    return Path(url[len(prefix) :])
+    def location(self) -> StoreLocation:
+        """Where the store is, as its engine reads the URL."""
+        return locate(self.url)

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# SQLite integers are 64-bit: the schema's unbounded ints must fit, or the
+# The store keeps integers in 64 bits: the schema's unbounded ints must fit, or the
 # store would fail the whole commit the message lands in.
 _INT64 = range(-(2**63), 2**63)
 _PREFIX_BYTES = 64

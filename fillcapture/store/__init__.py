@@ -3,15 +3,21 @@
 Import from here; the modules below are the engines' private parts.
 """
 
-from fillcapture.store._sqlite import SqliteStore
 from fillcapture.store.location import StoreLocation
 from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.records import (
+    AccountActivity,
     CaptureBatch,
     CaptureResult,
     Certificate,
+    DailyRow,
+    DayActivity,
+    FillKind,
+    FillPage,
+    FillPosition,
     FillQuery,
     Gap,
+    Lots,
     MaintenancePlan,
     MaintenanceReport,
     Outbox,
@@ -19,22 +25,31 @@ from fillcapture.store.records import (
     OutboxCursor,
     Owner,
     PositionDay,
+    QuarantineRow,
     Seal,
     SealedDay,
     StoredFill,
     StoreError,
+    TokenHolder,
     Verification,
 )
 from fillcapture.store.roles import OutboxReading, Store
-from fillcapture.store.url import locate, open_store
+from fillcapture.store.url import locate, open_store, url_problem
 
 __all__ = [
+    "AccountActivity",
     "CaptureBatch",
     "CaptureResult",
     "Certificate",
     "Change",
+    "DailyRow",
+    "DayActivity",
+    "FillKind",
+    "FillPage",
+    "FillPosition",
     "FillQuery",
     "Gap",
+    "Lots",
     "MaintenancePlan",
     "MaintenanceReport",
     "MoveRefused",
@@ -44,14 +59,16 @@ __all__ = [
     "OutboxReading",
     "Owner",
     "PositionDay",
+    "QuarantineRow",
     "Seal",
     "SealedDay",
-    "SqliteStore",
     "Store",
     "StoreError",
     "StoreLocation",
     "StoredFill",
+    "TokenHolder",
     "Verification",
     "locate",
     "open_store",
+    "url_problem",
 ]

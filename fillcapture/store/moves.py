@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from fillcapture.config import ConfigError
+from fillcapture.errors import ConfigError
 from fillcapture.store.records import Owner, StoreError
 from fillcapture.store.rules import owners_of
 

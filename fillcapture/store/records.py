@@ -83,7 +83,7 @@ class FillQuery:
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class FillKey:
+class FillPosition:
     """A fill's place in the query order, ``(exchange_time, row)``: ``row`` is
     its row number in the store, which breaks ties between equal times. A page
     of fills ends at a key and the next page starts after it."""
@@ -98,7 +98,7 @@ class FillPage:
     from, ``None`` when no matching fill follows."""
 
     fills: list[StoredFill]
-    next: FillKey | None
+    next: FillPosition | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,8 @@ from fillcapture.store.records import (
     CaptureResult,
     DailyRow,
     DayActivity,
-    FillKey,
     FillPage,
+    FillPosition,
     FillQuery,
     Gap,
     MaintenancePlan,
@@ -170,7 +170,7 @@ class Catalogue(Protocol):
 class Query(Protocol):
     """The query side: stored fills read in order, streamed or by page."""
 
-    async def fill_page(self, query: FillQuery, after: FillKey | None, limit: int) -> FillPage:
+    async def fill_page(self, query: FillQuery, after: FillPosition | None, limit: int) -> FillPage:
         """Up to ``limit`` matching fills in :meth:`fills` order, those after
         ``after`` (from the first if ``None``)."""
         ...

@@ -15,7 +15,8 @@ from fillcapture.store.roles import Store
 from fillcapture.urls import masked
 
 ENGINES: dict[str, tuple[Callable[[str], StoreLocation], str]] = {
-    "sqlite": (SqliteLocation.parse, "sqlite:///..."),
+    "sqlite": (SqliteLocation.parse,
+               "sqlite:///relative/path.db or sqlite:////absolute/path.db"),
 }
 """URL scheme -> the engine's parser (``ValueError`` for a URL it cannot
 read) and the shape of its URLs for messages."""
@@ -24,17 +25,30 @@ read) and the shape of its URLs for messages."""
 def locate(url: str) -> StoreLocation:
     """Where ``url``'s store is. ``ValueError`` with a one-line message naming
     the URL (its secrets masked) if no engine understands it."""
+    try:
+        return _parse(url)
+    except ValueError as exc:
+        raise ValueError(f"store url {masked(url)!r}: {exc}") from None
+
+
+def url_problem(url: str) -> str | None:
+    """Why no engine can open ``url`` (one line, without the URL itself, for
+    a message that names the key instead), or ``None`` if one can."""
+    try:
+        _parse(url)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parse(url: str) -> StoreLocation:
     scheme = url.split(":", 1)[0] if ":" in url else url
     engine = ENGINES.get(scheme)
     if engine is None:
         expected = " or ".join(shape for _, shape in ENGINES.values())
-        raise ValueError(f"store url {masked(url)!r}: unsupported scheme {scheme!r} "
-                         f"(expected {expected})")
+        raise ValueError(f"must look like {expected} (unsupported scheme {scheme!r})")
     parse, _ = engine
-    try:
-        return parse(url)
-    except ValueError as exc:
-        raise ValueError(f"store url {masked(url)!r}: {exc}") from None
+    return parse(url)
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:

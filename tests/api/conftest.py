@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from fillcapture.model import LEG, Bust, Fill, Side, SnapshotReceived
-from fillcapture.store import SqliteStore, Verification
-from tests.conftest import Proc, free_port, run_cli, write_config
+from fillcapture.store import Verification
+from tests.conftest import Proc, free_port, run_cli, store_at, write_config
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
@@ -119,7 +119,7 @@ def make_store(workdir: Path) -> tuple[Path, Path]:
         handle.write(f'[api.point_values]\n"{ES}" = "{ES_POINT_VALUE}"\n')
 
     async def fill() -> None:
-        async with SqliteStore(db) as store:
+        async with store_at(db) as store:
             await store.add_user("A", ["11111", "22222"])
             await store.add_user("B", ["33333"])
             await store.add_user("B", ["11111"], firm="F2", force=True)

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 
 from fillcapture.model import Side
-from fillcapture.store import SqliteStore
 from tests.api.conftest import DAY2, FILLS, Api, _fill, expected, issue_token, start_api
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_cli, store_at, write_config
 
 
 def status(api: Api, token: str, **params: str) -> int:
@@ -72,7 +71,7 @@ def test_fills_stored_between_pages(api: Api) -> None:
     early = _fill(91, "33333", Side.BUY, 1, "6111.00", second=0)  # before the cursor
 
     async def store_them() -> None:
-        async with SqliteStore(api.db) as store:
+        async with store_at(api.db) as store:
             await store.insert_fills([late, early])
 
     asyncio.run(store_them())

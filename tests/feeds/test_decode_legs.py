@@ -25,7 +25,8 @@ from fillcapture.model import (
     SpreadLeg,
 )
 from fillcapture.reports import summarize
-from fillcapture.store import FillQuery, Owner, SqliteStore
+from fillcapture.store import FillQuery, Owner
+from tests.conftest import store_at
 from tests.feeds.test_decode import _decode_all as _decode
 
 WHEN = datetime(2026, 11, 23, 15, 30, 1, 123456, tzinfo=UTC)
@@ -240,7 +241,7 @@ async def test_a_leg_before_its_definition_is_pending_and_placed_when_it_arrives
 ) -> None:
     db = tmp_path / "fills.db"
     decoder = _decoder()
-    async with SqliteStore(db) as store:
+    async with store_at(db) as store:
         await store.seed_registry([Owner("A", None, "11111")])
         # The order and its fill come before the spread's details (T4 may
         # describe a market after its first fills).
@@ -282,7 +283,7 @@ async def test_a_leg_before_its_definition_is_pending_and_placed_when_it_arrives
 async def test_a_late_order_side_gives_each_placed_leg_its_own(tmp_path: Path) -> None:
     db = tmp_path / "fills.db"
     decoder = _decoder()
-    async with SqliteStore(db) as store:
+    async with store_at(db) as store:
         _decode(decoder, _calendar())
         # Leg fills before their order: placed, but no side yet.
         fills = [_decode(decoder, _live_leg(i, 1, price))[0][0]
@@ -304,7 +305,7 @@ async def test_a_spread_trade_stored_before_its_legs_is_marked_when_they_come(
 ) -> None:
     db = tmp_path / "fills.db"
     decoder = _decoder()
-    async with SqliteStore(db) as store:
+    async with store_at(db) as store:
         _decode(decoder, _calendar())
         _decode(decoder, _order())
         await store.insert_fills(_decode(decoder, _live_trade(1, "-28.25"))[0])

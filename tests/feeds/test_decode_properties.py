@@ -19,7 +19,8 @@ from fillcapture.feeds.t4.session import T4Feed
 from fillcapture.metrics import Metrics
 from fillcapture.model import Bust, BustsReceived, Fill, FillsReceived, SnapshotReceived
 from fillcapture.ownership import Ownership
-from fillcapture.store import FillQuery, SqliteStore
+from fillcapture.store import FillQuery
+from tests.conftest import store_at
 from tests.feeds.test_snapshots import walk_count
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -184,7 +185,7 @@ def test_what_odd_frames_store_reads_back_valid(tmp_path: Path, frames: list[byt
     async def store_and_read() -> list[Any]:
         path = tmp_path / f"odd-{id(frames)}.db"
         path.unlink(missing_ok=True)
-        async with SqliteStore(path) as store:
+        async with store_at(path) as store:
             await store.insert_fills(fills)
             await store.insert_busts(busts)
             return [fill async for fill in store.fills(FillQuery())]

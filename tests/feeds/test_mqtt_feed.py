@@ -41,8 +41,8 @@ from fillcapture.model import (
     Subscribed,
 )
 from fillcapture.publish.schema import BustMessage, FillMessage, fill_id
-from fillcapture.store import Owner, SqliteStore, open_store
-from tests.conftest import FIXTURES, Mosquitto, Proc, free_port, stored_rows, write_config
+from fillcapture.store import Owner, open_store
+from tests.conftest import FIXTURES, Mosquitto, Proc, free_port, store_at, stored_rows, write_config
 
 FIRM = "SIMFIRM"
 FILLS = "fillcapture/fills"
@@ -204,7 +204,7 @@ async def test_a_broker_has_nothing_to_reconcile_and_its_days_are_never_verified
             operations.clock = lambda: datetime(2026, 11, 23, 23, 5, tzinfo=UTC)  # 17:05 CT
             assert await operations.seal_job()
             unverified = daemon.metrics["reconcile.unverified"]
-    async with SqliteStore(tmp_path / "fills.db", readonly=True) as store:
+    async with store_at(tmp_path / "fills.db", readonly=True) as store:
         (day,) = await store.sealed_days()
     assert record is not None
     assert record.outcome.verified is False

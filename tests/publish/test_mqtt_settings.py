@@ -15,8 +15,7 @@ from fillcapture.config import ConfigError, MqttSettings, load_settings
 from fillcapture.metrics import Metrics
 from fillcapture.mqtt import tls_context
 from fillcapture.publish.mqtt import Publisher
-from fillcapture.store import SqliteStore
-from tests.conftest import FIXTURES, Mosquitto, clean_env, free_port, write_config
+from tests.conftest import FIXTURES, Mosquitto, clean_env, free_port, store_at, write_config
 from tests.publish.subscriber import Subscriber
 from tests.store.factories import make_fill
 
@@ -85,7 +84,7 @@ async def test_publishes_over_tls_with_a_client_certificate(tmp_path: Path) -> N
                                 key_file=TLS / "client.key")
         path = tmp_path / "fills.db"
         metrics = Metrics()
-        async with SqliteStore(path) as store, SqliteStore(path, readonly=True) as reader:
+        async with store_at(path) as store, store_at(path, readonly=True) as reader:
             await store.insert_fills([make_fill(n) for n in range(3)])
             publisher = Publisher(settings, store, reader, metrics, name="tls-publisher")
             task = asyncio.create_task(publisher.run())

@@ -18,8 +18,8 @@ from fillcapture.config import MqttSettings
 from fillcapture.metrics import Metrics
 from fillcapture.model import Bust
 from fillcapture.publish.mqtt import Publisher, topic_level
-from fillcapture.store import Owner, SqliteStore
-from tests.conftest import Mosquitto
+from fillcapture.store import Owner, Store
+from tests.conftest import Mosquitto, store_at
 from tests.publish.subscriber import Subscriber
 from tests.smallfs import fill_up, tmpfs
 from tests.store.factories import DAY, make_fill
@@ -35,13 +35,13 @@ def subscribers() -> Iterator[list[Subscriber]]:
 
 @asynccontextmanager
 async def running(path: Path, broker: Mosquitto, **settings: object
-                  ) -> AsyncIterator[tuple[Publisher, SqliteStore, Metrics]]:
+                  ) -> AsyncIterator[tuple[Publisher, Store, Metrics]]:
     """A publisher over the store at ``path``, as the daemon runs one."""
     config = MqttSettings.model_validate(
         {"enabled": True, "host": "127.0.0.1", "port": broker.port, "reconnect_base": 0.05,
          "reconnect_cap": 0.2, "resume_delay": 0.5} | settings)
     metrics = Metrics()
-    async with SqliteStore(path) as store, SqliteStore(path, readonly=True) as reader:
+    async with store_at(path) as store, store_at(path, readonly=True) as reader:
         publisher = Publisher(config, store, reader, metrics, name="test-publisher")
         task = asyncio.create_task(publisher.run())
         try:
@@ -110,7 +110,7 @@ async def test_ids_reused_after_the_newest_rows_are_pruned_are_still_published(
         publisher.wake()
         await until(lambda: "SIMFIRM/order-6/T6" in sub.unique_fill_ids(), 10,
                     "the fill with the reused id")
-    async with SqliteStore(path) as store:
+    async with store_at(path) as store:
         outbox = await store.outbox("test-publisher")
     assert outbox.fills_floor is None, "the publisher cleared the floor it followed"
     assert outbox.cursor.fills == 6, "saved at the stop"
@@ -178,7 +178,7 @@ async def test_a_full_disk_is_one_line_and_publishing_goes_on_once_freed(
             filler.unlink()
             await until(lambda: any(e["event"] == "mqtt.store_available" for e in logs), 10,
                         "its place saved again")
-        async with SqliteStore(path) as reopened:
+        async with store_at(path) as reopened:
             saved = (await reopened.outbox("test-publisher")).cursor.fills
     print(f"log lines while full: {[e['event'] for e in failed]}")
     assert [e["event"] for e in failed] == ["mqtt.store_unavailable"]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fillcapture.store import SqliteStore, Store, open_store
+from fillcapture.store import Store, open_store
+from fillcapture.store._sqlite import SqliteStore
 
 ENGINES: dict[str, Callable[[Path], str]] = {
     "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'state' / 'fills.db'}",

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from fillcapture.store import SqliteStore
+from fillcapture.store._sqlite import SqliteStore
 from tests.store.factories import make_fill
 
 BATCH = 20_000

@@ -8,15 +8,14 @@ from datetime import timedelta
 import pytest
 
 from fillcapture.model import Bust, Side
-from fillcapture.store import FillQuery, Store, StoreError
-from fillcapture.store.base import FillKey, TokenHolder
+from fillcapture.store import FillPosition, FillQuery, Store, StoreError, TokenHolder
 from tests.store.factories import T0, make_fill
 
 
 async def page_ids(store: Store, query: FillQuery, limit: int) -> list[list[str]]:
     """Every page's trade ids, following ``next`` to the end."""
     pages: list[list[str]] = []
-    after: FillKey | None = None
+    after: FillPosition | None = None
     while True:
         page = await store.fill_page(query, after, limit)
         pages.append([fill.exchange_trade_id for fill in page.fills])

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fillcapture.store import SqliteStore, StoreError
+from fillcapture.store import StoreError
+from fillcapture.store._sqlite import SqliteStore
 from fillcapture.store._sqlite.lease import lease_path
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from fillcapture.model import LEG, Side, SpreadDefinition, SpreadLeg
 from fillcapture.reports import DailySummary, record_positions, summarize
-from fillcapture.store import FillQuery, Owner, SqliteStore
-from fillcapture.store._sqlite import migrations
+from fillcapture.store import FillQuery, Owner
+from fillcapture.store._sqlite import SqliteStore, migrations
 from tests.store.factories import make_fill
 
 SPREAD = "XCME_Eq ES (Z26-H27)"

@@ -33,7 +33,7 @@ from fillcapture.store._sqlite import query as sqlite_engine
 from fillcapture.store._sqlite.migrations import Migration
 from fillcapture.store._sqlite.rows import utc_micros
 from fillcapture.store._sqlite.selects import page_select as _page_select
-from fillcapture.store.records import FillKey
+from fillcapture.store.records import FillPosition
 from tests.store.factories import DAY, T0, make_fill
 from tests.store.test_busts import BUST_TIME, _busted
 from tests.store.test_markets import CL, ES
@@ -264,7 +264,7 @@ async def test_cli_process_edits_are_seen_by_the_open_store(
     script = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
-        "from fillcapture.store import SqliteStore\n"
+        "from fillcapture.store._sqlite import SqliteStore\n"
         "async def main():\n"
         "    async with SqliteStore(Path(sys.argv[1])) as cli:\n"
         "        await cli.add_user('A', ['11111'])\n"
@@ -282,7 +282,7 @@ def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -
     db = tmp_path / "shared.db"
     script = (
         "import asyncio, sys\n"
-        "from fillcapture.store import SqliteStore\n"
+        "from fillcapture.store._sqlite import SqliteStore\n"
         "async def main():\n"
         "    async with SqliteStore(sys.argv[1]) as store:\n"
         "        await store.count_fills()\n"
@@ -340,7 +340,7 @@ async def test_read_only_store_pages_and_refuses_tokens(store: SqliteStore) -> N
     await store.insert_fills([make_fill(n) for n in range(3)])
     async with SqliteStore(store.path, readonly=True) as reader:
         page = await reader.fill_page(FillQuery(user="A"), None, 2)
-        assert page.next == FillKey(T0 + timedelta(milliseconds=1), 2)
+        assert page.next == FillPosition(T0 + timedelta(milliseconds=1), 2)
         assert page.next.exchange_time.tzinfo == UTC
         with pytest.raises(StoreError, match="read-only"):
             await reader.issue_token("A", "h", admin=False)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from fillcapture.files import UnsafeFile, keep_private
-from fillcapture.store import SqliteStore, StoreError
+from fillcapture.store import StoreError
+from fillcapture.store._sqlite import SqliteStore
 from tests.conftest import run_cli, write_config
 from tests.store.factories import make_fill
 

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from google.protobuf.message import DecodeError
 
 from fillcapture.feeds.t4.decode import Decoder
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.metrics import Metrics
-from fillcapture.model import Bust, Fill, OrderSide, Released, VisibleAccount
+from fillcapture.model import Bust, Fill, OrderSide, Quarantined, Released, VisibleAccount
 from fillcapture.ownership import Ownership
-from fillcapture.store.quarantine import QuarantineRow
+
+
+class Kept(Protocol):
+    """A quarantined record as it was kept: its id and what arrived (the
+    store's quarantine rows have this shape; a feed never imports the store)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def record(self) -> Quarantined: ...
 
 
 @dataclass(slots=True)
@@ -31,7 +42,7 @@ class Outcome:
     still: list[tuple[int, str]] = field(default_factory=list)
 
 
-def redecode(rows: Sequence[QuarantineRow], accounts: Mapping[str, Iterable[VisibleAccount]],
+def redecode(rows: Sequence[Kept], accounts: Mapping[str, Iterable[VisibleAccount]],
              ownership: Ownership) -> Outcome:
     """Decode ``rows`` again knowing ``accounts`` (by firm) and ``ownership``.
 

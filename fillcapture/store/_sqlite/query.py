@@ -20,8 +20,8 @@ from fillcapture.store._sqlite.selects import page_select, select
 from fillcapture.store._sqlite.shared import DISTINCT
 from fillcapture.store.records import (
     AccountActivity,
-    FillKey,
     FillPage,
+    FillPosition,
     FillQuery,
     StoredFill,
     StoreError,
@@ -55,7 +55,7 @@ _LIVE_ACTIVITY = (
 class QueryRole(Plumbing):
     """Reads of stored fills; long ones on a connection of their own."""
 
-    async def fill_page(self, query: FillQuery, after: FillKey | None, limit: int) -> FillPage:
+    async def fill_page(self, query: FillQuery, after: FillPosition | None, limit: int) -> FillPage:
         """Up to ``limit`` matching fills after ``after``, in :meth:`fills` order.
 
         Read through a connection of its own, like :meth:`fills`: a large page
@@ -67,7 +67,7 @@ class QueryRole(Plumbing):
         fills = [stored_fill(row[1:]) for row in rows[:limit]]
         if len(rows) <= limit:
             return FillPage(fills, None)
-        return FillPage(fills, FillKey(fills[-1].exchange_time, rows[limit - 1][0]))
+        return FillPage(fills, FillPosition(fills[-1].exchange_time, rows[limit - 1][0]))
 
     async def account_activity(self, name: str) -> list[AccountActivity]:
         """Per registry entry of ``name``: the recorded activity of the days

@@ -11,7 +11,7 @@ from fillcapture.store._sqlite.rows import (
     utc_micros,
 )
 from fillcapture.store.records import (
-    FillKey,
+    FillPosition,
     FillQuery,
 )
 
@@ -37,7 +37,7 @@ def select(query: FillQuery) -> tuple[str, dict[str, Any]]:
     return sql + " ORDER BY f.exchange_time, f.id", params
 
 
-def page_select(query: FillQuery, after: FillKey | None, limit: int
+def page_select(query: FillQuery, after: FillPosition | None, limit: int
                  ) -> tuple[str, dict[str, Any]]:
     """As :func:`select`, led by the row id, from after ``after`` (a keyset:
     the row-value comparison follows the ORDER BY exactly), ``limit`` rows."""
