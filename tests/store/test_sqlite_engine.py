@@ -22,13 +22,12 @@ from fillcapture.model import Bust
 from fillcapture.store import (
     FillQuery,
     Owner,
-    SqliteStore,
     StoreError,
     Verification,
     locate,
     open_store,
 )
-from fillcapture.store._sqlite import migrations
+from fillcapture.store._sqlite import SqliteStore, migrations
 from fillcapture.store._sqlite import query as sqlite_engine
 from fillcapture.store._sqlite.migrations import Migration
 from fillcapture.store._sqlite.rows import utc_micros
