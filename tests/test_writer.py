@@ -22,7 +22,8 @@ from fillcapture.model import (
     Side,
     SnapshotReceived,
 )
-from fillcapture.store import CaptureBatch, CaptureResult, FillQuery, Store, StoreError
+from fillcapture.store import CaptureBatch, CaptureResult, FillQuery, StoreError
+from fillcapture.store._sqlite import SqliteStore
 from fillcapture.writer import CaptureWriter
 from tests.conftest import store_at
 
@@ -38,7 +39,7 @@ def _fills(start: int, count: int, side: Side | None = Side.BUY) -> tuple[Fill, 
     )
 
 
-class SlowStore(Store):
+class SlowStore(SqliteStore):
     """A real SQLite store whose commits take 20 ms longer: a stalled disk."""
 
     async def capture(self, batch: CaptureBatch) -> CaptureResult:
@@ -80,7 +81,7 @@ async def test_duplicates_are_counted_not_stored_and_sides_resolve(tmp_path: Pat
     assert all(r.side is None for r in rows if r.order_id != "o0")
 
 
-class CountingStore(Store):
+class CountingStore(SqliteStore):
     """A real SQLite store that keeps the snapshot counts it was asked to save."""
 
     saved: list[SnapshotReceived]
