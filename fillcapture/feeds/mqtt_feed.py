@@ -46,7 +46,7 @@ from fillcapture.model import (
     FillsReceived,
     Subscribed,
 )
-from fillcapture.mqtt import tls_context
+from fillcapture.mqtt_tls import tls_context
 from fillcapture.publish.schema import BustMessage, FillMessage
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from fillcapture import __version__
 from fillcapture.config import MqttSettings, Settings
 from fillcapture.metrics import Metrics
-from fillcapture.mqtt import tls_context
+from fillcapture.mqtt_tls import tls_context
 from fillcapture.publish.schema import (
     BustMessage,
     FillMessage,

@@ -13,7 +13,7 @@ import pytest
 
 from fillcapture.config import ConfigError, MqttSettings, load_settings
 from fillcapture.metrics import Metrics
-from fillcapture.mqtt import tls_context
+from fillcapture.mqtt_tls import tls_context
 from fillcapture.publish.mqtt import Publisher
 from tests.conftest import FIXTURES, Mosquitto, clean_env, free_port, store_at, write_config
 from tests.publish.subscriber import Subscriber
