@@ -7,15 +7,15 @@ primitives, whatever the process umask:
   the block succeeds. The file being written lives in a directory of its own
   (``NAME.XXXXXXXX.partial/``, 0700) created beside the target, so nothing
   planted beside the target (a ``NAME.partial`` file or link) is ever opened,
-  reused or removed, and libraries that open files by name (SQLite, Arrow) can
+  reused or removed, and libraries that open files by name (a store engine, Arrow) can
   be handed the path. A symbolic link at the target itself is refused, before
   the work and again before the rename (which would replace the link, not
   follow it, even if one appeared in between).
 - :func:`append_private` opens a file for appending (ledgers), creating it
   0600; it refuses a symbolic link, a file that is not a regular file or one
   owned by another user, and tightens a wider mode of our own file to 0600.
-- :func:`keep_private` checks a file we keep using (the SQLite store and its
-  -wal and -shm): never a symbolic link, and not readable by others.
+- :func:`keep_private` checks a file we keep using (a store file and its
+  journals): never a symbolic link, and not readable by others.
 - :func:`private_dirs` creates missing directories 0700.
 """
 
@@ -82,7 +82,7 @@ def staged(target: Path) -> Iterator[Path]:
     file that looks complete, nor one anyone else could read or swap.
 
     The path is in a 0700 directory of this process's own, so opening it by name
-    (``open(path, "w")``, SQLite, Arrow) is safe. A symbolic link at ``target`` is
+    (``open(path, "w")``, a store engine, Arrow) is safe. A symbolic link at ``target`` is
     :class:`UnsafeFile`; an existing regular file there is replaced.
     """
     refuse_link(target)
