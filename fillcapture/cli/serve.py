@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import Any
 
 from fillcapture.cli.common import EXIT_CONFIG, EXIT_FAILURE, store_missing, until_signalled
@@ -43,10 +42,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         asyncio.run(until_signalled(serve(settings, sock, ready)))
     except StoreError as exc:
-        hint = ""
-        if not Path(f"{settings.store.location.describe()}-shm").exists():
-            hint = (" (a reader without write access to the store's directory needs the "
-                    "-wal and -shm files the running daemon keeps: start the daemon first)")
+        reason = settings.store.location.reader_hint()
+        hint = "" if reason is None else f" ({reason})"
         print(f"fillcapture: {exc}{hint}", file=sys.stderr)
         return EXIT_CONFIG if exc.permanent else EXIT_FAILURE
     finally:
