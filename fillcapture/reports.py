@@ -50,6 +50,9 @@ The rules, which the README repeats for end users:
   ``markets`` table); configured values (``[api] point_values``, or
   ``--point-value``) take precedence, for markets T4 never described and
   for corrections. See :func:`point_values`.
+
+Over 400 lines because the summary is one computation (FIFO matching,
+positions, VWAPs, P&L) over one pass; its parts share the running book.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """One client's T4 session on the simulator: login, subscriptions, heartbeats and
 the bounded outbound queue that carries snapshots and live frames in order,
-with the faults a session can show (refused login, stall, frames mangled on the way)."""
+with the faults a session can show (refused login, stall, frames mangled on the way).
+Over 400 lines because it is the server side of one session's whole life, as
+the adapter's session module is the client side."""
 
 from __future__ import annotations
 

@@ -18,6 +18,9 @@ fill: its order, account, market, ``exchange_trade_id``, ``sequence_order``,
 ``exchange_time`` the fill's, ``time`` the bust's and ``status`` the order's.
 A snapshot keeps a busted fill among its order's trades and adds the same
 message right after that order's ``order_update``.
+
+Over 400 lines because it builds every message the simulator sends, each a
+small function beside the shapes it may take.
 """
 
 from __future__ import annotations

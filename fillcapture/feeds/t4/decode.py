@@ -1,6 +1,9 @@
 """Turn T4 v1 server messages into fills: the normalizer of the t4 adapter.
 
 Keeps the day's orders by ``unique_id`` because a fill's side lives on its order.
+Over 400 lines because it is one concern, record by record: every shape of
+T4's schema a fill can arrive in, and what is quarantined instead; split, the
+halves would call each other for every record.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The t4 feed adapter: one WebSocket session to T4 at a time, reconnecting.
 
 Logs in, subscribes, keeps the heartbeat, and yields the fills it decodes.
+Over 400 lines because it is one session's whole life (login results,
+subscriptions, snapshots, silence, reconnects), whose states share one loop.
 """
 
 from __future__ import annotations
