@@ -23,7 +23,7 @@ from fillcapture.files import UnsafeFile, append_private, private_dirs, replacin
 from fillcapture.model import Bust
 from fillcapture.sim.ledger import LedgerWriter, corrupt_path
 from fillcapture.store import Owner
-from tests.conftest import clean_env, run_cli, store_at, write_config
+from tests.conftest import clean_env, run_cli_here, store_at, write_config
 from tests.store.factories import make_fill
 
 VICTIM_TEXT = "the victim's own data\n"
@@ -78,7 +78,7 @@ def store_config(tmp_path: Path) -> Path:
 def test_export_is_private_under_umask_0(tmp_path: Path, umask0: None, fmt: str) -> None:
     config = store_config(tmp_path)
     out = tmp_path / f"out.{fmt}"
-    result = run_cli(config, "export", "--format", fmt, "--out", str(out))
+    result = run_cli_here(config, "export", "--format", fmt, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert mode(out) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir() if "out." in p.name) == [out.name]
@@ -90,7 +90,7 @@ def test_export_refuses_a_symlink_at_its_target(tmp_path: Path, umask0: None, fm
     target = victim(tmp_path)
     out = tmp_path / f"out.{fmt}"
     out.symlink_to(target)
-    result = run_cli(config, "export", "--format", fmt, "--out", str(out))
+    result = run_cli_here(config, "export", "--format", fmt, "--out", str(out))
     print(result.stderr)
     assert result.returncode == 1
     assert result.stderr == f"fillcapture: cannot write {out}: is a symbolic link; not followed\n"
@@ -107,7 +107,7 @@ def test_export_never_touches_what_lies_at_its_partial_name(
     out = tmp_path / f"out.{fmt}"
     link = tmp_path / f"out.{fmt}.partial"
     link.symlink_to(target)
-    result = run_cli(config, "export", "--format", fmt, "--out", str(out))
+    result = run_cli_here(config, "export", "--format", fmt, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert untouched(target)
     assert link.is_symlink()
@@ -119,7 +119,7 @@ def test_export_never_touches_what_lies_at_its_partial_name(
     link.unlink()
     link.write_text(VICTIM_TEXT)
     os.chmod(link, 0o644)
-    result = run_cli(config, "export", "--format", fmt, "--out", str(out))
+    result = run_cli_here(config, "export", "--format", fmt, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert untouched(link)
     assert mode(out) == 0o600

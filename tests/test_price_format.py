@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import Proc, SimProc, daemon_config, run_cli, stored_rows, wait_until
+from tests.conftest import Proc, SimProc, daemon_config, run_cli_here, stored_rows, wait_until
 
 
 def test_the_price_format_is_sent_recorded_and_shown(
@@ -18,7 +18,7 @@ def test_the_price_format_is_sent_recorded_and_shown(
     config = daemon_config(tmp_path, sim, api_key="sim-api-key", price_format="real")
     daemon = start_daemon(config)
     wait_until(lambda: len(stored_rows(tmp_path / "fills.db")) > 0, 30, "fills stored")
-    running = json.loads(run_cli(config, "status", "--json").stdout)
+    running = json.loads(run_cli_here(config, "status", "--json").stdout)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
 
@@ -34,7 +34,7 @@ def test_the_price_format_is_sent_recorded_and_shown(
     # The next run asks for another format: recorded anew, and said out loud.
     config = daemon_config(tmp_path, sim, price_format="clearing_decimal")
     again = start_daemon(config, name="daemon-again")
-    wait_until(lambda: json.loads(run_cli(config, "status", "--json").stdout)["daemons"][0]
+    wait_until(lambda: json.loads(run_cli_here(config, "status", "--json").stdout)["daemons"][0]
                ["price_format"] == "clearing_decimal", 30, "the new price format recorded")
     again.signal(signal.SIGTERM)
     assert again.wait() == 0
@@ -42,5 +42,5 @@ def test_the_price_format_is_sent_recorded_and_shown(
     assert [(e["previous"], e["now"]) for e in changed] == [("real", "clearing_decimal")]
     assert sim.events("sim.session.login")[-1]["price_format"] == \
         "PRICE_FORMAT_CLEARING_DECIMAL"
-    text = run_cli(config, "status").stdout
+    text = run_cli_here(config, "status").stdout
     assert "price format: clearing_decimal (since " in text
