@@ -18,7 +18,6 @@ from fillcapture.model import (
     Bust,
     Fill,
     Market,
-    OrderRecount,
     OrderSide,
     Quarantined,
     SnapshotReceived,
@@ -91,14 +90,6 @@ class Capture(Protocol):
 
     async def quarantine(self, records: Sequence[Quarantined]) -> int:
         """Keep records that could not be stored; the same record kept once."""
-        ...
-
-    async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
-        """Mark quarantined records resolved; returns how many were open."""
-        ...
-
-    async def bust_missing(self, recount: OrderRecount) -> int:
-        """Bust the order's stored fills its complete snapshot no longer lists."""
         ...
 
     async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:

@@ -1,5 +1,5 @@
-"""The SQLite engine's capture role: a writer batch in one transaction, or
-one kind of write at a time (each its own transaction).
+"""The SQLite engine's capture role: a writer batch in one transaction (the
+one-part writes above it are :class:`~fillcapture.store.capturing.OnePartWrites`).
 
 The writes themselves are in :mod:`.writes`; this module decides only what
 runs in which transaction.
@@ -7,24 +7,13 @@ runs in which transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from fillcapture.model import (
-    Bust,
-    Fill,
-    Market,
-    OrderRecount,
-    OrderSide,
-    Quarantined,
-    SnapshotReceived,
-    SpreadDefinition,
-    VisibleAccount,
-)
 from fillcapture.store._sqlite import certificates, quarantine, spreads, writes
 from fillcapture.store._sqlite.plumbing import Plumbing
 from fillcapture.store._sqlite.rows import utc_micros
 from fillcapture.store._sqlite.shared import invalidate_positions
+from fillcapture.store.capturing import OnePartWrites
 from fillcapture.store.records import CaptureBatch, CaptureResult
 
 
@@ -32,7 +21,7 @@ def _now() -> int:
     return utc_micros(datetime.now(UTC))
 
 
-class CaptureRole(Plumbing):
+class CaptureRole(OnePartWrites, Plumbing):
     """What the writer commits."""
 
     async def capture(self, batch: CaptureBatch) -> CaptureResult:
@@ -77,65 +66,3 @@ class CaptureRole(Plumbing):
             if batch.snapshots:
                 await certificates.save_snapshots(conn, batch.snapshots, now)
         return result
-
-    async def insert_fills(self, fills: Sequence[Fill]) -> int:
-        """Store ``fills`` in one transaction; return how many were new.
-
-        Duplicates (same identity) are absorbed; a duplicate that knows the side
-        fills in a stored fill's missing side without counting as new.
-        """
-        return (await self.capture(CaptureBatch(fills=fills))).new_fills
-
-    async def insert_busts(self, busts: Sequence[Bust]) -> tuple[int, int]:
-        """Record busts (see :func:`.writes.insert_busts`); (new fills, new busts)."""
-        result = await self.capture(CaptureBatch(busts=busts))
-        return result.fills_from_busts, result.new_busts
-
-    async def resolve_sides(self, items: Sequence[OrderSide]) -> int:
-        """Set the side of each order's side-less fills; return rows changed."""
-        return (await self.capture(CaptureBatch(sides=items))).sides_resolved
-
-    async def save_markets(self, markets: Sequence[Market]) -> int:
-        """Record markets' terms; a row changes only when a term did."""
-        return (await self.capture(CaptureBatch(markets=markets))).markets
-
-    async def save_spreads(self, definitions: Sequence[SpreadDefinition]) -> tuple[int, int]:
-        """Record spreads' legs (a definition as recorded changes nothing) and
-        place their pending leg fills."""
-        result = await self.capture(CaptureBatch(spreads=definitions))
-        return result.spreads, result.legs_placed
-
-    async def quarantine(self, records: Sequence[Quarantined]) -> int:
-        """Keep records that could not be stored; returns how many were new
-        (the same record sent again is kept once)."""
-        return (await self.capture(CaptureBatch(quarantine=records))).quarantined
-
-    async def resolve_quarantined(self, ids: Sequence[int], resolution: str) -> int:
-        """Mark quarantined records resolved (their fills are stored, or they are
-        of no user's account); returns how many were still open."""
-        if not ids:
-            return 0
-        async with self._writing() as conn:
-            return await quarantine.resolve(conn, ids, resolution, datetime.now(UTC))
-
-    async def bust_missing(self, recount: OrderRecount) -> int:
-        """Bust the order's stored fills its complete snapshot no longer lists
-        (see :func:`.writes.bust_missing`); return how many."""
-        return (await self.capture(CaptureBatch(recounts=[recount]))).recount_busts[0]
-
-    async def save_accounts(self, firm: str, accounts: Sequence[VisibleAccount]) -> None:
-        """Record accounts the fill user sees: id, number, code and name."""
-        await self.capture(CaptureBatch(accounts=[(firm, accounts)]))
-
-    async def insert_amendments(
-        self, fills: Sequence[Fill], busts: Sequence[Bust]
-    ) -> tuple[list[Fill], list[Bust]]:
-        """Store fills and busts of sealed days, recording each that changed
-        something as an amendment of its day; return those."""
-        result = await self.capture(CaptureBatch(late_fills=fills, late_busts=busts))
-        return result.amended_fills, result.amended_busts
-
-    async def save_snapshots(self, snapshots: Sequence[SnapshotReceived]) -> None:
-        """Record each account's latest snapshot counts, the newest fill row
-        committed before each snapshot began with them."""
-        await self.capture(CaptureBatch(snapshots=snapshots))
