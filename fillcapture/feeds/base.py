@@ -14,15 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from fillcapture.config.adapters import ADAPTER_GROUP, load_factory
+from fillcapture.config.adapters import load_factory
 from fillcapture.model import FeedEvent
 from fillcapture.ownership import Ownership
 
 if TYPE_CHECKING:
     from fillcapture.config import Settings
     from fillcapture.metrics import Metrics
-
-ENTRY_POINT_GROUP = ADAPTER_GROUP
 
 
 class FeedError(Exception):
