@@ -28,7 +28,9 @@ class SqliteLocation:
     path: Path
 
     @classmethod
-    def parse(cls, url: str) -> SqliteLocation:
+    def parse(cls, url: str, password: str | None = None) -> SqliteLocation:
+        if password is not None:
+            raise ValueError("a sqlite store takes no password")
         return cls(sqlite_file(url))
 
     def describe(self) -> str:
