@@ -40,9 +40,6 @@ def _opt(default: Any, help: str, group: str | None = None, flag: str | None = N
     """A ``[sim]`` field and its flag (default ``--<field-name>``, filled in by
     :func:`sim_flag`)."""
     extra: JsonDict = {"flag": flag, "help": help, "metavar": metavar, "group": group}
-    if isinstance(default, list):
-        items = list(default)
-        return Field(default_factory=lambda: list(items), json_schema_extra=extra, **bounds)
     return Field(default, json_schema_extra=extra, **bounds)
 
 
@@ -107,8 +104,9 @@ class SimSettings(Section):
     seed: int = _opt(1, "random seed (default [sim] seed)")
     fills_per_second: float = _opt(5.0, "live fills per second, or 'max' (default [sim] "
                                         "fills_per_second)", flag="--rate", ge=0)
-    accounts: list[str] = _opt(["11111", "22222", "33333", "44444", "55555"],
-                               "comma-separated firm accounts (default [sim] accounts)")
+    accounts: tuple[str, ...] = _opt(("11111", "22222", "33333", "44444", "55555"),
+                                     "comma-separated firm accounts (default [sim] accounts)",
+                                     min_length=1)
     firm: str = _opt("SIMFIRM", "firm name (default [sim] firm)")
     username: str = _opt("WhenTechFillUser", "fill user (default [sim] username)")
     port: int = _opt(0, "loopback port (default [sim] port; 0 = free)", ge=0, le=65535)
@@ -179,6 +177,13 @@ class SimSettings(Section):
         if result == 0:
             raise ValueError("SUCCESS is not a refusal")
         return result
+
+    @field_validator("accounts")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("an account number appears twice")
+        return value
 
     @model_validator(mode="after")
     def _refusals_need_a_result(self) -> SimSettings:

@@ -1,24 +1,22 @@
 """What a simulated T4 backend serves: its firm, accounts, fill user and pace,
 and the misbehaviour it is told to show (busts, spreads, faults).
 
-One frozen dataclass, checked once at construction so the server never meets a bad value.
 The options a ``[sim]`` section (and ``fillcapture sim``'s flags) can set are
-declared once, in :class:`fillcapture.config.sim.SimSettings`: their defaults
-here are its defaults.
+declared once, in :class:`fillcapture.config.sim.SimSettings`; :class:`SimConfig`
+is those settings and the few things only a test or the embedded backend sets.
 """
 
 from __future__ import annotations
 
 import datetime
-import math
 import pathlib
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from fillcapture.config.sim import SimSettings
 from fillcapture.config.sim import login_result as login_result  # where it was
-from fillcapture.feeds.t4.proto import auth_pb2
 
 # A fixed namespace makes every id a pure function of the names it stands for,
 # so two runs (and a test computing ids on its own) agree on them.
@@ -30,12 +28,33 @@ def sim_id(*parts: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
 
 
-_SIM = SimSettings()  # the defaults of the options [sim] sets
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+           "less_than_equal": "<="}
 
 
-@dataclass(frozen=True)
-class SimConfig:
-    """The simulated T4 backend.
+def one_line(exc: ValidationError) -> str:
+    """``bust_fraction: must be <= 1``: the first problem, naming its field.
+    A check of several fields names the field its message starts with."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    kind, context = error["type"], error.get("ctx", {})
+    if kind in _BOUNDS:
+        bound = next(iter(context.values()))
+        message = f"must be {_BOUNDS[kind]} {bound}"
+    elif kind == "finite_number":
+        message = "must be a finite number"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    if not where:
+        where, _, message = message.partition(" ")
+    return f"{where}: {message}"
+
+
+class SimConfig(SimSettings):
+    """The simulated T4 backend: the ``[sim]`` options (:class:`SimSettings`,
+    where each is declared with its default, bounds and flag) and what only
+    a test or the embedded backend sets. Checked once at construction (a
+    ``ValueError`` naming the field), so the server never meets a bad value.
 
     ``accounts`` are the firm's account numbers; ``visible`` those assigned to
     the fill user and listed at login (``None``: all). With ``risk_manager``
@@ -100,120 +119,43 @@ class SimConfig:
       again, so its first subscription always brings snapshots.
     """
 
-    accounts: tuple[str, ...] = tuple(_SIM.accounts)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=False)
+
     visible: tuple[str, ...] | None = None
     risk_manager: bool = True
-    firm: str = _SIM.firm
-    username: str = _SIM.username
     password: str = "sim-password"  # noqa: S105 - a simulator's well-known default
     api_key: str = "sim-api-key"
-    seed: int = _SIM.seed
-    fills_per_second: float = _SIM.fills_per_second
-    max_fills: int | None = None
-    preload_fills: int = 0
-    snapshot_chunk: int = 100
+    max_fills: int | None = Field(None, ge=0)
+    preload_fills: int = Field(0, ge=0)
+    snapshot_chunk: int = Field(100, ge=1)
     trade_date: datetime.date | None = None
-    heartbeat_interval: float = 20.0
+    heartbeat_interval: float = Field(20.0, gt=0, allow_inf_nan=False)
     ledger_path: pathlib.Path | None = None
     host: str = "127.0.0.1"
-    port: int = _SIM.port
-    wait_for_subscriber: bool = _SIM.wait_for_subscriber
-    spread_fraction: float = _SIM.spread_fraction
-    bust_fraction: float = _SIM.bust_fraction
-    drop_every: float | None = _SIM.drop_every
-    drop_random: float | None = _SIM.drop_random
-    duplicate_fraction: float = _SIM.duplicate_fraction
-    reorder_window: int = _SIM.reorder_window
-    fill_before_order_fraction: float = _SIM.fill_before_order_fraction
-    malformed_fraction: float = _SIM.malformed_fraction
-    refuse_login: int | None = _SIM.refuse_login
-    refuse_logins: int | None = _SIM.refuse_logins
-    stall_after: float | None = _SIM.stall_after
-    stall_seconds: float = _SIM.stall_seconds
-    # Message shapes (fillcapture.sim.shapes).
-    top_level_updates: bool = _SIM.top_level_updates
-    account_codes: bool = _SIM.account_codes
-    ids_on_block: bool = _SIM.ids_on_block
-    busts_as_orders: bool = _SIM.busts_as_orders
-    corrupt_fraction: float = _SIM.corrupt_fraction
-    drop_after_login: bool = _SIM.drop_after_login
-    logged_in_elsewhere_after: float | None = _SIM.logged_in_elsewhere_after
-    trade_date_offset_ticks: int = _SIM.trade_date_offset_ticks
-    resubscribe_no_snapshot: int = _SIM.resubscribe_no_snapshot
-    # Spread orders (with spread_fraction).
-    spread_trades: bool = _SIM.spread_trades
-    late_definitions: bool = _SIM.late_definitions
 
     @classmethod
     def from_settings(cls, settings: SimSettings, **overrides: Any) -> SimConfig:
-        """The simulator a ``[sim]`` section describes (its keys are field names
-        here); ``overrides`` are fields that win over it, e.g. command-line
-        flags. Raises ``ValueError`` naming a field whose value is wrong."""
-        fields: dict[str, Any] = settings.model_dump()
-        fields["accounts"] = tuple(settings.accounts)
-        return cls(**(fields | overrides))
+        """The simulator a ``[sim]`` section describes; ``overrides`` are fields
+        that win over it, e.g. command-line flags. Raises ``ValueError`` naming
+        a field whose value is wrong."""
+        try:
+            return cls(**(dict(settings) | overrides))
+        except ValidationError as exc:
+            raise ValueError(one_line(exc)) from None
 
-    def __post_init__(self) -> None:
-        if not self.accounts:
-            raise ValueError("accounts: at least one account is required")
-        if len(set(self.accounts)) != len(self.accounts):
-            raise ValueError("accounts: an account number appears twice")
+    @model_validator(mode="after")
+    def _visible_are_the_firms(self) -> SimConfig:
         if self.visible is not None:
             unknown = [number for number in self.visible if number not in self.accounts]
             if unknown:
                 raise ValueError(f"visible: {unknown[0]} is not one of the firm's accounts")
-        if math.isnan(self.fills_per_second) or self.fills_per_second < 0:
-            raise ValueError("fills_per_second: must be >= 0 (math.inf for unpaced)")
-        if self.max_fills is not None and self.max_fills < 0:
-            raise ValueError("max_fills: must be >= 0")
-        if self.preload_fills < 0:
-            raise ValueError("preload_fills: must be >= 0")
-        if self.snapshot_chunk < 1:
-            raise ValueError("snapshot_chunk: must be >= 1")
-        if not self.heartbeat_interval > 0:
-            raise ValueError("heartbeat_interval: must be > 0")
-        if not 0 <= self.port <= 65535:
-            raise ValueError("port: must be 0..65535")
-        self._check_faults()
+        return self
 
-    def _check_faults(self) -> None:
-        for name in (
-            "spread_fraction",
-            "bust_fraction",
-            "duplicate_fraction",
-            "fill_before_order_fraction",
-            "malformed_fraction",
-            "corrupt_fraction",
-        ):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name}: must be a fraction from 0 to 1")
-        for name in ("drop_every", "drop_random"):
-            seconds = getattr(self, name)
-            if seconds is not None and not 0 < seconds < math.inf:
-                raise ValueError(f"{name}: must be a number of seconds > 0")
-        if self.reorder_window < 0:
-            raise ValueError("reorder_window: must be >= 0")
-        if self.refuse_login is not None and (
-            self.refuse_login not in auth_pb2.LoginResult.values()
-            or self.refuse_login == auth_pb2.LOGIN_RESULT_SUCCESS
-        ):
-            raise ValueError("refuse_login: must be a LoginResult other than SUCCESS")
-        if self.refuse_logins is not None:
-            if self.refuse_login is None:
-                raise ValueError("refuse_logins: needs refuse_login")
-            if self.refuse_logins < 1:
-                raise ValueError("refuse_logins: must be >= 1 (None: every login)")
-        if self.stall_after is not None and not 0 <= self.stall_after < math.inf:
-            raise ValueError("stall_after: must be a number of seconds >= 0")
-        if not self.stall_seconds > 0:  # also refuses NaN
-            raise ValueError("stall_seconds: must be > 0 (math.inf: for good)")
-        after = self.logged_in_elsewhere_after
-        if after is not None and not 0 <= after < math.inf:
-            raise ValueError("logged_in_elsewhere_after: must be a number of seconds >= 0")
-        if not -(10**16) < self.trade_date_offset_ticks < 10**16:  # about 31 years
-            raise ValueError("trade_date_offset_ticks: must be within +-10**16 ticks")
-        if self.resubscribe_no_snapshot < 0:
-            raise ValueError("resubscribe_no_snapshot: must be >= 0")
+    def with_account(self, number: str) -> SimConfig:
+        """This backend with ``number`` added to the firm (and to the fill
+        user's accounts if only some are assigned)."""
+        visible = None if self.visible is None else (*self.visible, number)
+        return self.model_copy(update={"accounts": (*self.accounts, number), "visible": visible})
 
     @property
     def visible_accounts(self) -> tuple[str, ...]:

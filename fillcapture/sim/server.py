@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime
 import math
 from collections import Counter
@@ -152,10 +151,7 @@ class SimServer:
         config = self.config
         if number in self._accounts:
             raise ValueError(f"account {number} already exists")
-        visible = None if config.visible is None else (*config.visible, number)
-        self.config = dataclasses.replace(
-            config, accounts=(*config.accounts, number), visible=visible
-        )
+        self.config = config.with_account(number)
         account = SimAccount(number, config.account_id(number), f"Sim account {number}")
         self._accounts[number] = account
         self._generator.add_account(account)
