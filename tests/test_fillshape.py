@@ -17,11 +17,11 @@ import pytest
 from fillcapture.api import openapi
 from fillcapture.api.app import fill_object
 from fillcapture.exports import FILL_COLUMNS, fill_row, write_csv, write_parquet
-from fillcapture.fillshape import COLUMNS, FIELDS
+from fillcapture.fillshape import COLUMNS, FIELDS, FillField
 from fillcapture.model import Bust
 from fillcapture.publish.mqtt import bust_message, fill_message
 from fillcapture.publish.schema import BustMessage, FillMessage
-from fillcapture.store import FillQuery, Owner, StoredFill
+from fillcapture.store import FillQuery, Owner, StoredFill, columns
 from tests.conftest import store_at
 from tests.store.factories import make_fill
 
@@ -51,6 +51,31 @@ def test_the_declaration_is_of_stored_fill_attributes() -> None:
     assert COLUMN_NAMES == ["user", "firm", "account", "order_id", "exchange_trade_id",
                             "leg_index", "market_id", "side", "volume", "price",
                             "exchange_time", "trade_date", "busted", "kind"]
+
+
+def test_the_store_keeps_every_declared_field_in_a_column() -> None:
+    assert set(columns.KEPT) | set(columns.COMPUTED) == set(DECLARED)
+    assert [f.name for f in dataclasses.fields(StoredFill)] == ["user", *columns.SELECTED_FIELDS]
+    assert columns.SELECT_COLUMNS[:len(columns.KEPT)] == tuple(
+        columns.KEPT[name] for name in DECLARED if name in columns.KEPT)
+    columns.check()  # the declaration as it is passes
+
+
+def test_a_field_declared_without_a_store_column_is_refused() -> None:
+    fee = FillField("fee", str, {"type": "string"})
+    with pytest.raises(AssertionError, match=r"without a store column: \['fee'\]"):
+        columns.check((*FIELDS, fee), StoredFill)
+
+
+def test_a_stored_fill_out_of_the_declared_order_is_refused() -> None:
+    @dataclasses.dataclass
+    class Swapped:
+        user: str
+        account: str
+        firm: str
+
+    with pytest.raises(AssertionError, match="not the owner and then the kept fields"):
+        columns.check(FIELDS, Swapped)
 
 
 def test_the_messages_have_the_declared_fields(stored: list[StoredFill]) -> None:

@@ -30,8 +30,9 @@ from fillcapture.store import (
 from fillcapture.store._sqlite import SqliteStore, migrations
 from fillcapture.store._sqlite import query as sqlite_engine
 from fillcapture.store._sqlite.migrations import Migration
-from fillcapture.store._sqlite.rows import utc_micros
+from fillcapture.store._sqlite.rows import INSERT_COLUMNS, SPREAD_COLUMNS, utc_micros
 from fillcapture.store._sqlite.selects import page_select as _page_select
+from fillcapture.store.columns import KEPT, SELECT_COLUMNS
 from fillcapture.store.records import FillPosition
 from tests.store.factories import DAY, T0, make_fill
 from tests.store.test_busts import BUST_TIME, _busted
@@ -465,3 +466,12 @@ async def test_a_sqlite_location_is_its_file(tmp_path: Path) -> None:
     hint = location.reader_hint()
     assert hint is not None
     assert "-wal and -shm" in hint
+
+
+async def test_the_fills_table_has_every_column_of_the_fill_shape(
+        sqlite_store: SqliteStore, db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        present = {row[1] for row in conn.execute("PRAGMA table_info(fills)")}
+    assert set(SELECT_COLUMNS) <= present
+    # Capture writes every kept column but the bust's, which a bust sets.
+    assert set(KEPT.values()) - {"busted_at"} <= set(INSERT_COLUMNS) | set(SPREAD_COLUMNS)

@@ -6,12 +6,13 @@ Times are fixed-width ISO 8601 UTC text (sortable as text); prices stay the exac
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
 from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
+from fillcapture.store.columns import HELPERS, SELECTED_FIELDS
 from fillcapture.store.records import FillKind, StoredFill, StoreError
 from fillcapture.store.rules import order_side_of
 
@@ -38,28 +39,6 @@ INSERT_COLUMNS = (
 # Legs and spread-level trades (rare) are inserted with these as well; an
 # outright fill leaves them to their defaults (kind 0, the rest NULL).
 SPREAD_COLUMNS = ("kind", "spread_market_id", "leg_sign", "order_side")
-
-# Column order that stored_fill() reads; the owner comes first, computed by the query.
-SELECT_COLUMNS = (
-    "firm",
-    "account",
-    "account_id",
-    "order_id",
-    "exchange_trade_id",
-    "sequence_order",
-    "leg_index",
-    "market_id",
-    "side",
-    "volume",
-    "price",
-    "exchange_time",
-    "trade_date",
-    "busted_at",
-    "captured_at",
-    "kind",
-    "leg_sign",
-    "spread_market_id",
-)
 
 KINDS: dict[int, FillKind] = {OUTRIGHT_FILL: "outright", LEG: "leg", SPREAD_TRADE: "spread"}
 """``StoredFill.kind`` by the stored ``kind``; a leg not yet placed is ``pending_leg``."""
@@ -166,46 +145,41 @@ def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]
     return out
 
 
+def _side(text: str | None) -> Side | None:
+    return None if text is None else _SIDES[text]
+
+
+def _leg_index(stored: int) -> int | None:
+    return None if stored == OUTRIGHT else stored
+
+
+def _busted(busted_at: int | None) -> bool:
+    return busted_at is not None
+
+
+# How a kept column's value becomes its field's; a column not named here is the value.
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "leg_index": _leg_index,
+    "side": _side,
+    "exchange_time": from_micros,
+    "trade_date": date.fromisoformat,
+    "busted": _busted,
+    "captured_at": from_micros,
+}
+_DECODED = tuple((i, _DECODE[name]) for i, name in enumerate(SELECTED_FIELDS) if name in _DECODE)
+_NAMES = SELECTED_FIELDS
+_KIND_AT = SELECTED_FIELDS.index("kind")
+_LEG_SIGN_AT = len(SELECTED_FIELDS) + HELPERS.index("leg_sign")
+
+
 def stored_fill(row: Sequence[Any]) -> StoredFill:
-    """A row of ``owner`` followed by :data:`SELECT_COLUMNS`."""
-    (
-        owner,
-        firm,
-        account,
-        account_id,
-        order_id,
-        exchange_trade_id,
-        sequence_order,
-        leg_index,
-        market_id,
-        side,
-        volume,
-        price,
-        exchange_time,
-        trade_date,
-        busted_at,
-        captured_at,
-        kind,
-        leg_sign,
-        spread_market_id,
-    ) = row
-    return StoredFill(
-        user=owner,
-        firm=firm,
-        account=account,
-        account_id=account_id,
-        order_id=order_id,
-        exchange_trade_id=exchange_trade_id,
-        sequence_order=sequence_order,
-        leg_index=None if leg_index == OUTRIGHT else leg_index,
-        market_id=market_id,
-        side=None if side is None else _SIDES[side],
-        volume=volume,
-        price=price,
-        exchange_time=from_micros(exchange_time),
-        trade_date=date.fromisoformat(trade_date),
-        busted=busted_at is not None,
-        captured_at=from_micros(captured_at),
-        kind="pending_leg" if kind == LEG and leg_sign is None else KINDS[kind],
-        spread_market_id=spread_market_id,
-    )
+    """A row of ``owner`` followed by :data:`SELECT_COLUMNS`. ``StoredFill``'s
+    fields are the owner and then the selected fields, in order (held by
+    :mod:`fillcapture.store.columns`), so the values go in by position."""
+    values = list(row[1:len(_NAMES) + 1])
+    for at, decode in _DECODED:
+        values[at] = decode(values[at])
+    kind = values[_KIND_AT]
+    values[_KIND_AT] = ("pending_leg" if kind == LEG and row[_LEG_SIGN_AT + 1] is None
+                        else KINDS[kind])
+    return StoredFill(row[0], *values)

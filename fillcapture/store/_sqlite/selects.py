@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fillcapture.store._sqlite.rows import (
-    SELECT_COLUMNS,
-    utc_micros,
-)
+from fillcapture.store._sqlite.rows import utc_micros
+from fillcapture.store.columns import SELECT_COLUMNS
 from fillcapture.store.records import (
     FillPosition,
     FillQuery,

@@ -1,0 +1,75 @@
+"""Where each public field of a stored fill is kept: the fills table's columns.
+
+The public shape of a stored fill is declared once, in
+:data:`fillcapture.fillshape.FIELDS`. Every engine keeps a field in the
+column :data:`KEPT` names (each engine its own encoding of the value), or
+computes it (:data:`COMPUTED`); :data:`SELECT_COLUMNS`, the columns a query
+reads to make a :class:`~fillcapture.store.records.StoredFill`, follow the
+declaration's order. A field declared there and not placed here stops the
+import, as does a :class:`StoredFill` whose fields are not the owner and then
+the kept fields in that order: a new field cannot reach the messages and files
+without the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fillcapture.fillshape import FIELDS, FillField
+from fillcapture.store.records import StoredFill
+
+KEPT: dict[str, str] = {
+    "firm": "firm",
+    "account": "account",
+    "account_id": "account_id",
+    "order_id": "order_id",
+    "exchange_trade_id": "exchange_trade_id",
+    "sequence_order": "sequence_order",
+    "leg_index": "leg_index",
+    "market_id": "market_id",
+    "side": "side",
+    "volume": "volume",
+    "price": "price",
+    "exchange_time": "exchange_time",
+    "trade_date": "trade_date",
+    "busted": "busted_at",
+    "captured_at": "captured_at",
+    "kind": "kind",
+    "spread_market_id": "spread_market_id",
+}
+"""Public field -> the fills column it is kept in."""
+
+COMPUTED: dict[str, str] = {
+    "fill_id": "made from firm, order_id, the trade key and leg_index",
+    "user": "the fill's owner now, by the registry: the query's first value",
+}
+"""Public fields no column keeps, and where they come from."""
+
+HELPERS: tuple[str, ...] = ("leg_sign",)
+"""Columns read beside the kept ones: ``leg_sign`` tells a placed leg from a pending one."""
+
+SELECT_COLUMNS: tuple[str, ...] = (
+    *(KEPT[f.name] for f in FIELDS if f.name in KEPT), *HELPERS)
+"""What a query reads after the owner, in the declaration's order, then :data:`HELPERS`."""
+
+SELECTED_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.name in KEPT)
+"""The public field each of the first ``len(KEPT)`` :data:`SELECT_COLUMNS` holds."""
+
+
+def check(fields: tuple[FillField, ...] = FIELDS, stored: type = StoredFill) -> None:
+    """``AssertionError`` unless every field of ``fields`` is kept or computed,
+    and ``stored``'s fields are the owner and then the kept ones, in order."""
+    declared = {f.name for f in fields}
+    placed = set(KEPT) | set(COMPUTED)
+    if declared != placed:
+        raise AssertionError(
+            f"fill fields without a store column: {sorted(declared - placed)}; "
+            f"store columns of no fill field: {sorted(placed - declared)}")
+    kept = tuple(f.name for f in fields if f.name in KEPT)
+    held = tuple(f.name for f in dataclasses.fields(stored))
+    if held != ("user", *kept):
+        raise AssertionError(f"{stored.__name__}'s fields {held} are not the owner and "
+                             f"then the kept fields {kept} in their declared order")
+
+
+check()
