@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -143,7 +144,8 @@ class Operations:
             self._gap = (await store.open_gap(self.instance, started, reason), started)
         await store.set_state(self.instance, {
             "state": "starting", "since": _iso(now), "started_at": _iso(now),
-            "alive_at": _iso(now), "pid": str(os.getpid()), "reason": "",
+            "alive_at": _iso(now), "pid": str(os.getpid()), "host": socket.gethostname(),
+            "reason": "",
         })
         await self._refresh_open_gaps()
         self.state.sealed_through = await store.sealed_through(self.firm)

@@ -14,8 +14,9 @@ import contextlib
 import gc
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import structlog
 from pydantic import SecretStr
@@ -27,12 +28,15 @@ from fillcapture.feeds.base import LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
 from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import Publisher, publishing
-from fillcapture.store import Owner, Store, open_store
+from fillcapture.standby import holding
+from fillcapture.store import LeaseHeld, Owner, Store, StoreError, open_store
 from fillcapture.systemd import Notifier
 
 log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
+EXIT_LEASE_LOST = 1
+"""The lease was lost and no standby waits here: systemd starts the daemon again."""
 EXIT_LOGIN_REFUSED = 3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -111,23 +115,52 @@ async def run(configured: Settings) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
     tune_gc()
     notifier = Notifier()
+    stop = StopRequest()
+    instance = instance_of(configured)
     # The watchdog while running, STOPPING=1 at the end. The lease comes before
-    # anything is written or T4 hears of us (one daemon per firm and store), and
-    # a registry the configuration would rewrite is refused before the embedded
-    # simulator starts (the simulator's firm is known before it starts).
-    async with notifier.running(), open_store(configured.store.url) as store, \
-            store.lease(instance_of(configured)):
-        await store.seed_registry(owners_from(configured))
-        async with final_settings(configured) as settings:
-            return await _capture(settings, store, notifier)
+    # anything is written or T4 hears of us (one daemon per firm and store; a
+    # standby waits for it), and a registry the configuration would rewrite is
+    # refused before the embedded simulator starts (the simulator's firm is
+    # known before it starts).
+    async with notifier.running(), stop_on_signals(stop), \
+            open_store(configured.store.url) as store:
+        while True:
+            async with holding(store, instance, configured.standby, notifier,
+                               stop.requested) as held:
+                if held is None:  # stopped while the standby
+                    return EXIT_OK
+                await store.seed_registry(owners_from(configured))
+                async with final_settings(configured) as settings:
+                    code = await _capture(settings, store, notifier, held, stop)
+            if not held.lost.is_set():
+                return code
+            log.error("lease.lost", instance=instance,
+                      hint="another daemon of this firm may now capture it; T4 was logged out")
+            if not configured.standby.enabled:
+                return EXIT_LEASE_LOST
 
 
-async def _capture(settings: Settings, store: Store, notifier: Notifier) -> int:
-    """The daemon on its final ``settings`` until stopped; the exit code."""
+class StopRequest:
+    """SIGTERM/SIGINT: ``requested`` is set and the running daemon is told."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.daemon: Daemon | None = None
+
+    def __call__(self) -> None:
+        self.requested.set()
+        if self.daemon is not None:
+            self.daemon.stop()
+
+
+async def _capture(settings: Settings, store: Store, notifier: Notifier, held: LeaseHeld,
+                   stop: StopRequest) -> int:
+    """The daemon on its final ``settings`` until stopped or the lease is
+    lost (then its T4 session is ended at once); the exit code."""
     daemon = Daemon(settings, store, Metrics())
     daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
     await daemon.load_registry()
-    async with _metrics_endpoint(settings, daemon), stop_on_signals(daemon.stop):
+    async with _metrics_endpoint(settings, daemon):
         log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,
                  owned_accounts=len(daemon.ownership))
         # The simulator replaces T4, never the adapter.
@@ -136,9 +169,32 @@ async def _capture(settings: Settings, store: Store, notifier: Notifier) -> int:
         async with _publisher(settings, daemon) as publisher:
             if publisher is not None:
                 daemon.commit_listeners.append(publisher.wake)
+            stop.daemon = daemon
+            if stop.requested.is_set():
+                daemon.stop()
             try:
-                await daemon.run(feed)
+                await _unless_lost(daemon.run(feed), held)
             except LoginRefused as exc:
                 log.error("feed.login_refused", result=exc.result, error=str(exc))
                 return EXIT_LOGIN_REFUSED
+            finally:
+                stop.daemon = None
     return EXIT_OK
+
+
+async def _unless_lost(running: Coroutine[Any, Any, None], held: LeaseHeld) -> None:
+    """``running`` to its end, unless the lease is lost first: then it is
+    cancelled, which closes the T4 session (the store commits no more for us)."""
+    work = asyncio.ensure_future(running)
+    lost = asyncio.ensure_future(held.lost.wait())
+    try:
+        await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+    if not work.done():
+        work.cancel()
+    try:
+        await work
+    except (asyncio.CancelledError, StoreError):
+        if not held.lost.is_set():
+            raise

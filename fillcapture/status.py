@@ -34,6 +34,8 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
             "since": state.get("since"),
             "last_alive": alive,
             "pid": state.get("pid"),
+            "host": state.get("host") or None,
+            "standby": _standby(state, now),
             "firm": state.get("firm") or None,
             "username": state.get("username") or None,
             "reason": state.get("reason") or None,
@@ -84,6 +86,15 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def _standby(state: dict[str, str], now: datetime) -> dict[str, Any] | None:
+    """The standby waiting for this instance's lease, if one recorded itself lately."""
+    alive = state.get("standby.alive_at")
+    if not alive or now - datetime.fromisoformat(alive) >= STALE:
+        return None
+    return {"host": state.get("standby.host"), "pid": state.get("standby.pid"),
+            "since": state.get("standby.since"), "last_alive": alive}
+
+
 def render(status: dict[str, Any]) -> str:
     """The human form of :func:`collect`'s data."""
     lines = [f"trade date {status['trade_date']} (now {status['now']})"]
@@ -94,8 +105,13 @@ def render(status: dict[str, Any]) -> str:
         if daemon["since"]:
             head += f" since {daemon['since']}"
         if daemon["pid"] and daemon["running"]:
-            head += f" (pid {daemon['pid']})"
+            head += f" (pid {daemon['pid']}" + (
+                f" on {daemon['host']})" if daemon["host"] else ")")
         lines.append(head)
+        if daemon["standby"]:
+            standby = daemon["standby"]
+            lines.append(f"  standby: pid {standby['pid']} on {standby['host']}, waiting "
+                         f"since {standby['since']}")
         if daemon["reason"]:
             lines.append(f"  last disconnect: {daemon['reason']}")
         if daemon["username"]:

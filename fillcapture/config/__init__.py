@@ -18,6 +18,7 @@ from fillcapture.config.onboarding import OnboardingSettings
 from fillcapture.config.schedule import MaintenanceSettings, ScheduleSettings
 from fillcapture.config.settings import Settings
 from fillcapture.config.sim import SimSettings
+from fillcapture.config.standby import StandbySettings
 from fillcapture.config.store import StoreSettings
 from fillcapture.config.users import LogSettings, UserSettings
 
@@ -39,6 +40,7 @@ __all__ = [
     "Section",
     "Settings",
     "SimSettings",
+    "StandbySettings",
     "StoreSettings",
     "T4Settings",
     "UserSettings",

@@ -34,6 +34,7 @@ from fillcapture.config.listeners import ApiSettings, MetricsSettings
 from fillcapture.config.onboarding import OnboardingSettings
 from fillcapture.config.schedule import MaintenanceSettings, ScheduleSettings
 from fillcapture.config.sim import SimSettings
+from fillcapture.config.standby import StandbySettings
 from fillcapture.config.store import StoreSettings
 from fillcapture.config.users import LogSettings, UserSettings
 from fillcapture.urls import masked
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     t4: T4Settings = T4Settings()
     mqtt_feed: MqttFeedSettings = MqttFeedSettings()
     store: StoreSettings = StoreSettings()
+    standby: StandbySettings = StandbySettings()
     users: list[UserSettings] = Field(default_factory=list)
     sim: SimSettings = SimSettings()
     onboarding: OnboardingSettings = OnboardingSettings()

@@ -70,7 +70,9 @@ class Faults:
     """Shared by a server's sessions: the login refusals left, the fault draws,
     and the counters ``stats`` (``junk_frames``, ``duplicate_frames``,
     ``dropped_connections``, ``stalled_sessions``, ``dropped_after_login``,
-    ``logged_in_elsewhere``) and ``login_attempts`` (by ``LoginResult`` name);
+    ``logged_in_elsewhere``; ``sessions_max_live``, the most sessions logged in
+    at once, and ``sessions_overlapping``, logins while another session was
+    live: T4 would allow one) and ``login_attempts`` (by ``LoginResult`` name);
     ``logins`` is every login request received, as :class:`LoginSeen`."""
 
     def __init__(self, config: SimConfig) -> None:
@@ -78,6 +80,8 @@ class Faults:
         self.login_attempts: Counter[str] = Counter()
         self.logins: list[LoginSeen] = []
         self._config = config
+        # Sessions logged in now (the simulator serves one fill user).
+        self.live_sessions = 0
         # SimConfig keeps a plain int; the generated stubs want the enum type.
         self._refuse = (
             None if config.refuse_login is None else cast(auth_pb2.LoginResult, config.refuse_login)

@@ -248,6 +248,20 @@ class Session:
     async def run(self) -> None:
         if not await self._login():
             return
+        faults = self._faults
+        faults.live_sessions += 1
+        faults.stats["sessions_max_live"] = max(faults.stats["sessions_max_live"],
+                                                faults.live_sessions)
+        if faults.live_sessions > 1:
+            # T4 lets one session of a user live: a second is a client's fault.
+            faults.stats["sessions_overlapping"] += 1
+            self._log.warning("sim.session.overlap", live=faults.live_sessions)
+        try:
+            await self._logged_in()
+        finally:
+            faults.live_sessions -= 1
+
+    async def _logged_in(self) -> None:
         if self._config.drop_after_login:
             self._faults.stats["dropped_after_login"] += 1
             self._log.info("sim.session.dropped_after_login")

@@ -3,6 +3,7 @@
 Import from here; the modules below are the engines' private parts.
 """
 
+from fillcapture.store.lease import LeaseHeld
 from fillcapture.store.location import StoreLocation
 from fillcapture.store.moves import Change, MoveRefused
 from fillcapture.store.records import (
@@ -49,6 +50,7 @@ __all__ = [
     "FillPosition",
     "FillQuery",
     "Gap",
+    "LeaseHeld",
     "Lots",
     "MaintenancePlan",
     "MaintenanceReport",

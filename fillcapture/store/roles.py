@@ -24,6 +24,7 @@ from fillcapture.model import (
     SpreadDefinition,
     VisibleAccount,
 )
+from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.moves import Change
 from fillcapture.store.records import (
     AccountActivity,
@@ -52,13 +53,16 @@ from fillcapture.store.records import (
 
 
 class Lease(Protocol):
-    """The store's exclusive lease per firm instance: one daemon per (store, instance)."""
+    """The store's exclusive lease per firm instance: one daemon per
+    (store, instance), the rest standbys (see :mod:`fillcapture.store.lease`)."""
 
-    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
+    def lease(self, instance: str, *, waiting: Waiting | None = None
+              ) -> AbstractAsyncContextManager[LeaseHeld]:
         """Hold the store's exclusive lease of firm instance ``instance`` for
-        the block: one daemon per (store, instance). Raises a permanent
-        :class:`StoreError` naming the holder while another process holds it;
-        released when the block ends or the process dies, however it dies."""
+        the block. While another process holds it: without ``waiting``, a
+        permanent :class:`StoreError` naming the holder; with it, wait for
+        the lease, telling ``waiting`` who holds it. Released when the block
+        ends or the process dies, however it dies."""
         ...
 
 

@@ -11,6 +11,7 @@ error the next daemon prints. It is created 0600 and never through a symlink.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -25,9 +26,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fillcapture.store._sqlite.errors import store_error
+from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import StoreError
 
 _FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
+POLL_SECONDS = 0.2
+"""How often a standby tries the lock (flock cannot be waited for without a thread)."""
 
 
 def lease_path(store: Path, instance: str) -> Path:
@@ -36,23 +40,42 @@ def lease_path(store: Path, instance: str) -> Path:
 
 
 @asynccontextmanager
-async def hold(store: Path, instance: str) -> AsyncIterator[None]:
-    """Hold the lease of ``instance`` on ``store`` for the block. Raises a
-    permanent :class:`StoreError` naming the holder if another process has it."""
+async def hold(store: Path, instance: str, waiting: Waiting | None = None
+               ) -> AsyncIterator[LeaseHeld]:
+    """Hold the lease of ``instance`` on ``store`` for the block. If another
+    process has it: a permanent :class:`StoreError` naming the holder, or,
+    with ``waiting``, wait for it (told each holder). A lock the kernel holds
+    for the living process is never lost."""
     path = lease_path(store, instance)
     fd = _open(store, path)
     try:
+        waited = await _lock(fd, store, path, instance, waiting)
+        _write_holder(store, path)
+        yield LeaseHeld(instance, waited=waited)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+async def _lock(fd: int, store: Path, path: Path, instance: str,
+                waiting: Waiting | None) -> bool:
+    """Take the lock on ``fd``; whether it had to wait for another holder."""
+    told: str | None = None
+    while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(
-                f"{store}: firm instance {instance!r} is already captured into this store "
-                f"by {_holder(path)} (lease {path}); stop that daemon first",
-                permanent=True) from None
-        _write_holder(store, path)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+            holder = _holder(path)
+            if waiting is None:
+                raise StoreError(
+                    f"{store}: firm instance {instance!r} is already captured into this store "
+                    f"by {holder} (lease {path}); stop that daemon first",
+                    permanent=True) from None
+            if holder != told:
+                waiting(holder)
+                told = holder
+            await asyncio.sleep(POLL_SECONDS)
+            continue
+        return told is not None
 
 
 def _open(store: Path, path: Path) -> int:

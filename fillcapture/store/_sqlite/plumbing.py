@@ -22,6 +22,7 @@ from fillcapture.store._sqlite.connection import (
     transaction,
 )
 from fillcapture.store._sqlite.errors import store_error
+from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import (
     StoreError,
 )
@@ -91,9 +92,10 @@ class Plumbing:
             async with self._lock:
                 await conn.close()
 
-    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
-        """The lease of ``instance``: a lock file beside the store (see store/lease.py)."""
-        return lease.hold(self.path, instance)
+    def lease(self, instance: str, *, waiting: Waiting | None = None
+              ) -> AbstractAsyncContextManager[LeaseHeld]:
+        """The lease of ``instance``: a lock file beside the store (see ``_sqlite/lease.py``)."""
+        return lease.hold(self.path, instance, waiting)
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
