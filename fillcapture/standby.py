@@ -43,13 +43,14 @@ async def holding(store: Store, instance: str, settings: StandbySettings,
     """The lease of ``instance`` for the block, or ``None`` if ``stopped``
     was set first (while waiting as the standby, or during the takeover)."""
     if not settings.enabled:
-        async with store.lease(instance) as own:
+        async with store.lease(instance, check_seconds=settings.check_seconds) as own:
             yield own
         return
     standby = _Standby(store, instance, notifier)
     async with contextlib.AsyncExitStack() as stack:
         entering = asyncio.ensure_future(
-            stack.enter_async_context(store.lease(instance, waiting=standby.waiting)))
+            stack.enter_async_context(store.lease(instance, waiting=standby.waiting,
+                                                  check_seconds=settings.check_seconds)))
         try:
             held: LeaseHeld | None = (
                 entering.result() if await _finished(entering, stopped) else None)

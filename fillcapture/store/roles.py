@@ -56,13 +56,15 @@ class Lease(Protocol):
     """The store's exclusive lease per firm instance: one daemon per
     (store, instance), the rest standbys (see :mod:`fillcapture.store.lease`)."""
 
-    def lease(self, instance: str, *, waiting: Waiting | None = None
-              ) -> AbstractAsyncContextManager[LeaseHeld]:
+    def lease(self, instance: str, *, waiting: Waiting | None = None,
+              check_seconds: float = 1.0) -> AbstractAsyncContextManager[LeaseHeld]:
         """Hold the store's exclusive lease of firm instance ``instance`` for
         the block. While another process holds it: without ``waiting``, a
         permanent :class:`StoreError` naming the holder; with it, wait for
         the lease, telling ``waiting`` who holds it. Released when the block
-        ends or the process dies, however it dies."""
+        ends or the process dies, however it dies. A lease that can be lost
+        while held is checked every ``check_seconds`` (a check taking longer
+        counts as lost)."""
         ...
 
 

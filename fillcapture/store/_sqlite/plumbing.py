@@ -92,9 +92,10 @@ class Plumbing:
             async with self._lock:
                 await conn.close()
 
-    def lease(self, instance: str, *, waiting: Waiting | None = None
-              ) -> AbstractAsyncContextManager[LeaseHeld]:
-        """The lease of ``instance``: a lock file beside the store (see ``_sqlite/lease.py``)."""
+    def lease(self, instance: str, *, waiting: Waiting | None = None,
+              check_seconds: float = 1.0) -> AbstractAsyncContextManager[LeaseHeld]:
+        """The lease of ``instance``: a lock file beside the store (see
+        ``_sqlite/lease.py``); the kernel's lock is never lost, so never checked."""
         return lease.hold(self.path, instance, waiting)
 
     @asynccontextmanager
