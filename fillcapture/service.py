@@ -29,8 +29,9 @@ from fillcapture.metrics import Metrics
 from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import Publisher, publishing
 from fillcapture.standby import holding
-from fillcapture.store import LeaseHeld, Owner, Store, StoreError, open_store
+from fillcapture.store import LeaseHeld, Owner, Store, StoreError
 from fillcapture.systemd import Notifier
+from fillcapture.urls import masked
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +124,7 @@ async def run(configured: Settings) -> int:
     # refused before the embedded simulator starts (the simulator's firm is
     # known before it starts).
     async with notifier.running(), stop_on_signals(stop), \
-            open_store(configured.store.url) as store:
+            configured.store.open() as store:
         while True:
             async with holding(store, instance, configured.standby, notifier,
                                stop.requested) as held:
@@ -161,7 +162,8 @@ async def _capture(settings: Settings, store: Store, notifier: Notifier, held: L
     daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
     await daemon.load_registry()
     async with _metrics_endpoint(settings, daemon):
-        log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,
+        log.info("daemon.starting", adapter=settings.feed.adapter,
+                 store=masked(settings.store.url),
                  owned_accounts=len(daemon.ownership))
         # The simulator replaces T4, never the adapter.
         adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
