@@ -25,7 +25,18 @@ MOSQUITTO := /usr/sbin/mosquitto
 $(MOSQUITTO):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
 
-test: $(STAMP) $(MOSQUITTO)
+# PostgreSQL's server binaries (initdb, pg_ctl, postgres, psql) for the
+# throwaway clusters tests/pgcluster.py starts as an unprivileged user. Debian's
+# package would create and start a system cluster of its own: told not to first.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/initdb)
+PG_CREATECLUSTER := /etc/postgresql-common/createcluster.d/fillcapture.conf
+
+$(PG_INITDB):
+	install -d $(dir $(PG_CREATECLUSTER))
+	printf 'create_main_cluster = false\n' > $(PG_CREATECLUSTER)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
+test: $(STAMP) $(MOSQUITTO) $(PG_INITDB)
 	$(BIN)/ruff check fillcapture tests bench
 	$(BIN)/mypy fillcapture
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ import pytest
 
 from fillcapture.sim import LedgerFill, read_ledger
 from fillcapture.store import Store, open_store
+from tests.pgcluster import ClusterError, PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -346,3 +347,26 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session (tests/pgcluster.py)."""
+    try:
+        cluster = PostgresCluster()
+        cluster.start()
+    except ClusterError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The URL (user and password in it) of a new empty database for this test,
+    owned by a role of its own; dropped after the test."""
+    url = postgres_cluster.database()
+    yield url
+    postgres_cluster.drop(url)
