@@ -19,3 +19,10 @@ outbox until it commits: numbers are handed out in commit order."""
 LEASES = 0x4643414C
 """The first key of the instance leases ("FCAL"); the second is
 ``hashtext(instance)``, held (session-level) by the daemon capturing it."""
+
+SUMMARIES = 0x46434153
+"""The first key of a firm's summary lock ("FCAS"); the second is
+``hashtext(firm)``. Held (transaction-level) by a transaction invalidating
+the firm's recorded summaries and by one recording them, so a record never
+commits over a change it did not see (the SQLite engine's single writer
+gives this for free)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from fillcapture.store._postgres.errors import ERRORS, store_error
 from fillcapture.store._postgres.plumbing import Plumbing
+from fillcapture.store._postgres.registry import owners_of
 from fillcapture.store._postgres.rows import stored_fill
 from fillcapture.store._postgres.selects import page_select, select
 from fillcapture.store._postgres.shared import DISTINCT
@@ -19,7 +20,6 @@ from fillcapture.store.records import (
     FillPage,
     FillPosition,
     FillQuery,
-    Owner,
     StoredFill,
     StoreError,
 )
@@ -44,11 +44,6 @@ _LIVE_ACTIVITY = (
     "max(exchange_time) FILTER (WHERE busted_at IS NULL) "
     "FROM fills WHERE account = $1 AND firm = $2 AND trade_date > $3"
 )
-_OWNED = (
-    "SELECT DISTINCT u.name, a.firm, a.account FROM users u "
-    "LEFT JOIN owned_numbers a ON a.user_name = u.name "
-    "WHERE u.name = $1 ORDER BY a.firm, a.account"
-)
 
 
 class QueryRole(Plumbing):
@@ -69,8 +64,7 @@ class QueryRole(Plumbing):
         :func:`fillcapture.store.rules.firms_owned`)."""
         found: list[AccountActivity] = []
         async with self.snapshot() as conn:
-            owners = [Owner(name, row[1] or None, row[2])
-                      for row in await conn.fetch(_OWNED, name) if row[2] is not None]
+            owners = await owners_of(conn, name)
             if not owners:
                 return found
             coverage = {row[0]: row[1] for row in await conn.fetch(

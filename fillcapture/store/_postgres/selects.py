@@ -21,7 +21,7 @@ OWNER = (
 FILL_COLUMNS = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
 
 
-class _Args:
+class Args:
     """Query parameters in the order their ``$n`` appear."""
 
     def __init__(self) -> None:
@@ -34,7 +34,7 @@ class _Args:
 
 def select(query: FillQuery) -> tuple[str, list[Any]]:
     """The SELECT for ``query``: the owner, then :data:`SELECT_COLUMNS`."""
-    args = _Args()
+    args = Args()
     where = conditions(query, args)
     sql = f"SELECT {OWNER}, {FILL_COLUMNS} FROM fills f"  # noqa: S608 - fixed text, values bound
     if where:
@@ -46,7 +46,7 @@ def page_select(query: FillQuery, after: FillPosition | None, limit: int
                 ) -> tuple[str, list[Any]]:
     """As :func:`select`, led by the row id, from after ``after`` (a keyset:
     the row-value comparison follows the ORDER BY exactly), ``limit`` rows."""
-    args = _Args()
+    args = Args()
     where = conditions(query, args)
     if after is not None:
         where.append(f"(f.exchange_time, f.id) > ({args(aware(after.exchange_time))}, "
@@ -57,7 +57,7 @@ def page_select(query: FillQuery, after: FillPosition | None, limit: int
     return sql + f" ORDER BY f.exchange_time, f.id LIMIT {args(limit)}", args.values
 
 
-def conditions(query: FillQuery, args: _Args) -> list[str]:
+def conditions(query: FillQuery, args: Args) -> list[str]:
     """``query``'s WHERE terms (to be joined with AND), their values added to ``args``."""
     where: list[str] = []
     if query.user is not None:

@@ -8,6 +8,7 @@ from datetime import date
 
 import asyncpg
 
+from fillcapture.store._postgres import locks
 from fillcapture.store.rules import covered_after_change
 
 # A fill whose order's side is unknown (fills_sideless): a leg's own side
@@ -46,9 +47,15 @@ async def unnumbered(conn: asyncpg.Connection, table: str) -> int:
         f"SELECT count(*) FROM {table} WHERE outbox IS NULL"))  # noqa: S608 - constant names
 
 
+async def lock_summaries(conn: asyncpg.Connection, firm: str) -> None:
+    """Hold ``firm``'s summary lock (:data:`locks.SUMMARIES`) until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", locks.SUMMARIES, firm)
+
+
 async def invalidate_positions(conn: asyncpg.Connection, firm: str, day: date) -> None:
     """Inside the caller's transaction: ``firm``'s fills of ``day`` changed, so
     positions recorded for it or later no longer hold."""
+    await lock_summaries(conn, firm)
     if count(await conn.execute(
             "DELETE FROM position_days WHERE firm = $1 AND trade_date >= $2", firm, day)):
         await conn.execute("DELETE FROM positions WHERE firm = $1 AND trade_date >= $2",
