@@ -19,7 +19,6 @@ from fillcapture.feeds.replay import ReplayFeed
 from fillcapture.feeds.replay_server import Pace, ReplayServer
 from fillcapture.metrics import Metrics
 from fillcapture.service import owners_from
-from fillcapture.store import open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ async def replay(
     metrics = Metrics()
     # The feed asks who owns what only once the daemon, made below, runs it.
     feed = ReplayFeed(path, settings.t4, lambda: daemon.ownership, metrics, pace=pace)
-    async with feed, open_store(settings.store.url) as store:
+    async with feed, settings.store.open() as store:
         await store.seed_registry(owners_from(settings))
         # A replay stores what it finds; it does not seal days or run jobs (a
         # replay into a day already sealed is an amendment, as it should be).

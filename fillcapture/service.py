@@ -27,8 +27,9 @@ from fillcapture.feeds.base import LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
 from fillcapture.prometheus import serve_metrics
 from fillcapture.publish.mqtt import Publisher, publishing
-from fillcapture.store import Owner, Store, open_store
+from fillcapture.store import Owner, Store
 from fillcapture.systemd import Notifier
+from fillcapture.urls import masked
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +116,7 @@ async def run(configured: Settings) -> int:
     # anything is written or T4 hears of us (one daemon per firm and store), and
     # a registry the configuration would rewrite is refused before the embedded
     # simulator starts (the simulator's firm is known before it starts).
-    async with notifier.running(), open_store(configured.store.url) as store, \
+    async with notifier.running(), configured.store.open() as store, \
             store.lease(instance_of(configured)):
         await store.seed_registry(owners_from(configured))
         async with final_settings(configured) as settings:
@@ -128,7 +129,7 @@ async def _capture(settings: Settings, store: Store, notifier: Notifier) -> int:
     daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
     await daemon.load_registry()
     async with _metrics_endpoint(settings, daemon), stop_on_signals(daemon.stop):
-        log.info("daemon.starting", adapter=settings.feed.adapter, store=settings.store.url,
+        log.info("daemon.starting", adapter=settings.feed.adapter, store=masked(settings.store.url),
                  owned_accounts=len(daemon.ownership))
         # The simulator replaces T4, never the adapter.
         adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter

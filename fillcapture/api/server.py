@@ -20,7 +20,6 @@ import uvicorn
 from fillcapture.api.app import create_app
 from fillcapture.api.guard import Limits, RateLimitedLog, guarded_protocol, quiet_accept_errors
 from fillcapture.config import Settings
-from fillcapture.store import open_store
 from fillcapture.systemd import Notifier
 
 log = structlog.get_logger(__name__)
@@ -60,7 +59,7 @@ async def serve(settings: Settings, sock: socket.socket, on_ready: Callable[[str
     shed = RateLimitedLog("api.connections_shed", api.log_interval)
     refused = RateLimitedLog("api.requests_refused", api.log_interval)
     failed = RateLimitedLog("api.accept_failed", api.log_interval)
-    async with open_store(settings.store.url, readonly=True) as store, notifier.running():
+    async with settings.store.open(readonly=True) as store, notifier.running():
         app = create_app(store, api.point_values, max_requests=api.max_requests,
                          trusted_proxies=api.trusted_proxies, refused=refused)
         protocol = guarded_protocol(Limits(api.max_connections, api.header_timeout), shed)

@@ -79,13 +79,13 @@ def add_export(commands: Any) -> None:
 
 
 def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.store import FillQuery, open_store
+    from fillcapture.store import FillQuery
 
     query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until,
                       include_busted=args.include_busted)
 
     async def dump() -> None:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             if args.format == "csv":
                 await write_csv(store.fills(query), sys.stdout)
                 return
@@ -109,7 +109,7 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.reports import REPORT_COLUMNS, point_values, report_row, summarize
-    from fillcapture.store import FillQuery, open_store
+    from fillcapture.store import FillQuery
 
     try:
         given = _point_values(args.point_value)
@@ -122,7 +122,7 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     query = FillQuery(user=args.user, until=args.until, include_busted=False)
 
     async def summary() -> list[dict[str, Any]]:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             values = await point_values(store, settings.api.point_values, given)
             rows = await summarize(store, query, since=args.since, point_values=values)
         return [report_row(row) for row in rows]
@@ -153,13 +153,13 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.exports import counted, write_parquet
     from fillcapture.files import staged
-    from fillcapture.store import FillQuery, open_store
+    from fillcapture.store import FillQuery
 
     query = FillQuery(user=args.user, account=args.account, since=args.since, until=args.until,
                       include_busted=args.include_busted)
 
     async def export(partial: Path, advance: Callable[[int], None]) -> int:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             fills = counted(store.fills(query), advance)
             if args.format == "parquet":
                 return await write_parquet(fills, partial)

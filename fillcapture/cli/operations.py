@@ -68,10 +68,9 @@ def add_markets(commands: Any) -> None:
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture import status
-    from fillcapture.store import open_store
 
     async def show() -> str:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             found = await status.collect(store)
         return json.dumps(found, indent=2) + "\n" if args.json else status.render(found)
 
@@ -83,10 +82,9 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_seals(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.status import sealed_day_row
-    from fillcapture.store import open_store
 
     async def rows() -> list[dict[str, Any]]:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             return [sealed_day_row(day) for day in await store.sealed_days(since=args.since)]
 
     if store_missing(settings):
@@ -114,10 +112,9 @@ def _cmd_seals(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.status import gap_row
-    from fillcapture.store import open_store
 
     async def rows() -> list[dict[str, Any]]:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             return [gap_row(gap) for gap in await store.gaps()]
 
     found = asyncio.run(rows())
@@ -132,10 +129,9 @@ def _cmd_gaps_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_gaps_ack(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.store import open_store
 
     async def ack() -> bool:
-        async with open_store(settings.store.url) as store:
+        async with settings.store.open() as store:
             return await store.acknowledge_gap(args.id)
 
     if not asyncio.run(ack()):
@@ -146,10 +142,9 @@ def _cmd_gaps_ack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_markets(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.store import open_store
 
     async def rows() -> list[dict[str, Any]]:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             markets = await store.markets()
             spreads = await store.spreads()
         found: list[dict[str, Any]] = []

@@ -57,10 +57,9 @@ def row_json(row: QuarantineRow) -> dict[str, Any]:
 
 
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.store import open_store
 
     async def rows() -> list[QuarantineRow]:
-        async with open_store(settings.store.url, readonly=True) as store:
+        async with settings.store.open(readonly=True) as store:
             return await store.quarantined(open_only=not args.all)
 
     found = asyncio.run(rows())
@@ -89,11 +88,10 @@ def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.metrics import Metrics
     from fillcapture.model import Released
     from fillcapture.service import owners_from
-    from fillcapture.store import open_store
     from fillcapture.writer import CaptureWriter
 
     async def retry() -> tuple[int, int, int, int, int]:
-        async with open_store(settings.store.url) as store:
+        async with settings.store.open() as store:
             await store.seed_registry(owners_from(settings))
             rows = await store.quarantined()
             outcome = redecode(rows, await store.known_accounts(),

@@ -144,9 +144,8 @@ async def _registry(settings: Settings, force: bool = False) -> AsyncIterator[St
     """The store, with the configuration's users seeded (as the daemon does;
     with ``force`` even where that moves fills between users, printed)."""
     from fillcapture.service import owners_from
-    from fillcapture.store import open_store
 
-    async with open_store(settings.store.url) as store:
+    async with settings.store.open() as store:
         _print_moves(await store.seed_registry(owners_from(settings), force=force))
         yield store
 

@@ -1,13 +1,15 @@
 """The whole configuration, :class:`Settings`: every section, and where values
 come from. Precedence, highest first: ``FILLCAPTURE_<SECTION>__<KEY>``
 environment variables, files in ``$CREDENTIALS_DIRECTORY`` named
-``<section>_<key>`` (for secret keys only, e.g. ``t4_password``), the TOML
-file, built-in defaults."""
+``<section>_<key>`` (for secret keys only, e.g. ``t4_password``,
+``store_password``; a symbolic link or an unreadable file there is refused),
+the TOML file, built-in defaults."""
 
 from __future__ import annotations
 
 import contextvars
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from pydantic_settings import (
 )
 
 from fillcapture.config.adapters import section_model, validate_section
+from fillcapture.config.base import ConfigError
 from fillcapture.config.brokers import MqttFeedSettings, MqttSettings
 from fillcapture.config.feed import FeedSettings, T4Settings
 from fillcapture.config.listeners import ApiSettings, MetricsSettings
@@ -173,10 +176,36 @@ class _CredentialsSource(PydanticBaseSettingsSource):
             for key, key_field in section_type.model_fields.items():
                 if SecretStr not in _type_args(key_field.annotation):
                     continue
-                path = Path(directory) / f"{section_name}_{key}"
-                if path.is_file():
-                    found.setdefault(section_name, {})[key] = path.read_text().strip()
+                value = _credential(Path(directory) / f"{section_name}_{key}")
+                if value is not None:
+                    found.setdefault(section_name, {})[key] = value
         return found
+
+
+def _credential(path: Path) -> str | None:
+    """The secret in the credential file ``path``, ``None`` if there is none.
+    A symbolic link is not followed and a file that cannot be read is no
+    absent one: both are a :class:`ConfigError` naming the file (never its
+    content)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if path.is_symlink():
+            raise ConfigError(f"{path}: is a symbolic link; a credential file is "
+                              "read only as a file of its own") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read().decode().strip()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
 
 
 def _type_args(annotation: Any) -> tuple[Any, ...]:

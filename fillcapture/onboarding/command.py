@@ -19,7 +19,7 @@ from rich.text import Text
 from fillcapture.config import Settings
 from fillcapture.onboarding.batch import InvalidInput, Job
 from fillcapture.onboarding.client import OnboardingClient, Outcome, Status
-from fillcapture.store import Owner, Store, StoreError, open_store
+from fillcapture.store import Owner, Store, StoreError
 from fillcapture.store.moves import changes
 
 log = structlog.get_logger(__name__)
@@ -54,7 +54,7 @@ async def onboard(
 
     console = Console(file=out, markup=False, highlight=False,
                       width=None if out.isatty() else 160)
-    async with open_store(settings.store.url) as store:
+    async with settings.store.open() as store:
         await store.seed_registry(owners_from(settings))
         await _check_registry(store, jobs, firm)
         results: list[Result] = []
