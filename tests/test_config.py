@@ -20,7 +20,10 @@ BAD_FILES = {
     "unknown_section": ("[nonsense]\nx = 1\n", "nonsense: unknown key"),
     "bad_url": ('[t4]\nurl = "http://example.com"\n', "t4.url: must be a ws:// or wss://"),
     "bad_adapter": ('[feed]\nadapter = "carrier-pigeon"\n', "feed.adapter:"),
-    "bad_store": ('[store]\nurl = "postgres://x"\n', "store.url: must look like sqlite:///"),
+    "bad_store": ('[store]\nurl = "mysql://x"\n', "store.url: must look like sqlite:///"),
+    "bad_postgres_store": ('[store]\nurl = "postgres://x"\n',
+                           "store.url: must look like postgresql://user@host:5432/dbname "
+                           "(no database name)"),
     "bad_batch": ("[store]\nbatch_size = 0\n", "store.batch_size:"),
     "bad_type": ('[sim]\nseed = "many"\n', "sim.seed:"),
     "user_without_name": ('[[users]]\naccounts = ["1"]\n', "users[0].name:"),

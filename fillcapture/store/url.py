@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fillcapture.store._postgres.location import SHAPE as POSTGRES_SHAPE
+from fillcapture.store._postgres.location import PostgresLocation
 from fillcapture.store._sqlite.location import SqliteLocation
 from fillcapture.store.location import StoreLocation
 from fillcapture.store.records import StoreError
@@ -17,6 +19,8 @@ from fillcapture.urls import masked
 ENGINES: dict[str, tuple[Callable[[str, str | None], StoreLocation], str]] = {
     "sqlite": (SqliteLocation.parse,
                "sqlite:///relative/path.db or sqlite:////absolute/path.db"),
+    "postgresql": (PostgresLocation.parse, POSTGRES_SHAPE),
+    "postgres": (PostgresLocation.parse, POSTGRES_SHAPE),
 }
 """URL scheme -> the engine's parser of a URL and the password configured
 beside it (``ValueError`` for a URL it cannot read), and the shape of its
@@ -47,7 +51,7 @@ def _parse(url: str, password: str | None) -> StoreLocation:
     scheme = url.split(":", 1)[0] if ":" in url else url
     engine = ENGINES.get(scheme)
     if engine is None:
-        expected = " or ".join(shape for _, shape in ENGINES.values())
+        expected = " or ".join(dict.fromkeys(shape for _, shape in ENGINES.values()))
         raise ValueError(f"must look like {expected} (unsupported scheme {scheme!r})")
     parse, _ = engine
     return parse(url, password)

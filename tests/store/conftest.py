@@ -2,7 +2,7 @@
 
 No mocks: every test talks to a real engine through the store protocol. The
 ``store`` fixture runs each test once per engine in :data:`ENGINES`; adding an
-engine is one line there (its URL under ``tmp_path``).
+engine is one line there (its URL for a test, from ``tmp_path`` or a fixture).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import pytest
 from fillcapture.store import Store, open_store
 from fillcapture.store._sqlite import SqliteStore
 
-ENGINES: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'state' / 'fills.db'}",
+ENGINES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": lambda request, tmp_path: f"sqlite:///{tmp_path / 'state' / 'fills.db'}",
+    # A fresh empty database on the session's throwaway cluster (tests/pgcluster.py).
+    "postgresql": lambda request, tmp_path: str(request.getfixturevalue("postgres_url")),
 }
-"""Engine name -> the URL of a fresh store of it for a test's ``tmp_path``."""
+"""Engine name -> the URL of a fresh store of it for a test (its request and ``tmp_path``)."""
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture(params=sorted(ENGINES))
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh store's URL, once per engine."""
-    return ENGINES[request.param](tmp_path)
+    return ENGINES[request.param](request, tmp_path)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -127,8 +128,10 @@ async def test_one_maintain_call_backs_up_rotates_checks_and_prunes(
 
     assert first.sound
     assert (first.pruned, second.pruned, second.kept) == (0, 1, 1)
-    assert [path.name for path in backups.iterdir()] == ["fills-20261128T080100Z.db"]
-    assert second.backup == str(backups / "fills-20261128T080100Z.db")
+    (kept,) = backups.iterdir()  # the engine names the file's kind: .db, .pgdump
+    assert kept.name.startswith("fills-20261128T080100Z.")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert second.backup == str(kept)
     assert await store.count_fills() == 10
     nothing = await store.maintain(MaintenancePlan(at))
     assert (nothing.backup, nothing.findings) == (None, ["ok"])

@@ -235,7 +235,7 @@ async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(reader, SqliteStore)
     assert reader.readonly
 
-    for bad in ("postgresql://db/fills", "sqlite:///", "fills.db"):
+    for bad in ("mysql://db/fills", "sqlite:///", "fills.db"):
         with pytest.raises(StoreError, match="store url"):
             open_store(bad)
 

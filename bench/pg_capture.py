@@ -1,0 +1,100 @@
+"""PostgreSQL capture benchmark: fills/s of ``capture()`` for a batch size and insert method.
+
+Each run creates a fresh database on the server ``--url`` names (its user
+must be allowed to create databases), captures ``--batches`` writer batches
+of ``--size`` new fills each (random order ids, as T4's GUIDs), then the
+same batches again (all duplicates), and prints fills/s of both. ``--method``:
+
+- ``copy``: the engine's way, COPY into a staging table, then one
+  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``;
+- ``executemany``: one prepared ``INSERT ... ON CONFLICT DO NOTHING``
+  sent for every row in one pipelined ``executemany``.
+
+    .venv/bin/python bench/pg_capture.py --url postgresql://fc@127.0.0.1:5432/postgres \\
+        [--size 1000] [--batches 20] [--method copy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from fillcapture.model import Fill, Side
+from fillcapture.store import CaptureBatch, open_store
+from fillcapture.store._postgres import writes
+from fillcapture.store._postgres.rows import INSERT_COLUMNS, fill_rows, is_spread_part
+from fillcapture.store._postgres.shared import unnumbered
+
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+_EXECUTEMANY = (
+    f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(INSERT_COLUMNS) + 1))}) "
+    "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
+)
+
+
+async def insert_by_executemany(conn: asyncpg.Connection, fills: Sequence[Fill],
+                                captured_at: datetime) -> int:
+    """The alternative measured: executemany, new rows counted as this
+    transaction's unnumbered ones (executemany reports no count)."""
+    assert not any(is_spread_part(fill) for fill in fills)
+    before = await unnumbered(conn, "fills")
+    await conn.executemany(_EXECUTEMANY, fill_rows(fills, captured_at))
+    return await unnumbered(conn, "fills") - before
+
+
+def batch(size: int, start: int) -> list[Fill]:
+    return [
+        Fill(firm="BENCH", account_id=f"acc-{n % 200}", account=f"{10000 + n % 200}",
+             order_id=str(uuid.uuid4()), exchange_trade_id=f"T{start + n}", sequence_order=1,
+             leg_index=None, market_id="XCME_Eq ES (Z26)", side=Side.BUY, volume=1,
+             price=Decimal("6012.25"), price_text="6012.25",
+             exchange_time=T0 + timedelta(microseconds=start + n), trade_date=date(2026, 3, 2))
+        for n in range(size)
+    ]
+
+
+async def run(url: str, size: int, batches: int, method: str) -> None:
+    parts = urlsplit(url)
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        if method == "executemany":
+            writes.insert = insert_by_executemany  # type: ignore[assignment]
+        target = urlunsplit(parts._replace(path=f"/{name}"))
+        work = [batch(size, i * size) for i in range(batches)]
+        async with open_store(target) as store:
+            for label in ("new", "duplicate"):
+                started = time.perf_counter()
+                for fills in work:
+                    await store.capture(CaptureBatch(fills=fills))
+                elapsed = time.perf_counter() - started
+                print(f"{method:12} size {size:6} {label:9} "
+                      f"{size * batches / elapsed:10,.0f} fills/s")
+    finally:
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--method", choices=("copy", "executemany"), default="copy")
+    args = parser.parse_args()
+    asyncio.run(run(args.url, args.size, args.batches, args.method))
+
+
+if __name__ == "__main__":
+    main()

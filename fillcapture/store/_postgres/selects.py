@@ -1,0 +1,88 @@
+"""How the engine reads fills: the owner of a fill, the WHERE terms of a
+:class:`FillQuery`, and the SELECTs built from them (those of
+:mod:`fillcapture.store._sqlite.selects`, with numbered parameters).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fillcapture.store._postgres.rows import SELECT_COLUMNS, aware
+from fillcapture.store.records import FillPosition, FillQuery
+
+# The owner of a fill: the entry naming its firm, else the firm-less entry;
+# the SQL form of fillcapture.store.rules.owners_of.
+OWNER = (
+    "COALESCE("
+    "(SELECT o.user_name FROM owned_numbers o WHERE o.firm = f.firm AND o.account = f.account), "
+    "(SELECT o.user_name FROM owned_numbers o WHERE o.firm = '' AND o.account = f.account))"
+)
+
+FILL_COLUMNS = ", ".join(f"f.{column}" for column in SELECT_COLUMNS)
+
+
+class Args:
+    """Query parameters in the order their ``$n`` appear."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def select(query: FillQuery) -> tuple[str, list[Any]]:
+    """The SELECT for ``query``: the owner, then :data:`SELECT_COLUMNS`."""
+    args = Args()
+    where = conditions(query, args)
+    sql = f"SELECT {OWNER}, {FILL_COLUMNS} FROM fills f"  # noqa: S608 - fixed text, values bound
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY f.exchange_time, f.id", args.values
+
+
+def page_select(query: FillQuery, after: FillPosition | None, limit: int
+                ) -> tuple[str, list[Any]]:
+    """As :func:`select`, led by the row id, from after ``after`` (a keyset:
+    the row-value comparison follows the ORDER BY exactly), ``limit`` rows."""
+    args = Args()
+    where = conditions(query, args)
+    if after is not None:
+        where.append(f"(f.exchange_time, f.id) > ({args(aware(after.exchange_time))}, "
+                     f"{args(after.row)})")
+    sql = f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM fills f"  # noqa: S608 - fixed text
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + f" ORDER BY f.exchange_time, f.id LIMIT {args(limit)}", args.values
+
+
+def conditions(query: FillQuery, args: Args) -> list[str]:
+    """``query``'s WHERE terms (to be joined with AND), their values added to ``args``."""
+    where: list[str] = []
+    if query.user is not None:
+        # The IN narrows to the user's account numbers through the account
+        # index; the owner test then applies firm-specific precedence.
+        user = args(query.user)
+        where.append(
+            f"f.account IN (SELECT account FROM owned_numbers WHERE user_name = {user}) "  # noqa: S608
+            f"AND {OWNER} = {user}")
+    if query.account is not None:
+        where.append(f"f.account = {args(query.account)}")
+    if query.firm is not None:
+        where.append(f"f.firm = {args(query.firm)}")
+    if query.since is not None:
+        where.append(f"f.trade_date >= {args(query.since)}")
+    if query.until is not None:
+        where.append(f"f.trade_date <= {args(query.until)}")
+    if not query.include_busted:
+        where.append("f.busted_at IS NULL")
+    if query.market_id is not None:
+        where.append(f"f.market_id = {args(query.market_id)}")
+    if query.side is not None:
+        where.append(f"f.side = {args(query.side.value)}")
+    if query.time_from is not None:
+        where.append(f"f.exchange_time >= {args(aware(query.time_from))}")
+    if query.time_to is not None:
+        where.append(f"f.exchange_time < {args(aware(query.time_to))}")
+    return where
