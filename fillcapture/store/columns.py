@@ -1,4 +1,5 @@
-"""Where each public field of a stored fill is kept: the fills table's columns.
+"""Where each public field of a stored fill is kept: the fills table's columns,
+and the encodings every engine shares (outright legs, kinds, open lots).
 
 The public shape of a stored fill is declared once, in
 :data:`fillcapture.fillshape.FIELDS`. Every engine keeps a field in the
@@ -14,9 +15,12 @@ without the store.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 from fillcapture.fillshape import FIELDS, FillField
-from fillcapture.store.records import StoredFill
+from fillcapture.model import LEG, SPREAD_TRADE, Fill
+from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
+from fillcapture.store.records import FillKind, Lots, StoredFill
 
 KEPT: dict[str, str] = {
     "firm": "firm",
@@ -54,6 +58,59 @@ SELECT_COLUMNS: tuple[str, ...] = (
 
 SELECTED_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.name in KEPT)
 """The public field each of the first ``len(KEPT)`` :data:`SELECT_COLUMNS` holds."""
+
+
+INSERT_COLUMNS = (
+    "firm",
+    "account_id",
+    "account",
+    "order_id",
+    "trade_key",
+    "leg_index",
+    "exchange_trade_id",
+    "sequence_order",
+    "market_id",
+    "side",
+    "volume",
+    "price",
+    "exchange_time",
+    "trade_date",
+    "captured_at",
+    "historical",
+)
+"""What capture writes of each fill, in the order of every engine's row tuples."""
+
+SPREAD_COLUMNS = ("kind", "spread_market_id", "leg_sign", "order_side")
+"""Written as well for legs and spread-level trades (rare); an outright fill
+leaves them to their defaults (kind 0, the rest NULL)."""
+
+OUTRIGHT = -1
+"""``leg_index`` stored for an outright fill (``None`` in the model): the
+identity's columns are never NULL, so a unique key holds them."""
+
+KINDS: dict[int, FillKind] = {OUTRIGHT_FILL: "outright", LEG: "leg", SPREAD_TRADE: "spread"}
+"""``StoredFill.kind`` by the stored ``kind``; a leg not yet placed is ``pending_leg``."""
+
+
+def kind_of(kind: int, leg_sign: int | None) -> FillKind:
+    """A stored fill's kind: a leg without a sign is not placed yet."""
+    return "pending_leg" if kind == LEG and leg_sign is None else KINDS[kind]
+
+
+def is_spread_part(fill: Fill) -> bool:
+    """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
+    return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
+
+
+def lots_text(lots: Lots) -> str:
+    """Open lots as kept in the recorded positions: ``price:volume`` pairs."""
+    return " ".join(f"{price}:{volume}" for price, volume in lots)
+
+
+def lots_of(text: str) -> Lots:
+    """:func:`lots_text` read back."""
+    items = (item.partition(":") for item in text.split())
+    return tuple((Decimal(price), int(volume)) for price, _, volume in items)
 
 
 def check(fields: tuple[FillField, ...] = FIELDS, stored: type = StoredFill) -> None:

@@ -36,13 +36,26 @@ class StoreError(Exception):
 
     ``permanent``: restarting cannot fix it (the command line exits 2).
     ``outage``: the store cannot take writes for now (full disk, read-only
-    file system); a running daemon waits for it (see ``store/errors.py``).
+    file system); a running daemon waits for it. Each engine maps its own
+    errors to a :class:`Cause`.
     """
 
     def __init__(self, message: str, *, permanent: bool = False, outage: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.outage = outage
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Why a store operation failed. ``permanent``: restarting cannot fix it
+    (an operator must). ``outage``: the store cannot take writes for now (full
+    disk, read-only file system) and will again once that is fixed, so a
+    running daemon waits rather than exits."""
+
+    text: str
+    permanent: bool
+    outage: bool = False
 
 
 @dataclass(frozen=True, slots=True)

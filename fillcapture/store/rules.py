@@ -15,17 +15,38 @@ functions are what the Python side of every engine calls.
   follows from its order's side and the leg's direction.
 - Busts after their fill (:func:`publishable`): a consumer never sees a bust
   before the fill it busts.
+- Names (:func:`check_names`): a user name or account number is neither
+  blank nor padded. A quarantined record is kept once per firm and bytes
+  (:func:`quarantine_digest`). Recorded positions (:data:`POSITIONS_KEPT_DAYS`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import TypeVar
 
 from fillcapture.model import Fill, Side
+from fillcapture.store.records import StoreError
 
 T = TypeVar("T")
+
+POSITIONS_KEPT_DAYS = 31
+"""Recorded positions of the days this close to the newest are all kept;
+before them, only each month's last."""
+
+
+def check_names(user: str, accounts: Iterable[str]) -> None:
+    """:class:`StoreError` for a blank or padded user name or account number."""
+    for text, what in [(user, "user name"), *((account, "account number") for account in accounts)]:
+        if not text or text != text.strip():
+            raise StoreError(f"{what} {text!r} is blank or padded")
+
+
+def quarantine_digest(raw: bytes) -> str:
+    """What a quarantined record is kept once by (with its firm): its bytes' SHA-256."""
+    return hashlib.sha256(raw).hexdigest()
 
 
 def owners_of(by_firm: Mapping[str, Iterable[str]], any_firm: Iterable[str],

@@ -3,15 +3,16 @@
 
 The writes themselves are in :mod:`.writes`; this module decides only what
 runs in which transaction: every part in :class:`CaptureBatch` order, then
-the outbox numbering (:func:`.outbox.number`), then the snapshot counts,
-which mark the newest fill numbered before them.
+the lease's fence (:func:`.lease.fence`: nothing commits for a lease that
+was lost), the outbox numbering (:func:`.outbox.number`), then the snapshot
+counts, which mark the newest fill numbered before them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fillcapture.store._postgres import outbox, quarantine, snapshots, spreads, writes
+from fillcapture.store._postgres import lease, outbox, quarantine, snapshots, spreads, writes
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.shared import invalidate_positions
 from fillcapture.store.capturing import OnePartWrites
@@ -58,6 +59,7 @@ class CaptureRole(OnePartWrites, Plumbing):
                 result.released.append((
                     await quarantine.resolve(conn, stored, "stored", now) if stored else 0,
                     await quarantine.resolve(conn, unowned, "unowned", now) if unowned else 0))
+            await lease.fence(conn, self.where, self._fences)
             await outbox.number(conn)
             if batch.snapshots:
                 await snapshots.save(conn, batch.snapshots, now)

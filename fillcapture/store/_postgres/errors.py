@@ -1,6 +1,6 @@
 """What a failed PostgreSQL operation means: one line naming the store and the
 cause, whether a restart can fix it, and whether a running daemon should
-wait it out (the rules of :mod:`fillcapture.store._sqlite.errors`).
+wait it out (as :class:`~fillcapture.store.records.Cause` says).
 
 A server that cannot be reached, or drops the connection, is transient: a
 restart (or the daemon's retry) may find it back. A refused login, a missing
@@ -14,8 +14,7 @@ import ssl
 import asyncpg
 from asyncpg import exceptions as pg
 
-from fillcapture.store._sqlite.errors import Cause
-from fillcapture.store.records import StoreError
+from fillcapture.store.records import Cause, StoreError
 from fillcapture.urls import masked
 
 ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)

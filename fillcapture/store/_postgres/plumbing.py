@@ -19,6 +19,7 @@ import asyncpg
 
 from fillcapture.store._postgres import lease, migrations
 from fillcapture.store._postgres.errors import ERRORS, store_error
+from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import StoreError
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class Plumbing:
         self._pool: asyncpg.Pool | None = None
         # Connections of the pool that fills() streams hold.
         self._readers: set[Conn] = set()
+        # The leases held through this store: each capture checks them.
+        self._fences: list[lease.Fence] = []
 
     def __repr__(self) -> str:
         mode = "ro" if self.readonly else "rw"
@@ -101,9 +104,12 @@ class Plumbing:
         except ERRORS:
             pool.terminate()
 
-    def lease(self, instance: str) -> AbstractAsyncContextManager[None]:
-        """The lease of ``instance``: an advisory lock on a connection of its own."""
-        return lease.hold(self.location, self.where, instance)
+    def lease(self, instance: str, *, waiting: Waiting | None = None,
+              check_seconds: float = 1.0) -> AbstractAsyncContextManager[LeaseHeld]:
+        """The lease of ``instance``: an advisory lock on a connection of its
+        own, checked every ``check_seconds`` and fencing every capture."""
+        return lease.hold(self.location, self.where, instance, self._fences, waiting,
+                          check_seconds)
 
     def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:

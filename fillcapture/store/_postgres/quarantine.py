@@ -14,8 +14,8 @@ import asyncpg
 from fillcapture.model import Quarantined, Side, VisibleAccount
 from fillcapture.store._postgres.rows import aware
 from fillcapture.store._postgres.shared import count
-from fillcapture.store._sqlite.quarantine import digest
 from fillcapture.store.records import QuarantineRow
+from fillcapture.store.rules import quarantine_digest
 
 _INSERT = (
     "INSERT INTO quarantine (firm, account_id, account, order_id, reason, detail, kind, raw, "
@@ -36,7 +36,7 @@ async def insert(conn: asyncpg.Connection, records: Sequence[Quarantined]) -> in
     for r in records:
         new += count(await conn.execute(
             _INSERT, r.firm, r.account_id, r.account, r.order_id, r.reason, r.detail, r.kind,
-            r.raw, digest(r.raw), None if r.side is None else r.side.value, r.trade_date,
+            r.raw, quarantine_digest(r.raw), None if r.side is None else r.side.value, r.trade_date,
             aware(r.received_at)))
     return new
 

@@ -14,9 +14,9 @@ import structlog
 
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.shared import count
-from fillcapture.store._sqlite.registry import check_names
 from fillcapture.store.moves import Change, MoveRefused, changes
 from fillcapture.store.records import Owner
+from fillcapture.store.rules import check_names
 
 log = structlog.get_logger(__name__)
 

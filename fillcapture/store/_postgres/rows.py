@@ -2,23 +2,24 @@
 
 Times are ``timestamptz`` (timezone-aware datetimes both ways), trade dates
 ``date``; prices stay the exact text T4 sent. The column lists are the
-SQLite engine's (:mod:`fillcapture.store._sqlite.rows`): one set of names.
+same for every engine (:mod:`fillcapture.store.columns`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from fillcapture.model import LEG, Fill, Side
-from fillcapture.store._sqlite.rows import (
+from fillcapture.store.columns import (
     INSERT_COLUMNS,
-    KINDS,
     OUTRIGHT,
     SELECT_COLUMNS,
+    SELECTED_FIELDS,
     SPREAD_COLUMNS,
     is_spread_part,
+    kind_of,
 )
 from fillcapture.store.records import StoredFill, StoreError
 from fillcapture.store.rules import order_side_of
@@ -92,28 +93,32 @@ def spread_rows(fills: Sequence[Fill], captured_at: datetime) -> list[tuple[Any,
     return out
 
 
+def _side(text: str | None) -> Side | None:
+    return None if text is None else _SIDES[text]
+
+
+def _leg_index(stored: int) -> int | None:
+    return None if stored == OUTRIGHT else stored
+
+
+def _busted(busted_at: datetime | None) -> bool:
+    return busted_at is not None
+
+
+# How a kept column's value becomes its field's; a column not named here is the value.
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "leg_index": _leg_index, "side": _side, "busted": _busted}
+_DECODED = tuple((i, _DECODE[name]) for i, name in enumerate(SELECTED_FIELDS) if name in _DECODE)
+_COUNT = len(SELECTED_FIELDS)
+_KIND_AT = SELECTED_FIELDS.index("kind")
+_LEG_SIGN_AT = 1 + SELECT_COLUMNS.index("leg_sign")
+
+
 def stored_fill(row: Sequence[Any]) -> StoredFill:
-    """A row of ``owner`` followed by :data:`SELECT_COLUMNS`."""
-    (owner, firm, account, account_id, order_id, exchange_trade_id, sequence_order,
-     leg_index, market_id, side, volume, price, exchange_time, trade_date, busted_at,
-     captured_at, kind, leg_sign, spread_market_id) = row
-    return StoredFill(
-        user=owner,
-        firm=firm,
-        account=account,
-        account_id=account_id,
-        order_id=order_id,
-        exchange_trade_id=exchange_trade_id,
-        sequence_order=sequence_order,
-        leg_index=None if leg_index == OUTRIGHT else leg_index,
-        market_id=market_id,
-        side=None if side is None else _SIDES[side],
-        volume=volume,
-        price=price,
-        exchange_time=exchange_time,
-        trade_date=trade_date,
-        busted=busted_at is not None,
-        captured_at=captured_at,
-        kind="pending_leg" if kind == LEG and leg_sign is None else KINDS[kind],
-        spread_market_id=spread_market_id,
-    )
+    """A row of ``owner`` followed by :data:`SELECT_COLUMNS` (the fields in
+    ``StoredFill``'s order, as :mod:`fillcapture.store.columns` holds)."""
+    values = list(row[1:_COUNT + 1])
+    for at, decode in _DECODED:
+        values[at] = decode(values[at])
+    values[_KIND_AT] = kind_of(values[_KIND_AT], row[_LEG_SIGN_AT])
+    return StoredFill(row[0], *values)

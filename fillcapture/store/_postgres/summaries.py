@@ -14,8 +14,9 @@ from typing import Any
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.selects import Args, conditions
 from fillcapture.store._postgres.shared import DISTINCT, lock_summaries
-from fillcapture.store._sqlite.summaries import POSITIONS_KEPT_DAYS, _lots, _lots_text
+from fillcapture.store.columns import lots_of, lots_text
 from fillcapture.store.records import DailyRow, DayActivity, FillQuery, PositionDay
+from fillcapture.store.rules import POSITIONS_KEPT_DAYS
 
 _SUMMARY_COLUMNS = (
     "trade_date, firm, account, market_id, buys, buy_volume, buy_vwap, sells, sell_volume, "
@@ -42,7 +43,7 @@ class SummariesRole(Plumbing):
                 sql += " AND account = ANY($3::text[])"
                 args.append(list(accounts))
             rows = await conn.fetch(sql, *args)
-        return PositionDay(firm, day, {(row[0], row[1]): _lots(row[2]) for row in rows})
+        return PositionDay(firm, day, {(row[0], row[1]): lots_of(row[2]) for row in rows})
 
     async def summary_coverage(self, firm: str) -> date | None:
         """The trade date through which ``firm``'s daily summary rows are recorded."""
@@ -82,7 +83,7 @@ class SummariesRole(Plumbing):
                     _text(r.buy_vwap), r.sells, r.sell_volume, _text(r.sell_vwap),
                     str(r.pnl_points), r.net_position, r.unknown_side, r.spread_legs)
                    for r in rows]
-        books = [(day.firm, day.trade_date, account, market_id, _lots_text(lots))
+        books = [(day.firm, day.trade_date, account, market_id, lots_text(lots))
                  for (account, market_id), lots in day.books.items() if lots]
         firm, text = day.firm, day.trade_date
         async with self.transaction() as conn:

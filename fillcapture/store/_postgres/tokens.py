@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.shared import count
-from fillcapture.store._sqlite.registry import check_names
 from fillcapture.store.records import StoreError, TokenHolder
+from fillcapture.store.rules import check_names
 
 
 class TokensRole(Plumbing):

@@ -11,23 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
-from fillcapture.store.records import StoreError
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """Why a store operation failed. ``permanent``: restarting cannot fix it
-    (an operator must). ``outage``: the store cannot take writes for now (full
-    disk, read-only file system) and will again once that is fixed, so a
-    running daemon waits rather than exits."""
-
-    text: str
-    permanent: bool
-    outage: bool = False
-
+from fillcapture.store.records import Cause, StoreError
 
 FULL = Cause("disk full: free space on the store's file system", permanent=False, outage=True)
 READ_ONLY = Cause("read-only: the store's file system or files refuse writes",

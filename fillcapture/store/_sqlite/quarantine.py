@@ -6,7 +6,6 @@ own transactions; nothing else touches these tables.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -15,8 +14,9 @@ import aiosqlite
 from fillcapture.model import Quarantined, Side, VisibleAccount
 from fillcapture.store._sqlite.rows import from_micros, utc_micros
 from fillcapture.store.records import QuarantineRow
+from fillcapture.store.rules import quarantine_digest
 
-__all__ = ["QuarantineRow", "counts", "digest", "insert", "known_accounts", "resolve",
+__all__ = ["QuarantineRow", "counts", "insert", "known_accounts", "resolve",
            "save_accounts", "select"]
 
 
@@ -31,16 +31,12 @@ _COLUMNS = (
 )
 
 
-def digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
 async def insert(conn: aiosqlite.Connection, records: Sequence[Quarantined]) -> int:
     """Keep ``records``; one already kept (same firm and bytes) is not kept twice.
     Returns how many were new."""
     rows = [
         (r.firm, r.account_id, r.account, r.order_id, r.reason, r.detail, r.kind, r.raw,
-         digest(r.raw), None if r.side is None else r.side.value,
+         quarantine_digest(r.raw), None if r.side is None else r.side.value,
          None if r.trade_date is None else r.trade_date.isoformat(), utc_micros(r.received_at))
         for r in records
     ]

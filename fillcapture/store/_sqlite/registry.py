@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aiosqlite
@@ -16,8 +16,8 @@ from fillcapture.store._sqlite.rows import (
 from fillcapture.store.moves import Change, MoveRefused, changes
 from fillcapture.store.records import (
     Owner,
-    StoreError,
 )
+from fillcapture.store.rules import check_names
 
 log = structlog.get_logger(__name__)
 
@@ -147,12 +147,6 @@ async def _moved(conn: aiosqlite.Connection, before: list[Owner], force: bool,
     if found and not force:
         raise MoveRefused(found, key)
     return found
-
-
-def check_names(user: str, accounts: Iterable[str]) -> None:
-    for text, what in [(user, "user name"), *((account, "account number") for account in accounts)]:
-        if not text or text != text.strip():
-            raise StoreError(f"{what} {text!r} is blank or padded")
 
 
 async def owners_of(store: Plumbing, name: str) -> list[Owner] | None:

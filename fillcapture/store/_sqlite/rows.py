@@ -1,5 +1,8 @@
 """How fills become SQLite rows and stored rows become ``StoredFill``s.
 
+The columns and the encodings every engine shares are in
+:mod:`fillcapture.store.columns`; here is SQLite's own encoding of values.
+
 Times are fixed-width ISO 8601 UTC text (sortable as text); prices stay the exact text T4 sent.
 """
 
@@ -10,41 +13,20 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
-from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
-from fillcapture.store.columns import HELPERS, SELECTED_FIELDS
-from fillcapture.store.records import FillKind, StoredFill, StoreError
+from fillcapture.model import LEG, Fill, Side
+from fillcapture.store.columns import (
+    HELPERS,
+    INSERT_COLUMNS,
+    OUTRIGHT,
+    SELECTED_FIELDS,
+    SPREAD_COLUMNS,
+    kind_of,
+)
+from fillcapture.store.records import StoredFill, StoreError
 from fillcapture.store.rules import order_side_of
 
-# Column order of the tuples built by fill_rows().
-INSERT_COLUMNS = (
-    "firm",
-    "account_id",
-    "account",
-    "order_id",
-    "trade_key",
-    "leg_index",
-    "exchange_trade_id",
-    "sequence_order",
-    "market_id",
-    "side",
-    "volume",
-    "price",
-    "exchange_time",
-    "trade_date",
-    "captured_at",
-    "historical",
-)
-
-# Legs and spread-level trades (rare) are inserted with these as well; an
-# outright fill leaves them to their defaults (kind 0, the rest NULL).
-SPREAD_COLUMNS = ("kind", "spread_market_id", "leg_sign", "order_side")
-
-KINDS: dict[int, FillKind] = {OUTRIGHT_FILL: "outright", LEG: "leg", SPREAD_TRADE: "spread"}
-"""``StoredFill.kind`` by the stored ``kind``; a leg not yet placed is ``pending_leg``."""
-
-OUTRIGHT = -1
-"""``leg_index`` stored for an outright fill (``None`` in the model)."""
+__all__ = ["INSERT_COLUMNS", "OUTRIGHT", "SPREAD_COLUMNS", "fill_rows", "from_micros",
+           "spread_rows", "stored_fill", "utc_micros", "utc_text"]
 
 _SIDES = {side.value: side for side in Side}
 # A dict lookup is several times faster than Enum.value on the capture path.
@@ -113,11 +95,6 @@ def fill_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
         raise
 
 
-def is_spread_part(fill: Fill) -> bool:
-    """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
-    return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
-
-
 def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
     """As :func:`fill_rows`, then :data:`SPREAD_COLUMNS`, for legs and spread
     trades. A fill with a leg index is a leg whatever its ``kind``; a leg not
@@ -179,7 +156,5 @@ def stored_fill(row: Sequence[Any]) -> StoredFill:
     values = list(row[1:len(_NAMES) + 1])
     for at, decode in _DECODED:
         values[at] = decode(values[at])
-    kind = values[_KIND_AT]
-    values[_KIND_AT] = ("pending_leg" if kind == LEG and row[_LEG_SIGN_AT + 1] is None
-                        else KINDS[kind])
+    values[_KIND_AT] = kind_of(values[_KIND_AT], row[_LEG_SIGN_AT + 1])
     return StoredFill(row[0], *values)

@@ -14,18 +14,14 @@ from fillcapture.store._sqlite.rows import (
 )
 from fillcapture.store._sqlite.selects import conditions
 from fillcapture.store._sqlite.shared import DISTINCT
+from fillcapture.store.columns import lots_of, lots_text
 from fillcapture.store.records import (
     DailyRow,
     DayActivity,
     FillQuery,
-    Lots,
     PositionDay,
 )
-
-POSITIONS_KEPT_DAYS = 31
-"""Recorded positions of the days this close to the newest are all kept;
-before them, only each month's last."""
-
+from fillcapture.store.rules import POSITIONS_KEPT_DAYS
 
 _SUMMARY_COLUMNS = (
     "trade_date, firm, account, market_id, buys, buy_volume, buy_vwap, sells, sell_volume, "
@@ -54,7 +50,7 @@ class SummariesRole(Plumbing):
                 params.extend(accounts)
             rows = await conn.execute_fetchall(sql, params)
         return PositionDay(firm, date.fromisoformat(day),
-                           {(row[0], row[1]): _lots(row[2]) for row in rows})
+                           {(row[0], row[1]): lots_of(row[2]) for row in rows})
 
     async def summary_coverage(self, firm: str) -> date | None:
         rows = await self._all("SELECT through FROM summary_coverage WHERE firm = ?", (firm,))
@@ -90,7 +86,7 @@ class SummariesRole(Plumbing):
                     r.buy_volume, _text(r.buy_vwap), r.sells, r.sell_volume,
                     _text(r.sell_vwap), str(r.pnl_points), r.net_position, r.unknown_side,
                     r.spread_legs) for r in rows]
-        books = [(day.firm, text, account, market_id, _lots_text(lots))
+        books = [(day.firm, text, account, market_id, lots_text(lots))
                  for (account, market_id), lots in day.books.items() if lots]
         async with self._writing() as conn:
             async with conn.execute(
@@ -160,10 +156,4 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _lots_text(lots: Lots) -> str:
-    return " ".join(f"{price}:{volume}" for price, volume in lots)
 
-
-def _lots(text: str) -> Lots:
-    items = (item.partition(":") for item in text.split())
-    return tuple((Decimal(price), int(volume)) for price, _, volume in items)

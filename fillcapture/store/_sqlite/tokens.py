@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fillcapture.store._sqlite.plumbing import Plumbing
-from fillcapture.store._sqlite.registry import check_names
 from fillcapture.store._sqlite.rows import (
     utc_micros,
 )
@@ -14,6 +13,7 @@ from fillcapture.store.records import (
     StoreError,
     TokenHolder,
 )
+from fillcapture.store.rules import check_names
 
 
 class TokensRole(Plumbing):

@@ -25,9 +25,9 @@ from fillcapture.store._sqlite.rows import (
     INSERT_COLUMNS,
     OUTRIGHT,
     fill_rows,
-    is_spread_part,
     utc_micros,
 )
+from fillcapture.store.columns import is_spread_part
 from fillcapture.store._sqlite.shared import SIDELESS, invalidate_positions
 from fillcapture.store.rules import opposite, order_side_of
 
