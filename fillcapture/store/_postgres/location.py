@@ -85,8 +85,10 @@ class PostgresLocation:
 
     def connect_options(self, *, readonly: bool) -> dict[str, Any]:
         """What the driver connects with: the DSN, the password, the session
-        settings (``readonly``: every transaction READ ONLY)."""
-        settings = {"application_name": "fillcapture", "timezone": "UTC"}
+        settings (``readonly``: every transaction READ ONLY). The application
+        name carries the process id, so ``pg_stat_activity`` tells an
+        operator which daemon each connection is."""
+        settings = {"application_name": f"fillcapture {os.getpid()}", "timezone": "UTC"}
         if readonly:
             settings["default_transaction_read_only"] = "on"
         return {"dsn": self.dsn, "password": self.secret(), "server_settings": settings}
