@@ -1,9 +1,12 @@
 """Active and standby on one store: the standby waits logged out, says so,
-takes over when the active dies, and the store ends equal to the ledger; the
-simulator never sees two sessions of the fill user at once."""
+takes over when the active dies or loses its lease, and the store ends equal
+to the ledger; the simulator never sees two sessions of the fill user at
+once. On both engines: a SQLite file shared by two processes of one host,
+and a PostgreSQL database as two hosts share one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -13,26 +16,50 @@ from pathlib import Path
 
 import pytest
 
+from fillcapture.store import FillQuery, StoreError, open_store
 from tests.conftest import (
     Proc,
     SimProc,
     daemon_config,
     ledger_rows,
     run_cli_here,
-    stored_rows,
     wait_until,
     write_config,
 )
+from tests.pgcluster import PostgresCluster
 
 OWNED = {"11111", "22222", "33333", "44444"}
 
 
-def _config(tmp_path: Path, sim: SimProc, name: str) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The shared store, once per engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fills.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _config(tmp_path: Path, sim: SimProc, name: str, store_url: str | None = None) -> Path:
     path = daemon_config(tmp_path, sim).rename(tmp_path / f"{name}.toml")
     text = path.read_text() + "[standby]\nenabled = true\ntakeover_seconds = 0.5\n" \
         "check_seconds = 0.2\n"
+    if store_url is not None:
+        text = text.replace(f"sqlite:///{tmp_path / 'fills.db'}", store_url)
     path.write_text(text)
     return path
+
+
+def _stored(store_url: str) -> list[tuple[object, ...]]:
+    """What ``stored_rows`` gives, from any engine through the store protocol."""
+    async def read() -> list[tuple[object, ...]]:
+        async with open_store(store_url, readonly=True) as store:
+            return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index,
+                     None if f.side is None else f.side.value, f.volume, f.price)
+                    async for f in store.fills(FillQuery(include_busted=False))]
+    try:
+        return asyncio.run(read())
+    except StoreError:  # no daemon has made the schema yet
+        return []
 
 
 def _seen(proc: Proc, event: str) -> bool:
@@ -45,12 +72,11 @@ def _overlaps(sim: SimProc) -> int:
 
 def test_the_standby_waits_logged_out_then_takes_over_from_a_sigkilled_active(
         tmp_path: Path, start_sim: Callable[..., SimProc],
-        start_daemon: Callable[..., Proc]) -> None:
+        start_daemon: Callable[..., Proc], store_url: str) -> None:
     sim = start_sim("--rate", "2000", "--max-fills", "20000", "--seed", "5")
-    db = tmp_path / "fills.db"
-    active = start_daemon(_config(tmp_path, sim, "a"), name="active")
+    active = start_daemon(_config(tmp_path, sim, "a", store_url), name="active")
     wait_until(lambda: _seen(active, "feed.subscribed"), 30, "the active to subscribe")
-    standby = start_daemon(_config(tmp_path, sim, "b"), name="standby")
+    standby = start_daemon(_config(tmp_path, sim, "b", store_url), name="standby")
     wait_until(lambda: _seen(standby, "standby.waiting"), 30, "the standby to wait")
     waiting = standby.events("standby.waiting")[0]
     assert f"pid {active.popen.pid} on host " in waiting["holder"]
@@ -65,27 +91,62 @@ def test_the_standby_waits_logged_out_then_takes_over_from_a_sigkilled_active(
                                   )["daemons"][0]["standby"] is not None,
                15, "status to show the standby")
 
-    wait_until(lambda: len(stored_rows(db)) > 2000, 30, "the active to capture")
+    wait_until(lambda: len(_stored(store_url)) > 2000, 30, "the active to capture")
     active.popen.kill()  # SIGKILL mid-stream
     assert active.wait() == -signal.SIGKILL
-    at_kill = len(stored_rows(db))
+    at_kill = len(_stored(store_url))
     wait_until(lambda: _seen(standby, "feed.subscribed"), 30, "the standby to take over")
     assert _seen(standby, "standby.taking_over")
+    _ends_equal_to_the_ledger(sim, store_url, at_kill)
+    standby.signal(signal.SIGTERM)
+    assert standby.wait(30) == 0
 
+
+def _ends_equal_to_the_ledger(sim: SimProc, store_url: str, at_switch: int) -> None:
     wait_until(lambda: len(sim.ledger()) == 20000, 60, "the simulator to finish")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 60, "all owned fills stored")
+    wait_until(lambda: len(_stored(store_url)) >= len(expected), 60, "all owned fills stored")
     time.sleep(0.5)
-    stored = stored_rows(db)
+    stored = _stored(store_url)
     keys = Counter(row[:5] for row in stored)
-    print(f"ledger={len(sim.ledger())} owned={len(expected)} at_kill={at_kill} "
+    print(f"ledger={len(sim.ledger())} owned={len(expected)} at_switch={at_switch} "
           f"stored={len(stored)}")
-    assert at_kill < len(expected)
+    assert at_switch < len(expected)
     assert max(keys.values()) == 1
     assert sorted(stored, key=repr) == sorted(expected, key=repr)
     assert _overlaps(sim) == 0
-    standby.signal(signal.SIGTERM)
-    assert standby.wait(30) == 0
+
+
+def test_an_active_whose_database_connections_are_killed_logs_out_and_the_standby_takes_over(
+        tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+        postgres_cluster: PostgresCluster, postgres_url: str) -> None:
+    sim = start_sim("--rate", "2000", "--max-fills", "20000", "--seed", "6")
+    first = start_daemon(_config(tmp_path, sim, "a", postgres_url), name="first")
+    wait_until(lambda: _seen(first, "feed.subscribed"), 30, "the first to subscribe")
+    second = start_daemon(_config(tmp_path, sim, "b", postgres_url), name="second")
+    wait_until(lambda: _seen(second, "standby.waiting"), 30, "the second to wait")
+    wait_until(lambda: len(_stored(postgres_url)) > 2000, 30, "the first to capture")
+
+    # Every connection of the first daemon, its lease's among them; it lives on.
+    killed = postgres_cluster.psql(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+        "FROM pg_stat_activity WHERE application_name = :'name';",
+        variables={"name": f"fillcapture {first.popen.pid}"})
+    assert int(killed) >= 1
+    at_switch = len(_stored(postgres_url))
+    wait_until(lambda: _seen(first, "lease.lost"), 15, "the first to see its lease lost")
+    wait_until(lambda: _seen(second, "feed.subscribed"), 30, "the second to take over")
+    assert first.popen.poll() is None  # alive, and now the standby
+    wait_until(lambda: _seen(first, "standby.waiting"), 30, "the first to wait again")
+    # It logged out before the second logged in.
+    lost = first.events("lease.lost")[0]["timestamp"]
+    logged_in = [e["timestamp"] for e in second.events("feed.logged_in")]
+    assert logged_in
+    assert min(logged_in) > lost
+    _ends_equal_to_the_ledger(sim, postgres_url, at_switch)
+    for proc in (first, second):
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
 
 
 def test_a_waiting_standby_stops_at_once_on_sigterm(
