@@ -14,7 +14,7 @@ from the same run, the floor a switch cannot beat: a daemon's cold start,
 from process start to logged in, with no lease to wait for; and how many
 times the simulator saw two sessions of the fill user at once (must be 0).
 
-    .venv/bin/python bench/failover.py [--switches 20] [--store URL]
+    .venv/bin/python bench/failover.py [--switches 20] [--store URL | --postgres]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from fillcapture.sim import read_ledger
 from fillcapture.store import FillQuery, open_store
 
 ACCOUNTS = ["11111", "22222", "33333", "44444"]
+PROJECT = str(Path(__file__).resolve().parent.parent)  # for tests.pgcluster
 
 
 class Daemon:
@@ -176,11 +177,25 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--store", help="store URL (default: a SQLite file in a temporary "
                                         "directory)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a database of a throwaway PostgreSQL cluster (tests/pgcluster.py)")
     args = parser.parse_args()
+    if args.postgres:
+        sys.path.insert(0, PROJECT)
+        from tests.pgcluster import PostgresCluster
+
+        with PostgresCluster() as cluster:
+            await switches(args, cluster.database())
+        return
+    await switches(args, args.store)
+
+
+async def switches(args: argparse.Namespace, store_url: str | None) -> None:
+    """The benchmark on ``store_url`` (``None``: a SQLite file of its own)."""
 
     with tempfile.TemporaryDirectory(prefix="fillcapture-failover-") as tmp:
         work = Path(tmp)
-        store = args.store or f"sqlite:///{work / 'fills.db'}"
+        store = store_url or f"sqlite:///{work / 'fills.db'}"
         with sim_process(work, args.rate) as (url, _, ledger):
             configs = [write_config(work / f"{name}.toml", url, store, free_port())
                        for name in ("a", "b")]
