@@ -71,7 +71,7 @@ def classify(exc: BaseException) -> Cause:
 
 def store_error(where: str, exc: BaseException, doing: str | None = None) -> StoreError:
     """A :class:`StoreError` of one line: ``STORE: [DOING: ]CAUSE``, classified
-    (``where``: the store as :meth:`PostgresLocation.describe` names it)."""
+    (``where``: the store as :meth:`Server.describe` names it)."""
     cause = classify(exc)
     text = f"{where}: {doing}: {cause.text}" if doing else f"{where}: {cause.text}"
     return StoreError(text, permanent=cause.permanent, outage=cause.outage)

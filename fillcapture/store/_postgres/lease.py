@@ -29,18 +29,15 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
 
 from fillcapture.store._postgres import locks
 from fillcapture.store._postgres.errors import ERRORS, store_error
+from fillcapture.store._postgres.server import Server
 from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import StoreError
-
-if TYPE_CHECKING:
-    from fillcapture.store._postgres.location import PostgresLocation
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +80,7 @@ async def fence(conn: asyncpg.Connection, where: str, fences: list[Fence]) -> No
 
 
 @asynccontextmanager
-async def hold(location: PostgresLocation, where: str, instance: str,
+async def hold(location: Server, where: str, instance: str,
                fences: list[Fence], waiting: Waiting | None = None,
                check_seconds: float = 1.0) -> AsyncIterator[LeaseHeld]:
     """Hold the lease of ``instance`` for the block (see the module). Without

@@ -1,100 +1,37 @@
-"""A ``postgresql:`` store URL: the server and database it names, and its password.
-
-``postgresql://user[:password]@host[:port]/dbname[?sslmode=...&sslrootcert=...
-&sslcert=...&sslkey=...]``, the option names libpq's. The password is, in
-order: the URL's; else ``[store] password``; else the file ``store_password``
-in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``); else none (the
-driver then reads ``PGPASSWORD`` or ``~/.pgpass``). It is read when the store
-opens, and never shown: :meth:`PostgresLocation.describe` masks it.
+"""A ``postgresql:`` store URL as the store's location: the database on a
+server (:class:`~fillcapture.store._postgres.server.Server`), nothing on
+this machine's disk.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fillcapture.store._postgres.engine import PostgresStore
-from fillcapture.urls import masked
+from fillcapture.store._postgres.server import SHAPE, Server
 
-SCHEMES = ("postgresql", "postgres")
-SHAPE = "postgresql://user@host:5432/dbname"
-
-SSL_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-CREDENTIAL = "store_password"
-"""The systemd credential (``LoadCredential=store_password:...``) holding the password."""
+__all__ = ["SHAPE", "PostgresLocation"]
 
 
 @dataclass(frozen=True, slots=True)
 class PostgresLocation:
-    """A store in the database ``dsn`` names (a DSN without the password)."""
+    """A store in the database of ``server``."""
 
-    dsn: str
-    password: str | None = field(default=None, repr=False)
+    server: Server
 
     @classmethod
     def parse(cls, url: str, password: str | None = None) -> PostgresLocation:
         """Read ``url`` (``password``: ``[store] password``); ``ValueError``
         (one line, no secret) if it is not a database URL."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"must look like {SHAPE} (port must be a number)") from None
-        if parts.scheme not in SCHEMES:
-            raise ValueError(f"must look like {SHAPE}")
-        if not parts.hostname:
-            raise ValueError(f"must look like {SHAPE} (no host)")
-        database = unquote(parts.path.lstrip("/"))
-        if not database or "/" in database:
-            raise ValueError(f"must look like {SHAPE} (no database name)")
-        if parts.fragment:
-            raise ValueError(f"must look like {SHAPE} (no #fragment)")
-        options = parse_qsl(parts.query, keep_blank_values=True)
-        for name, value in options:
-            if name not in SSL_OPTIONS:
-                raise ValueError(f"unknown option {name!r} (known: {', '.join(SSL_OPTIONS)})")
-            if name == "sslmode" and value not in SSL_MODES:
-                raise ValueError(f"sslmode {value!r} is not one of {', '.join(SSL_MODES)}")
-        if parts.password is not None and password is not None:
-            raise ValueError("a password both in the url and in [store] password: keep one")
-        user = f"{quote(unquote(parts.username), safe='')}@" if parts.username else ""
-        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        dsn = f"postgresql://{user}{host}{'' if port is None else f':{port}'}/" \
-              f"{quote(database, safe='')}{'?' + parts.query if parts.query else ''}"
-        given = unquote(parts.password) if parts.password is not None else password
-        return cls(dsn, given)
+        return cls(Server.parse(url, password))
 
     def secret(self) -> str | None:
-        """The password to connect with (see the module's order); read now,
-        so a rotated credential file is seen at the next open."""
-        if self.password is not None:
-            return self.password
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if directory:
-            path = Path(directory) / CREDENTIAL
-            try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n")
-            except FileNotFoundError:
-                return None
-        return None
-
-    def connect_options(self, *, readonly: bool) -> dict[str, Any]:
-        """What the driver connects with: the DSN, the password, the session
-        settings (``readonly``: every transaction READ ONLY). The application
-        name carries the process id, so ``pg_stat_activity`` tells an
-        operator which daemon each connection is."""
-        settings = {"application_name": f"fillcapture {os.getpid()}", "timezone": "UTC"}
-        if readonly:
-            settings["default_transaction_read_only"] = "on"
-        return {"dsn": self.dsn, "password": self.secret(), "server_settings": settings}
+        """The password the store will connect with."""
+        return self.server.secret()
 
     def describe(self) -> str:
-        return masked(self.dsn)
+        return self.server.describe()
 
     def exists(self) -> bool:
         # The database is the operator's to create; its schema is made by
@@ -108,4 +45,4 @@ class PostgresLocation:
         return False  # nothing kept on this machine's disk
 
     def open(self, *, readonly: bool = False) -> PostgresStore:
-        return PostgresStore(self, readonly=readonly)
+        return PostgresStore(self.server, readonly=readonly)

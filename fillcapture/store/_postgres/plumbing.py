@@ -13,17 +13,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeAlias
+from typing import Any, Self, TypeAlias
 
 import asyncpg
 
 from fillcapture.store._postgres import lease, migrations
 from fillcapture.store._postgres.errors import ERRORS, store_error
+from fillcapture.store._postgres.server import Server
 from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import StoreError
-
-if TYPE_CHECKING:
-    from fillcapture.store._postgres.location import PostgresLocation
 
 POOL_SIZE = 4
 """Connections at most: the writer, and short or streaming reads beside it."""
@@ -43,7 +41,7 @@ class Plumbing:
     each operation borrows a connection of the pool.
     """
 
-    def __init__(self, location: PostgresLocation, *, readonly: bool = False) -> None:
+    def __init__(self, location: Server, *, readonly: bool = False) -> None:
         self.location = location
         self.readonly = readonly
         self.where = location.describe()
