@@ -15,12 +15,15 @@ without the store.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from fillcapture.fillshape import FIELDS, FillField
-from fillcapture.model import LEG, SPREAD_TRADE, Fill
+from fillcapture.model import LEG, SPREAD_TRADE, Fill, Side
 from fillcapture.model import OUTRIGHT as OUTRIGHT_FILL
 from fillcapture.store.records import FillKind, Lots, StoredFill
+from fillcapture.store.rules import order_side_of
 
 KEPT: dict[str, str] = {
     "firm": "firm",
@@ -100,6 +103,36 @@ def kind_of(kind: int, leg_sign: int | None) -> FillKind:
 def is_spread_part(fill: Fill) -> bool:
     """A leg fill or spread-level trade, stored with :data:`SPREAD_COLUMNS`."""
     return fill.kind != OUTRIGHT_FILL or fill.leg_index is not None
+
+
+def with_spread_columns(fills: Sequence[Fill], rows: Sequence[tuple[Any, ...]]
+                        ) -> list[tuple[Any, ...]]:
+    """Each of ``rows`` (an engine's :data:`INSERT_COLUMNS` values of
+    ``fills``) followed by :data:`SPREAD_COLUMNS`. A fill with a leg index
+    is a leg whatever its ``kind``; a leg not placed on its contract
+    (``leg_sign`` ``None``) is stored pending: on its spread's market,
+    without a side, the side it carries taken for the spread order's."""
+    market_at = INSERT_COLUMNS.index("market_id")
+    side_at = INSERT_COLUMNS.index("side")
+    out = []
+    for fill, row in zip(fills, rows, strict=True):
+        if fill.leg_index is None:
+            out.append((*row, fill.kind, None, None, None))
+            continue
+        order_side = _side_text(order_side_of(fill))
+        if fill.leg_sign is None:
+            spread_market = fill.spread_market_id or fill.market_id
+            values = list(row)
+            values[market_at] = spread_market
+            values[side_at] = None
+            out.append((*values, LEG, spread_market, None, order_side))
+        else:
+            out.append((*row, LEG, fill.spread_market_id, fill.leg_sign, order_side))
+    return out
+
+
+def _side_text(side: Side | None) -> str | None:
+    return None if side is None else side.value
 
 
 def lots_text(lots: Lots) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from fillcapture.model import LEG, Fill, Side
+from fillcapture.model import Fill, Side
 from fillcapture.store.columns import (
     INSERT_COLUMNS,
     OUTRIGHT,
@@ -20,9 +20,9 @@ from fillcapture.store.columns import (
     SPREAD_COLUMNS,
     is_spread_part,
     kind_of,
+    with_spread_columns,
 )
 from fillcapture.store.records import StoredFill, StoreError
-from fillcapture.store.rules import order_side_of
 
 __all__ = ["INSERT_COLUMNS", "OUTRIGHT", "SELECT_COLUMNS", "SPREAD_COLUMNS", "aware",
            "fill_rows", "is_spread_part", "spread_rows", "stored_fill"]
@@ -70,27 +70,8 @@ def fill_rows(fills: Sequence[Fill], captured_at: datetime) -> list[tuple[Any, .
 
 def spread_rows(fills: Sequence[Fill], captured_at: datetime) -> list[tuple[Any, ...]]:
     """As :func:`fill_rows`, then :data:`SPREAD_COLUMNS`, for legs and spread
-    trades; a leg not placed is stored pending (as the SQLite engine does:
-    see :func:`fillcapture.store._sqlite.rows.spread_rows`)."""
-    rows = fill_rows(fills, captured_at)
-    market_at = INSERT_COLUMNS.index("market_id")
-    side_at = INSERT_COLUMNS.index("side")
-    out = []
-    for fill, row in zip(fills, rows, strict=True):
-        if fill.leg_index is None:
-            out.append((*row, fill.kind, None, None, None))
-            continue
-        order_side = order_side_of(fill)
-        if fill.leg_sign is None:
-            spread_market = fill.spread_market_id or fill.market_id
-            values = list(row)
-            values[market_at] = spread_market
-            values[side_at] = None
-            out.append((*values, LEG, spread_market, None, _SIDE_TEXT[order_side]))
-        else:
-            out.append((*row, LEG, fill.spread_market_id, fill.leg_sign,
-                        _SIDE_TEXT[order_side]))
-    return out
+    trades (:func:`fillcapture.store.columns.with_spread_columns`)."""
+    return with_spread_columns(fills, fill_rows(fills, captured_at))
 
 
 def _side(text: str | None) -> Side | None:

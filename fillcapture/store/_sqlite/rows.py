@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fillcapture.model import LEG, Fill, Side
+from fillcapture.model import Fill, Side
 from fillcapture.store.columns import (
     HELPERS,
     INSERT_COLUMNS,
@@ -21,9 +21,9 @@ from fillcapture.store.columns import (
     SELECTED_FIELDS,
     SPREAD_COLUMNS,
     kind_of,
+    with_spread_columns,
 )
 from fillcapture.store.records import StoredFill, StoreError
-from fillcapture.store.rules import order_side_of
 
 __all__ = ["INSERT_COLUMNS", "OUTRIGHT", "SPREAD_COLUMNS", "fill_rows", "from_micros",
            "spread_rows", "stored_fill", "utc_micros", "utc_text"]
@@ -97,29 +97,8 @@ def fill_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
 
 def spread_rows(fills: Sequence[Fill], captured_at: int) -> list[tuple[Any, ...]]:
     """As :func:`fill_rows`, then :data:`SPREAD_COLUMNS`, for legs and spread
-    trades. A fill with a leg index is a leg whatever its ``kind``; a leg not
-    placed on its contract (``leg_sign`` ``None``) is stored pending: on its
-    spread's market, without a side, the side it carries taken for the
-    spread order's."""
-    rows = fill_rows(fills, captured_at)
-    market_at = INSERT_COLUMNS.index("market_id")
-    side_at = INSERT_COLUMNS.index("side")
-    out = []
-    for fill, row in zip(fills, rows, strict=True):
-        if fill.leg_index is None:
-            out.append((*row, fill.kind, None, None, None))
-            continue
-        order_side = order_side_of(fill)
-        if fill.leg_sign is None:
-            spread_market = fill.spread_market_id or fill.market_id
-            values = list(row)
-            values[market_at] = spread_market
-            values[side_at] = None
-            out.append((*values, LEG, spread_market, None, _SIDE_TEXT[order_side]))
-        else:
-            out.append((*row, LEG, fill.spread_market_id, fill.leg_sign,
-                        _SIDE_TEXT[order_side]))
-    return out
+    trades (:func:`fillcapture.store.columns.with_spread_columns`)."""
+    return with_spread_columns(fills, fill_rows(fills, captured_at))
 
 
 def _side(text: str | None) -> Side | None:
