@@ -32,7 +32,7 @@ from fillcapture.model import (
 )
 from fillcapture.store import FillQuery, OutboxCursor, Owner, Store, Verification, open_store
 from fillcapture.store.copying import verify
-from fillcapture.store.tables import TABLES, BY_NAME
+from fillcapture.store.tables import BY_NAME, TABLES
 from tests.conftest import ROOT, clean_env, cli_here
 from tests.store.factories import DAY, T0, make_fill
 
@@ -275,7 +275,8 @@ def test_a_killed_copy_run_again_continues_and_ends_equal(tmp_path: Path,
     try:
         deadline = time.monotonic() + 60
         while (done := asyncio.run(copied())) < 2000:
-            assert child.poll() is None and time.monotonic() < deadline, "copy ended early"
+            assert child.poll() is None, "the copy ended before it was killed"
+            assert time.monotonic() < deadline
             time.sleep(0.05)
         os.kill(child.pid, signal.SIGKILL)
     finally:
@@ -304,10 +305,11 @@ def test_a_destination_holding_another_store_is_refused(tmp_path: Path,
     result = copy(tmp_path, source, postgres_url)
     assert result.returncode == 2
     assert "holds another store's fills" in result.stderr
-    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
     assert password_of(postgres_url) not in result.stderr
     counted = asyncio.run(counts(postgres_url))
-    assert counted["fills"] == 5 and counted["users"] == 0  # nothing written
+    assert (counted["fills"], counted["users"]) == (5, 0)  # nothing written
 
 
 def test_bad_urls_are_one_line_without_the_password(tmp_path: Path) -> None:
@@ -320,4 +322,5 @@ def test_bad_urls_are_one_line_without_the_password(tmp_path: Path) -> None:
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert "hunter2" not in result.stderr + result.stdout
     missing = copy(tmp_path, source, f"sqlite:///{tmp_path / 'b.db'}")
-    assert missing.returncode == 2 and "no store at" in missing.stderr
+    assert missing.returncode == 2
+    assert "no store at" in missing.stderr

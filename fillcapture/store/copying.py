@@ -25,7 +25,6 @@ the copy, and compares their row counts and digests
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -104,28 +103,47 @@ def _shown(key: Key) -> str:
 
 
 class _Pages:
-    """A table's rows of one store in key order, read ``batch`` at a time."""
+    """A table's rows of one store in key order, read ``batch`` at a time:
+    ``rows[at:]`` are those read and not yet walked."""
 
     def __init__(self, store: Tables, table: Table, batch: int) -> None:
         self.store, self.table, self.batch = store, table, batch
-        self.rows: deque[Row] = deque()
+        self.rows: list[Row] = []
+        self.at = 0
         self.after: Key | None = None
         self.ended = False
 
     async def fill(self) -> bool:
         """Rows buffered (reading the next page if needed); ``False`` at the end."""
-        if not self.rows and not self.ended:
-            page = await self.store.read_rows(self.table, self.after, self.batch)
-            self.ended = len(page) < self.batch
-            if page:
-                self.after = self.table.key_of(page[-1])
-                self.rows.extend(page)
-        return bool(self.rows)
+        if self.at == len(self.rows) and not self.ended:
+            self.rows = await self.store.read_rows(self.table, self.after, self.batch)
+            self.at = 0
+            self.ended = len(self.rows) < self.batch
+            if self.rows:
+                self.after = self.table.key_of(self.rows[-1])
+        return self.at < len(self.rows)
 
-    def take(self) -> list[Row]:
-        rows = list(self.rows)
-        self.rows.clear()
+    def head(self) -> Row:
+        return self.rows[self.at]
+
+    def take(self, count: int | None = None) -> list[Row]:
+        """The next ``count`` rows (all buffered if ``None``), walked past."""
+        end = len(self.rows) if count is None else self.at + count
+        rows = self.rows[self.at:end]
+        self.at = end
         return rows
+
+    def ahead(self, count: int) -> list[Row]:
+        return self.rows[self.at:self.at + count]
+
+
+def _same_stretch(theirs: _Pages, ours: _Pages) -> int:
+    """How many of the rows buffered next are the same on both sides."""
+    span = min(len(theirs.rows) - theirs.at, len(ours.rows) - ours.at)
+    mine, held = theirs.ahead(span), ours.ahead(span)
+    if mine == held:
+        return span
+    return next(i for i, (a, b) in enumerate(zip(mine, held, strict=True)) if a != b)
 
 
 async def copy_table(source: Tables, destination: Tables, table: Table, batch: int,
@@ -133,7 +151,8 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
     """One pass over ``table``: make the destination's rows the source's."""
     theirs, ours = _Pages(source, table, batch), _Pages(destination, table, batch)
     key_of = table.key_of
-    writes: list[Row] = []
+    writes: list[Row] = []  # rows to write over the destination's
+    appends: list[Row] = []  # rows after every row of the destination
     removes: list[Key] = []
     walked = written = removed = 0
 
@@ -143,38 +162,49 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
             await destination.write_rows(table, writes)
             written += len(writes)
             writes.clear()
+        if appends and (final or len(appends) >= batch):
+            await destination.append_rows(table, appends)
+            written += len(appends)
+            appends.clear()
         if removes and (final or len(removes) >= batch):
             await destination.delete_rows(table, removes)
             removed += len(removes)
             removes.clear()
 
     while True:
-        has_source, has_destination = await theirs.fill(), await ours.fill()
+        has_source, has_destination = await asyncio.gather(theirs.fill(), ours.fill())
         if not has_source and not has_destination:
             break
         if not has_destination:  # the common case: the destination has ended
             rows = theirs.take()
-            writes.extend(rows)
+            appends.extend(rows)
             walked += len(rows)
             advance(len(rows))
         elif not has_source:
             removes.extend(key_of(row) for row in ours.take())
         else:
-            mine, held = theirs.rows[0], ours.rows[0]
+            same = _same_stretch(theirs, ours)
+            if same:  # rows unchanged since the last pass, passed over at once
+                theirs.take(same)
+                ours.take(same)
+                walked += same
+                advance(same)
+                continue
+            mine, held = theirs.head(), ours.head()
             mine_key, held_key = key_of(mine), key_of(held)
             if mine_key < held_key:
-                writes.append(theirs.rows.popleft())
+                writes.extend(theirs.take(1))
                 walked += 1
                 advance(1)
             elif held_key < mine_key:
-                removes.append(key_of(ours.rows.popleft()))
+                removes.append(key_of(ours.take(1)[0]))
             else:
                 if table.identity and table.identity_of(mine) != table.identity_of(held):
                     raise ForeignDestination(
                         f"the destination's {table.name} row {_shown(held_key)} is another "
                         "store's: copy into an empty store")
-                theirs.rows.popleft()
-                ours.rows.popleft()
+                theirs.take(1)
+                ours.take(1)
                 if mine != held:
                     writes.append(mine)
                 walked += 1
@@ -199,7 +229,7 @@ async def copy_store(source: Tables, destination: Tables, progress: Progress, *,
 
 async def table_digest(store: Tables, table: Table, batch: int = BATCH) -> tuple[int, str]:
     """``table``'s row count and digest, its rows read in key order."""
-    digest, after = Digest(), None
+    digest, after = Digest(table), None
     while True:
         rows = await store.read_rows(table, after, batch)
         digest.add(rows)

@@ -422,6 +422,12 @@ class Tables(Protocol):
         counters (row numbers, commit order) then continue after them."""
         ...
 
+    async def append_rows(self, table: Table, rows: Sequence[Row]) -> None:
+        """Store ``rows``, whose keys are all greater than every key ``table``
+        holds, the quickest way the engine has (PostgreSQL: ``COPY``); a key
+        or record held already is a :class:`StoreError`, nothing written."""
+        ...
+
     async def delete_rows(self, table: Table, keys: Sequence[Key]) -> None:
         """Remove the rows of these keys."""
         ...

@@ -20,10 +20,11 @@ destination's schema is its own engine's, current) and PostgreSQL's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from functools import cached_property
 from typing import Any, TypeAlias
 
 Row: TypeAlias = tuple[Any, ...]
@@ -56,21 +57,26 @@ class Table:
     key: tuple[str, ...]
     identity: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    @property
-    def key_positions(self) -> tuple[int, ...]:
-        names = self.names
-        return tuple(names.index(column) for column in self.key)
+    @cached_property
+    def _key_positions(self) -> tuple[int, ...]:
+        return tuple(self.names.index(column) for column in self.key)
+
+    @cached_property
+    def _identity_positions(self) -> tuple[int, ...]:
+        return tuple(self.names.index(column) for column in self.identity or self.key)
 
     def key_of(self, row: Row) -> Key:
-        return tuple(row[i] for i in self.key_positions)
+        positions = self._key_positions
+        if len(positions) == 1:
+            return (row[positions[0]],)
+        return tuple(row[i] for i in positions)
 
     def identity_of(self, row: Row) -> Key:
-        names = self.names
-        return tuple(row[names.index(column)] for column in self.identity or self.key)
+        return tuple(row[i] for i in self._identity_positions)
 
 
 def _table(name: str, key: str, columns: str, identity: str = "") -> Table:
@@ -145,41 +151,42 @@ TABLES: tuple[Table, ...] = (
 BY_NAME = {table.name: table for table in TABLES}
 
 
-def encode(value: Any) -> bytes:
-    """A value's canonical bytes for a digest: the same value on either
-    engine, the same bytes (a time in UTC microseconds, a date in ISO form)."""
-    if value is None:
-        return b"N"
-    if isinstance(value, bool):
-        return b"B1" if value else b"B0"
-    if isinstance(value, int):
-        return b"I" + str(value).encode()
-    if isinstance(value, datetime):
-        return b"M" + value.astimezone(UTC).isoformat(timespec="microseconds").encode()
-    if isinstance(value, date):
-        return b"D" + value.isoformat().encode()
-    if isinstance(value, bytes):
-        return b"X" + value.hex().encode()
-    return b"S" + str(value).encode()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
+
+
+def _day(value: date | None) -> int | None:
+    return None if value is None else value.toordinal()
 
 
 class Digest:
-    """A running SHA-256 over rows in key order: every value length-prefixed,
-    so no two different row sequences give the same bytes."""
+    """A running SHA-256 over a table's rows in key order. Each row counts as
+    the ``repr`` of its values, times as microseconds since the epoch and
+    dates as day numbers (so the same value on either engine is the same
+    text, whatever ``tzinfo`` object a driver gives); a row's ``repr`` is
+    unambiguous, so no two different row sequences hash alike."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: Table) -> None:
         self._hash = hashlib.sha256()
+        self._fixes: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, _micros if kind is Kind.TIME else _day)
+            for i, (_, kind) in enumerate(table.columns) if kind in (Kind.TIME, Kind.DATE)]
         self.rows = 0
 
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
-        update = self._hash.update
+        texts = []
         for row in rows:
-            self.rows += 1
-            update(b"R")
-            for value in row:
-                data = encode(value)
-                update(len(data).to_bytes(4, "big"))
-                update(data)
+            values = list(row)
+            for i, fix in self._fixes:
+                values[i] = fix(values[i])
+            texts.append(repr(tuple(values)))
+        if texts:
+            self.rows += len(texts)
+            self._hash.update(("\n".join(texts) + "\n").encode())
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

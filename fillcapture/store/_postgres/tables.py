@@ -3,11 +3,12 @@
 The neutral ``id`` of fills and busts is their ``outbox`` number (commit
 order, what cursors count in); a written row gets it as both its ``outbox``
 number and its ``id``, so ids stay unique and the copy keeps commit order.
-After each write the row-id and outbox sequences are moved past the rows
-written, so capture on this store numbers its next rows after them. Text
-keys are sorted ``COLLATE "C"`` (by their bytes, as SQLite sorts them), so
-both engines give a table's rows in one order. A batch is written with one
-statement over ``unnest`` of its columns.
+A batch is upserted with one statement over ``unnest`` of its columns, or,
+where none of its rows is held yet, written with ``COPY``. After each
+write the row-id and outbox sequences are moved past the rows written, so
+capture on this store numbers its next rows after them. Text keys are
+sorted ``COLLATE "C"`` (by their bytes, as SQLite sorts them), so both
+engines give a table's rows in one order.
 """
 
 from __future__ import annotations
@@ -113,6 +114,21 @@ class TablesRole(Plumbing):
             return
         async with self.transaction() as conn:
             await conn.execute(_upsert(table), *_arrays(table, table.names, rows))
+            await _advance(conn, table)
+
+    async def append_rows(self, table: Table, rows: Sequence[Row]) -> None:
+        """``COPY`` ``rows`` in (none of them held yet): twice as fast as the
+        upsert, for the bulk of a copy."""
+        if not rows:
+            return
+        columns = [_column(table, name) for name in table.names]
+        records: Sequence[Row] = rows
+        if table.name in _NUMBERED:  # the outbox number is the row id too
+            at = table.names.index("id")
+            columns.append("id")
+            records = [(*row, row[at]) for row in rows]
+        async with self.transaction() as conn:
+            await conn.copy_records_to_table(table.name, records=records, columns=columns)
             await _advance(conn, table)
 
     async def delete_rows(self, table: Table, keys: Sequence[Key]) -> None:

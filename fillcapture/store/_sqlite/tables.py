@@ -107,6 +107,17 @@ class TablesRole(Plumbing):
         async with self._writing() as conn:
             await conn.executemany(sql, values)
 
+    async def append_rows(self, table: Table, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` (none of them held yet)."""
+        if not rows:
+            return
+        names = table.names
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608 - catalogue
+               f"VALUES ({', '.join('?' for _ in names)})")
+        values = _convert(rows, _codecs(table, _WRITE, utc_text))
+        async with self._writing() as conn:
+            await conn.executemany(sql, values)
+
     async def delete_rows(self, table: Table, keys: Sequence[Key]) -> None:
         """Remove the rows of ``keys``."""
         if not keys:
