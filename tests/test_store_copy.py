@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,16 @@ from fillcapture.model import (
 from fillcapture.store import FillQuery, OutboxCursor, Owner, Store, Verification, open_store
 from fillcapture.store.copying import verify
 from fillcapture.store.tables import BY_NAME, TABLES
-from tests.conftest import ROOT, clean_env, cli_here
+from tests.conftest import (
+    ROOT,
+    Proc,
+    SimProc,
+    clean_env,
+    cli_here,
+    daemon_config,
+    stored_rows,
+    wait_until,
+)
 from tests.store.factories import DAY, T0, make_fill
 
 EXCLUDED = {"schema_migrations", "leases", "sqlite_sequence"}
@@ -324,3 +334,27 @@ def test_bad_urls_are_one_line_without_the_password(tmp_path: Path) -> None:
     missing = copy(tmp_path, source, f"sqlite:///{tmp_path / 'b.db'}")
     assert missing.returncode == 2
     assert "no store at" in missing.stderr
+
+
+def test_a_pass_beside_the_running_daemon_then_a_short_one_after_it_stops(
+        tmp_path: Path, postgres_url: str, start_sim: Callable[..., SimProc],
+        start_daemon: Callable[..., Proc]) -> None:
+    sim = start_sim("--rate", "1000", "--max-fills", "8000", "--seed", "5", "--bust", "0.02")
+    daemon = start_daemon(daemon_config(tmp_path, sim))
+    db = tmp_path / "fills.db"
+    wait_until(lambda: len(stored_rows(db)) > 1000, 30, "the daemon to capture")
+
+    long = copy(tmp_path, f"sqlite:///{db}", postgres_url)
+    assert long.returncode in (0, 1), long.stderr  # the daemon commits meanwhile
+    assert daemon.popen.poll() is None  # the copy never held it up
+    wait_until(lambda: len(stored_rows(db)) > 3000, 30, "the daemon to capture more")
+    daemon.stop()
+    assert daemon.popen.returncode == 0
+
+    short = copy(tmp_path, f"sqlite:///{db}", postgres_url)
+    assert short.returncode == 0, short.stderr
+    stored = len(stored_rows(db))
+    written = int(next(line for line in short.stderr.splitlines()
+                       if line.startswith("fills:")).split(", ")[1].split()[0].replace(",", ""))
+    assert 0 < written < stored  # only what came after the long pass
+    assert asyncio.run(all_equal(f"sqlite:///{db}", postgres_url))

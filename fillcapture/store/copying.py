@@ -25,9 +25,10 @@ the copy, and compares their row counts and digests
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from fillcapture.store.records import StoreError
 from fillcapture.store.roles import Tables
@@ -112,6 +113,7 @@ class _Pages:
         self.at = 0
         self.after: Key | None = None
         self.ended = False
+        self.walked = 0
 
     async def fill(self) -> bool:
         """Rows buffered (reading the next page if needed); ``False`` at the end."""
@@ -131,6 +133,7 @@ class _Pages:
         end = len(self.rows) if count is None else self.at + count
         rows = self.rows[self.at:end]
         self.at = end
+        self.walked += len(rows)
         return rows
 
     def ahead(self, count: int) -> list[Row]:
@@ -150,27 +153,55 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
                      advance: Callable[[int], None]) -> TableCopy:
     """One pass over ``table``: make the destination's rows the source's."""
     theirs, ours = _Pages(source, table, batch), _Pages(destination, table, batch)
-    key_of = table.key_of
     writes: list[Row] = []  # rows to write over the destination's
     appends: list[Row] = []  # rows after every row of the destination
     removes: list[Key] = []
-    walked = written = removed = 0
+    written = removed = 0
+
+    # One write at a time runs while the walk reads on: it only touches keys
+    # the walk has passed (or, appending, keys the destination never had).
+    pending: asyncio.Future[None] | None = None
+
+    async def submit(write: Coroutine[Any, Any, None]) -> None:
+        nonlocal pending
+        if pending is not None:
+            await pending
+        pending = asyncio.ensure_future(write)
 
     async def flush(final: bool = False) -> None:
         nonlocal written, removed
         if writes and (final or len(writes) >= batch):
-            await destination.write_rows(table, writes)
+            await submit(destination.write_rows(table, writes[:]))
             written += len(writes)
             writes.clear()
         if appends and (final or len(appends) >= batch):
-            await destination.append_rows(table, appends)
+            await submit(destination.append_rows(table, appends[:]))
             written += len(appends)
             appends.clear()
         if removes and (final or len(removes) >= batch):
-            await destination.delete_rows(table, removes)
+            await submit(destination.delete_rows(table, removes[:]))
             removed += len(removes)
             removes.clear()
+        if final and pending is not None:
+            await pending
 
+    try:
+        await _walk(theirs, ours, table, writes, appends, removes, flush, advance)
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+    return TableCopy(table.name, theirs.walked, written, removed)
+
+
+async def _walk(theirs: _Pages, ours: _Pages, table: Table, writes: list[Row],
+                appends: list[Row], removes: list[Key],
+                flush: Callable[..., Awaitable[None]], advance: Callable[[int], None]) -> None:
+    """Walk both stores' rows in key order, sorting each source row into
+    ``writes`` or ``appends`` and each destination row the source lacks into
+    ``removes``, flushing them as they fill."""
+    key_of = table.key_of
     while True:
         has_source, has_destination = await asyncio.gather(theirs.fill(), ours.fill())
         if not has_source and not has_destination:
@@ -178,7 +209,6 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
         if not has_destination:  # the common case: the destination has ended
             rows = theirs.take()
             appends.extend(rows)
-            walked += len(rows)
             advance(len(rows))
         elif not has_source:
             removes.extend(key_of(row) for row in ours.take())
@@ -187,14 +217,12 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
             if same:  # rows unchanged since the last pass, passed over at once
                 theirs.take(same)
                 ours.take(same)
-                walked += same
                 advance(same)
                 continue
             mine, held = theirs.head(), ours.head()
             mine_key, held_key = key_of(mine), key_of(held)
             if mine_key < held_key:
                 writes.extend(theirs.take(1))
-                walked += 1
                 advance(1)
             elif held_key < mine_key:
                 removes.append(key_of(ours.take(1)[0]))
@@ -207,11 +235,9 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
                 ours.take(1)
                 if mine != held:
                     writes.append(mine)
-                walked += 1
                 advance(1)
         await flush()
-    await flush(final=True)
-    return TableCopy(table.name, walked, written, removed)
+    await flush(True)
 
 
 async def copy_store(source: Tables, destination: Tables, progress: Progress, *,
