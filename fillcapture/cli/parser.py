@@ -15,6 +15,7 @@ from fillcapture.cli import (
     registry,
     serve,
     sim,
+    store,
 )
 
 COMMANDS = (
@@ -34,6 +35,7 @@ COMMANDS = (
     operations.add_markets,
     history.add_report,
     history.add_export,
+    store.add_store,
 )
 
 

@@ -50,6 +50,7 @@ from fillcapture.store.records import (
     TokenHolder,
     Verification,
 )
+from fillcapture.store.tables import Key, Row, Table
 
 
 class Lease(Protocol):
@@ -405,8 +406,47 @@ class Maintenance(Protocol):
         ...
 
 
+class Tables(Protocol):
+    """Every table's rows as engine-neutral values (:mod:`fillcapture.store.tables`),
+    for copying a whole store to another, of either engine. Reads see
+    committed rows; each write is one transaction."""
+
+    async def read_rows(self, table: Table, after: Key | None, limit: int) -> list[Row]:
+        """Up to ``limit`` rows of ``table`` in key order, those after the key
+        ``after`` (from the first if ``None``)."""
+        ...
+
+    async def write_rows(self, table: Table, rows: Sequence[Row]) -> None:
+        """Store ``rows``, each replacing the row of its key if there is one
+        (so writing the same rows again changes nothing); the engine's
+        counters (row numbers, commit order) then continue after them."""
+        ...
+
+    async def append_rows(self, table: Table, rows: Sequence[Row]) -> None:
+        """Store ``rows``, whose keys are all greater than every key ``table``
+        holds, the quickest way the engine has (PostgreSQL: ``COPY``); a key
+        or record held already is a :class:`StoreError`, nothing written."""
+        ...
+
+    async def delete_rows(self, table: Table, keys: Sequence[Key]) -> None:
+        """Remove the rows of these keys."""
+        ...
+
+    async def count_rows(self, table: Table) -> int:
+        """How many rows ``table`` holds."""
+        ...
+
+    async def last_row(self, table: Table) -> Row | None:
+        """The row of the greatest key; ``None`` if the table is empty."""
+        ...
+
+    async def find_row(self, table: Table, key: Key) -> Row | None:
+        """The row of ``key``; ``None`` if there is none."""
+        ...
+
+
 class Store(Lease, Capture, Catalogue, Query, Registry, Summaries, Operations, Tokens,
-            OutboxStore, Maintenance, Protocol):
+            OutboxStore, Maintenance, Tables, Protocol):
     """A fill store: every role. Open it with ``async with``; every write is one transaction."""
 
     async def __aenter__(self) -> Self: ...

@@ -2,7 +2,7 @@
 
 Each role lives in a module of its name, as in the SQLite engine (capture,
 catalogue, query, registry, summaries, operations, tokens, outbox,
-maintenance; the lease in :mod:`.lease`); the pool in :mod:`.plumbing`.
+maintenance, tables; the lease in :mod:`.lease`); the pool in :mod:`.plumbing`.
 Every operation borrows a connection of the pool, so reads never wait for
 the capture path's transaction.
 """
@@ -17,11 +17,12 @@ from fillcapture.store._postgres.outbox import OutboxRole
 from fillcapture.store._postgres.query import QueryRole
 from fillcapture.store._postgres.registry import RegistryRole
 from fillcapture.store._postgres.summaries import SummariesRole
+from fillcapture.store._postgres.tables import TablesRole
 from fillcapture.store._postgres.tokens import TokensRole
 
 
 class PostgresStore(CaptureRole, CatalogueRole, QueryRole, RegistryRole, SummariesRole,
-                    OperationsRole, TokensRole, OutboxRole, MaintenanceRole):
+                    OperationsRole, TokensRole, OutboxRole, MaintenanceRole, TablesRole):
     """A fill store in one PostgreSQL database. Open with ``async with``.
 
     ``readonly``: every transaction runs ``READ ONLY`` and the schema must be

@@ -1,7 +1,7 @@
 """The SQLite store engine: one class composed of the role implementations.
 
 Each role lives in a module of its name (capture, catalogue, query, registry,
-summaries, operations, tokens, outbox, maintenance); the shared connection in
+summaries, operations, tokens, outbox, maintenance, tables); the shared connection in
 :mod:`.plumbing`. One connection serves writes and short reads; each long read
 (``fills()``, ``fill_page()``) gets a read-only connection of its own.
 """
@@ -16,11 +16,12 @@ from fillcapture.store._sqlite.outbox import OutboxRole
 from fillcapture.store._sqlite.query import QueryRole
 from fillcapture.store._sqlite.registry import RegistryRole
 from fillcapture.store._sqlite.summaries import SummariesRole
+from fillcapture.store._sqlite.tables import TablesRole
 from fillcapture.store._sqlite.tokens import TokensRole
 
 
 class SqliteStore(CaptureRole, CatalogueRole, QueryRole, RegistryRole, SummariesRole,
-                  OperationsRole, TokensRole, OutboxRole, MaintenanceRole):
+                  OperationsRole, TokensRole, OutboxRole, MaintenanceRole, TablesRole):
     """A fill store in one SQLite file. Open with ``async with SqliteStore(path) as store``.
 
     ``readonly`` opens the file read-only: it must exist with a current schema,
