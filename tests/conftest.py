@@ -283,9 +283,10 @@ def stored_rows(where: Path | str, *, busted: bool = False) -> list[tuple[Any, .
             raise
 
 
-NO_SCHEMA_YET = ("run the daemon once", "(no schema)")
+NO_SCHEMA_YET = ("run the daemon once", "open it read-write")
 """What a read-only open says of a store whose daemon has not made its schema
-yet (PostgreSQL, SQLite): to :func:`stored_rows`, a store with no fills."""
+yet, or not all of it (PostgreSQL, SQLite): to :func:`stored_rows`, a store
+with no fills."""
 
 
 def _protocol_rows(url: str, *, busted: bool) -> list[tuple[Any, ...]]:

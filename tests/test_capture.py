@@ -55,10 +55,11 @@ def test_risk_manager_mode_drops_unowned_account(
 
 def test_sigkill_mid_stream_then_restart_ends_with_exact_ledger(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+    engine_store_url: str,
 ) -> None:
     sim = start_sim("--rate", "3000", "--max-fills", "24000", "--seed", "11")
-    config = daemon_config(tmp_path, sim)
-    db = tmp_path / "fills.db"
+    config = daemon_config(tmp_path, sim, store_url=engine_store_url)
+    db = engine_store_url
 
     first = start_daemon(config, name="daemon1")
     wait_until(lambda: len(stored_rows(db)) > 2000, 30, "the first daemon to capture")
