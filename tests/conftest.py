@@ -15,9 +15,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,6 +25,7 @@ from fillcapture.sim import LedgerFill, read_ledger
 from fillcapture.store import FillQuery, Store, StoreError, locate, open_store
 from tests.pgcluster import ClusterError, PostgresCluster
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -289,31 +290,40 @@ yet, or not all of it (PostgreSQL, SQLite): to :func:`stored_rows`, a store
 with no fills."""
 
 
-def _protocol_rows(url: str, *, busted: bool) -> list[tuple[Any, ...]]:
-    """:func:`stored_rows` of the store at ``url``, through ``Store.fills``.
-    Run on an event loop of its own (in a thread of its own when the caller
-    is on one already)."""
+def read_store(url: str, read: Callable[[Store], Awaitable[T]]) -> T:
+    """``await read(store)`` on the store at ``url`` opened read-only, from
+    synchronous code: on an event loop of its own (in a thread of its own
+    when the caller is on one already)."""
 
-    async def read() -> list[tuple[Any, ...]]:
-        if not locate(url).exists():  # a SQLite file not created yet
-            return []
-        try:
-            async with open_store(url, readonly=True) as store:
-                return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index,
-                         f.side.value if f.side is not None else None, f.volume, f.price,
-                         *((f.busted,) if busted else ()))
-                        async for f in store.fills(FillQuery(include_busted=True))]
-        except StoreError as exc:
-            if any(said in str(exc) for said in NO_SCHEMA_YET):
-                return []
-            raise
+    async def opened() -> T:
+        async with open_store(url, readonly=True) as store:
+            return await read(store)
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(read())
+        return asyncio.run(opened())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, read()).result()
+        return pool.submit(asyncio.run, opened()).result()
+
+
+def _protocol_rows(url: str, *, busted: bool) -> list[tuple[Any, ...]]:
+    """:func:`stored_rows` of the store at ``url``, through ``Store.fills``."""
+
+    async def rows(store: Store) -> list[tuple[Any, ...]]:
+        return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index,
+                 f.side.value if f.side is not None else None, f.volume, f.price,
+                 *((f.busted,) if busted else ()))
+                async for f in store.fills(FillQuery(include_busted=True))]
+
+    if not locate(url).exists():  # a SQLite file not created yet
+        return []
+    try:
+        return read_store(url, rows)
+    except StoreError as exc:
+        if any(said in str(exc) for said in NO_SCHEMA_YET):
+            return []
+        raise
 
 
 def ledger_rows(ledger: list[LedgerFill], owned: set[str], *, busted: bool = False
