@@ -85,8 +85,12 @@ class PostgresLocation:
 
     def connect_options(self, *, readonly: bool) -> dict[str, Any]:
         """What the driver connects with: the DSN, the password, the session
-        settings (``readonly``: every transaction READ ONLY)."""
-        settings = {"application_name": "fillcapture", "timezone": "UTC"}
+        settings (``readonly``: every transaction READ ONLY). JIT is off: the
+        engine's reads carry each fill's owner as registry subqueries, which
+        the planner costs past ``jit_above_cost`` once a few thousand fills
+        are stored, and LLVM then spends most of a second compiling a read
+        that runs in milliseconds (every outbox batch, every API page)."""
+        settings = {"application_name": "fillcapture", "timezone": "UTC", "jit": "off"}
         if readonly:
             settings["default_transaction_read_only"] = "on"
         return {"dsn": self.dsn, "password": self.secret(), "server_settings": settings}
