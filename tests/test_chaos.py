@@ -29,6 +29,7 @@ from tests.conftest import (
     daemon_config,
     ledger_rows,
     read_store,
+    stored_count,
     stored_rows,
     wait_until,
 )
@@ -109,18 +110,19 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         # Killed mid-capture, not before its login: on a loaded machine a
         # daemon may take longer to start than the market to reach the share.
         before = kills[-1] if kills else 0
-        wait_until(lambda b=before: len(stored_rows(db)) > b, 60,
+        wait_until(lambda b=before: stored_count(db) > b, 60,
                    f"daemon{n} to store fills")
         daemon.popen.kill()  # SIGKILL: no drain, no goodbye
         assert daemon.wait() == -signal.SIGKILL
-        kills.append(len(stored_rows(db)))
+        kills.append(stored_count(db))
         time.sleep(1.0)  # the market goes on while the daemon is down
     last = start_daemon(config, name="daemon3")
     sim.wait_for("sim.generator.done", 90, stream="stderr")
 
     ledger = sim.ledger()
     expected = sorted(ledger_rows(ledger, OWNED, busted=True), key=repr)
-    wait_until(lambda: sorted(stored_rows(db, busted=True), key=repr) == expected, 90,
+    wait_until(lambda: stored_count(db) >= len(expected)
+               and sorted(stored_rows(db, busted=True), key=repr) == expected, 90,
                "the store to equal the owned ledger")
     time.sleep(1.0)  # anything extra would land now
     stored = stored_rows(db, busted=True)

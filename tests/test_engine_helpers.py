@@ -1,5 +1,6 @@
 """The engine-neutral test helpers: ``stored_rows`` reads a store of either
-engine by its URL, in the shape it reads a SQLite file in."""
+engine by its URL, in the shape it reads a SQLite file in, and ``stored_count``
+counts them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from fillcapture.model import Bust, Fill, Side
 from fillcapture.store import open_store
-from tests.conftest import stored_rows
+from tests.conftest import stored_count, stored_rows
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DAY = date(2026, 11, 23)
@@ -33,11 +34,13 @@ async def test_stored_rows_reads_a_store_of_each_engine_by_url(
         engine_store_url: str, tmp_path: Path) -> None:
     # Before the daemon's first open: a store with no schema has no rows.
     assert stored_rows(engine_store_url) == []
+    assert stored_count(engine_store_url) == 0
     async with open_store(engine_store_url) as store:
         await store.insert_fills(FILLS)
         await store.insert_busts([Bust(FILLS[1], T0)])
     # Called from this test's running event loop: it reads on a loop of its own.
     rows = stored_rows(engine_store_url, busted=True)
+    assert stored_count(engine_store_url) == len(rows) == 3
     assert sorted(rows, key=str) == [
         ("SIMFIRM", "11111", "o1", "T1", None, "BUY", 2, "6000.25", False),
         ("SIMFIRM", "11111", "o2", "T2", 0, None, 2, "-0.50", True),  # a pending leg

@@ -28,6 +28,7 @@ from tests.conftest import (
     daemon_config,
     ledger_rows,
     read_store,
+    stored_count,
     stored_rows,
     toml_value,
     wait_until,
@@ -94,7 +95,7 @@ def published(daemon_config_path: Path) -> float:
 
 
 def all_delivered(sub: Subscriber, db: str) -> Callable[[], bool]:
-    return lambda: bool(stored_rows(db)) and sub.unique_fill_ids() == {
+    return lambda: stored_count(db) > 0 and sub.unique_fill_ids() == {
         fid for _, fid in store_order(db)}
 
 
@@ -136,7 +137,7 @@ def test_every_fill_and_bust_reaches_a_subscriber(
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")
@@ -176,18 +177,18 @@ def test_broker_killed_for_ten_seconds_mid_stream(
     wait_until(lambda: len(subscriber.unique_fill_ids()) > 300, 20, "publishing under way")
     mosquitto.kill()
     received_at_kill = len(subscriber.unique_fill_ids())
-    stored_at_kill = len(stored_rows(db))
+    stored_at_kill = stored_count(db)
     time.sleep(10)
     # Capture went on at full pace without the broker: it keeps up with the market.
     owned_now = len(ledger_rows(sim.ledger(), OWNED))
-    stored_now = len(stored_rows(db))
+    stored_now = stored_count(db)
     assert stored_now - stored_at_kill > 1500
     assert owned_now - stored_now < 100
     mosquitto.start()
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")
@@ -217,7 +218,7 @@ def test_daemon_sigkilled_and_restarted(
     second = start_daemon(config, name="daemon2")
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")
