@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -13,16 +15,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from fillcapture.sim import LedgerFill, read_ledger
-from fillcapture.store import Store, open_store
+from fillcapture.store import FillQuery, Store, StoreError, locate, open_store
 from tests.pgcluster import ClusterError, PostgresCluster
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -226,10 +229,13 @@ def start_daemon(tmp_path: Path, procs: list[Proc]) -> Callable[..., Proc]:
 
 def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
                   users: list[dict[str, Any]] | None = None, password: str = "sim-password",
-                  metrics: dict[str, Any] | None = None, **t4: Any) -> Path:
+                  metrics: dict[str, Any] | None = None, store_url: str | None = None,
+                  **t4: Any) -> Path:
     """A daemon configuration against a standalone simulator. Its metrics
     endpoint is on a free port unless ``metrics`` says otherwise, so that
-    daemons side by side, and one a developer runs, do not collide."""
+    daemons side by side, and one a developer runs, do not collide. The
+    store is ``store_url`` (see the ``engine_store_url`` fixture), by default
+    the SQLite file ``fills.db`` in ``tmp_path``."""
     if metrics is None:
         metrics = {"listen": f"127.0.0.1:{free_port()}"}
     if users is None:
@@ -241,7 +247,7 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
                "password": password, "app_license": "00000000-0000-0000-0000-000000000000",
                "subscribe_all": subscribe_all, "reconnect_base": 0.2, "reconnect_cap": 1.0}
               | t4,
-        "store": {"url": f"sqlite:///{tmp_path / 'fills.db'}"},
+        "store": {"url": store_url or f"sqlite:///{tmp_path / 'fills.db'}"},
         "users": users,
         "metrics": metrics,
         # No jobs: a seal at start would make fills of the simulator's fixed
@@ -252,9 +258,14 @@ def daemon_config(tmp_path: Path, sim: SimProc, *, subscribe_all: bool = True,
     })
 
 
-def stored_rows(db: Path, *, busted: bool = False) -> list[tuple[Any, ...]]:
+def stored_rows(where: Path | str, *, busted: bool = False) -> list[tuple[Any, ...]]:
     """(firm, account, order_id, exchange_trade_id, leg_index, side, volume, price),
-    and whether the fill is busted if ``busted``."""
+    and whether the fill is busted if ``busted``, of every fill in the store
+    ``where``: a SQLite file's path, or a store URL of any engine (read
+    through the store protocol, read-only). A store not created yet has none."""
+    if isinstance(where, str):
+        return _protocol_rows(where, busted=busted)
+    db = where
     if not db.exists():
         return []
     flag = ", busted_at IS NOT NULL" if busted else ""
@@ -271,6 +282,67 @@ def stored_rows(db: Path, *, busted: bool = False) -> list[tuple[Any, ...]]:
             if "no such table" in str(exc):  # the daemon has not created its schema yet
                 return []
             raise
+
+
+NO_SCHEMA_YET = ("run the daemon once", "open it read-write")
+"""What a read-only open says of a store whose daemon has not made its schema
+yet, or not all of it (PostgreSQL, SQLite): to :func:`stored_rows`, a store
+with no fills."""
+
+
+def read_store(url: str, read: Callable[[Store], Awaitable[T]]) -> T:
+    """``await read(store)`` on the store at ``url`` opened read-only, from
+    synchronous code: on an event loop of its own (in a thread of its own
+    when the caller is on one already)."""
+
+    async def opened() -> T:
+        async with open_store(url, readonly=True) as store:
+            return await read(store)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(opened())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, opened()).result()
+
+
+def _protocol_rows(url: str, *, busted: bool) -> list[tuple[Any, ...]]:
+    """:func:`stored_rows` of the store at ``url``, through ``Store.fills``."""
+
+    async def rows(store: Store) -> list[tuple[Any, ...]]:
+        return [(f.firm, f.account, f.order_id, f.exchange_trade_id, f.leg_index,
+                 f.side.value if f.side is not None else None, f.volume, f.price,
+                 *((f.busted,) if busted else ()))
+                async for f in store.fills(FillQuery(include_busted=True))]
+
+    if not locate(url).exists():  # a SQLite file not created yet
+        return []
+    try:
+        return read_store(url, rows)
+    except StoreError as exc:
+        if any(said in str(exc) for said in NO_SCHEMA_YET):
+            return []
+        raise
+
+
+def stored_count(where: Path | str) -> int:
+    """``len(stored_rows(where))`` in one count: for polling while a daemon
+    captures, where reading every row would compete with it for the CPU."""
+    if isinstance(where, Path):
+        return len(stored_rows(where))
+
+    async def count(store: Store) -> int:
+        return await store.count_fills()
+
+    if not locate(where).exists():
+        return 0
+    try:
+        return read_store(where, count)
+    except StoreError as exc:
+        if any(said in str(exc) for said in NO_SCHEMA_YET):
+            return 0
+        raise
 
 
 def ledger_rows(ledger: list[LedgerFill], owned: set[str], *, busted: bool = False
@@ -370,3 +442,17 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
     url = postgres_cluster.database()
     yield url
     postgres_cluster.drop(url)
+
+
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=ENGINES)
+def engine_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store URL of each engine in turn (the test id names it): a
+    SQLite file ``fills.db`` under ``tmp_path``, or a new empty PostgreSQL
+    database (``postgres_url``; the cluster starts only when asked for)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fills.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -15,6 +15,7 @@ from tests.conftest import (
     SimProc,
     daemon_config,
     ledger_rows,
+    stored_count,
     stored_rows,
     wait_until,
 )
@@ -55,22 +56,23 @@ def test_risk_manager_mode_drops_unowned_account(
 
 def test_sigkill_mid_stream_then_restart_ends_with_exact_ledger(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+    engine_store_url: str,
 ) -> None:
     sim = start_sim("--rate", "3000", "--max-fills", "24000", "--seed", "11")
-    config = daemon_config(tmp_path, sim)
-    db = tmp_path / "fills.db"
+    config = daemon_config(tmp_path, sim, store_url=engine_store_url)
+    db = engine_store_url
 
     first = start_daemon(config, name="daemon1")
-    wait_until(lambda: len(stored_rows(db)) > 2000, 30, "the first daemon to capture")
+    wait_until(lambda: stored_count(db) > 2000, 30, "the first daemon to capture")
     first.popen.kill()  # SIGKILL: no drain, no goodbye
     assert first.wait() == -signal.SIGKILL
-    at_kill = len(stored_rows(db))
+    at_kill = stored_count(db)
     time.sleep(1.5)  # the market goes on while the daemon is down
 
     second = start_daemon(config, name="daemon2")
     wait_until(lambda: len(sim.ledger()) == 24000, 60, "the simulator to finish")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 60, "all owned fills stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 60, "all owned fills stored")
     time.sleep(0.5)
 
     stored = stored_rows(db)

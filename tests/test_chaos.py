@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
 from fillcapture.feeds.t4.proto import service_pb2
 from fillcapture.sim.ledger import read_corrupt
-from tests.conftest import Proc, SimProc, daemon_config, ledger_rows, stored_rows, wait_until
+from fillcapture.store import FillQuery, Store
+from tests.conftest import (
+    Proc,
+    SimProc,
+    daemon_config,
+    ledger_rows,
+    read_store,
+    stored_count,
+    stored_rows,
+    wait_until,
+)
 
 OWNED = {"11111", "22222", "33333", "44444"}
 ACCOUNTS = "11111,22222,33333,44444,55555,66666"
@@ -63,8 +73,20 @@ def _generated(sim: SimProc) -> int:
     return len(sim.ledger())
 
 
+async def _markets_and_quarantine(store: Store) -> tuple[
+        set[tuple[str, str, int, str]], list[tuple[str, bytes, datetime | None]]]:
+    """(order id, exchange trade id, leg index or -1, market) of every stored
+    fill; (kind, raw, resolved at) of every quarantined record."""
+    markets = {(f.order_id, f.exchange_trade_id, -1 if f.leg_index is None else f.leg_index,
+                f.market_id) async for f in store.fills(FillQuery(include_busted=True))}
+    kept = [(row.record.kind, row.record.raw, row.resolved_at)
+            for row in await store.quarantined(open_only=False)]
+    return markets, kept
+
+
 def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
+    engine_store_url: str,
 ) -> None:
     sim = start_sim(
         "--accounts", ACCOUNTS, "--rate", "1500", "--max-fills", str(FILLS), "--seed", "23",
@@ -76,8 +98,8 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         "--wait-for-subscriber",
     )
     # A session told it is logged in elsewhere waits elsewhere_delay: short here.
-    config = daemon_config(tmp_path, sim, elsewhere_delay=0.5)
-    db = tmp_path / "fills.db"
+    config = daemon_config(tmp_path, sim, elsewhere_delay=0.5, store_url=engine_store_url)
+    db = engine_store_url
 
     kills = []
     daemons = []
@@ -88,18 +110,19 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
         # Killed mid-capture, not before its login: on a loaded machine a
         # daemon may take longer to start than the market to reach the share.
         before = kills[-1] if kills else 0
-        wait_until(lambda b=before: db.exists() and len(stored_rows(db)) > b, 60,
+        wait_until(lambda b=before: stored_count(db) > b, 60,
                    f"daemon{n} to store fills")
         daemon.popen.kill()  # SIGKILL: no drain, no goodbye
         assert daemon.wait() == -signal.SIGKILL
-        kills.append(len(stored_rows(db)))
+        kills.append(stored_count(db))
         time.sleep(1.0)  # the market goes on while the daemon is down
     last = start_daemon(config, name="daemon3")
     sim.wait_for("sim.generator.done", 90, stream="stderr")
 
     ledger = sim.ledger()
     expected = sorted(ledger_rows(ledger, OWNED, busted=True), key=repr)
-    wait_until(lambda: sorted(stored_rows(db, busted=True), key=repr) == expected, 90,
+    wait_until(lambda: stored_count(db) >= len(expected)
+               and sorted(stored_rows(db, busted=True), key=repr) == expected, 90,
                "the store to equal the owned ledger")
     time.sleep(1.0)  # anything extra would land now
     stored = stored_rows(db, busted=True)
@@ -128,9 +151,7 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
     assert sorted(stored, key=repr) == expected
     assert int(str(stopped["malformed"])) > 0
     # Each fill on its own market: a leg on its leg's contract, not the spread's.
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        markets = set(conn.execute(
-            "SELECT order_id, exchange_trade_id, leg_index, market_id FROM fills").fetchall())
+    markets, kept = read_store(db, _markets_and_quarantine)
     assert markets == {(f.order_id, f.exchange_trade_id,
                         -1 if f.leg_index is None else f.leg_index, f.market_id)
                        for f in owned}
@@ -141,8 +162,6 @@ def test_chaos_session_with_two_sigkills_ends_equal_to_the_owned_ledger(
     # have been stored, since every owned ledger fill is stored above.
     corrupt = sorted((o, t) for number, o, t in read_corrupt(sim.ledger_path)
                      if number in OWNED)
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        kept = conn.execute("SELECT kind, raw, resolved_at FROM quarantine").fetchall()
     records = [(kind, _fills_in(raw)) for kind, raw, _ in kept]
     found = sorted((o, t) for kind, fills in records for o, t in fills if t.endswith("-corrupt"))
     print(f"quarantined={len(kept)} corrupt_sent_owned={len(corrupt)} "

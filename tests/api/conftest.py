@@ -1,4 +1,5 @@
-"""A real ``fillcapture serve`` process over a real store file, one per test module.
+"""A real ``fillcapture serve`` process over a real store, one per test module:
+a SQLite file (``api``), or one of each engine in turn (``engine_api``).
 
 The store holds the fills of two users whose accounts overlap by number:
 A owns 11111 and 22222 at any firm, B owns 33333 and 11111 at firm F2 (an
@@ -20,8 +21,9 @@ import httpx
 import pytest
 
 from fillcapture.model import LEG, Bust, Fill, Side, SnapshotReceived
-from fillcapture.store import Verification
-from tests.conftest import Proc, free_port, run_cli, store_at, write_config
+from fillcapture.store import Verification, open_store
+from tests.conftest import ENGINES, Proc, free_port, run_cli, write_config
+from tests.pgcluster import PostgresCluster
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
@@ -107,11 +109,14 @@ def issue_token(config: Path, *args: str) -> str:
     return result.stdout.splitlines()[-1]
 
 
-def make_store(workdir: Path) -> tuple[Path, Path]:
-    """The store and a configuration naming it (and the ES point value)."""
+def make_store(workdir: Path, store_url: str | None = None) -> tuple[Path, Path]:
+    """The store and a configuration naming it (and the ES point value): the
+    store at ``store_url``, by default the SQLite file ``fills.db`` in
+    ``workdir``, whose path comes first (absent with another ``store_url``)."""
     db = workdir / "fills.db"
+    url = store_url or f"sqlite:///{db}"
     config = write_config(workdir / "fillcapture.toml", {
-        "store": {"url": f"sqlite:///{db}"},
+        "store": {"url": url},
         "api": {"listen": f"127.0.0.1:{free_port()}"},
         "log": {"format": "json"},
     })
@@ -119,7 +124,7 @@ def make_store(workdir: Path) -> tuple[Path, Path]:
         handle.write(f'[api.point_values]\n"{ES}" = "{ES_POINT_VALUE}"\n')
 
     async def fill() -> None:
-        async with store_at(db) as store:
+        async with open_store(url) as store:
             await store.add_user("A", ["11111", "22222"])
             await store.add_user("B", ["33333"])
             await store.add_user("B", ["11111"], firm="F2", force=True)
@@ -142,10 +147,10 @@ def start_api(workdir: Path, config: Path, *flags: str) -> tuple[Proc, str]:
     return process, url
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    workdir = tmp_path_factory.mktemp("api")
-    db, config = make_store(workdir)
+def serving(workdir: Path, store_url: str | None = None) -> Iterator[Api]:
+    """The store filled, tokens issued for A, B and an operator, and the API
+    serving it, stopped after."""
+    db, config = make_store(workdir, store_url)
     tokens = {"A": issue_token(config, "A"), "B": issue_token(config, "B"),
               "ops": issue_token(config, "ops", "--admin")}
     process, url = start_api(workdir, config)
@@ -153,6 +158,29 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield Api(url, config, db, tokens, process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from serving(tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine_api(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The API over a store of each engine in turn (the test id names it): a
+    SQLite file, or a database of its own in the session's PostgreSQL cluster
+    (which ``fillcapture serve`` opens read-only)."""
+    workdir = tmp_path_factory.mktemp(f"api-{request.param}")
+    if request.param == "sqlite":
+        yield from serving(workdir)
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    store_url = cluster.database()
+    try:
+        yield from serving(workdir, store_url)
+    finally:
+        cluster.drop(store_url)
 
 
 def fill_id(fill: Fill) -> str:

@@ -1,4 +1,5 @@
-"""A user's token never yields another user's rows: every endpoint, every filter.
+"""A user's token never yields another user's rows: every endpoint, every filter,
+with the API served from a store of each engine.
 
 Both users own an account numbered 11111 (A at any firm, B at firm F2), so a
 filter on the number alone must still keep each to their own fills.
@@ -25,6 +26,13 @@ from tests.api.conftest import (
     expected,
     owner,
 )
+
+
+@pytest.fixture(scope="module")
+def api(engine_api: Api) -> Api:
+    """Every test here runs against the API over each engine's store."""
+    return engine_api
+
 
 OTHER = {"A": "B", "B": "A"}
 ACCOUNTS = {"A": ["11111", "22222"], "B": ["11111", "33333"]}

@@ -1,5 +1,6 @@
 """The MQTT publisher end to end: a simulator process, a daemon process with
-``[mqtt]``, a real Mosquitto and a real subscriber; the store is the measure.
+``[mqtt]``, a real Mosquitto and a real subscriber; the store, of each engine,
+is the measure.
 
 Each test ends with the subscriber holding, after de-duplication by
 ``fill_id``, exactly the store's fills and busts, each account's fills first
@@ -9,7 +10,6 @@ seen in the order they were committed.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -20,12 +20,15 @@ import httpx
 import pytest
 
 from fillcapture.publish.schema import fill_id
+from fillcapture.store import FillQuery, OutboxCursor, Store
 from tests.conftest import (
     Mosquitto,
     Proc,
     SimProc,
     daemon_config,
     ledger_rows,
+    read_store,
+    stored_count,
     stored_rows,
     toml_value,
     wait_until,
@@ -42,10 +45,11 @@ def subscriber(mosquitto: Mosquitto) -> Iterator[Subscriber]:
     sub.close()
 
 
-def mqtt_config(tmp_path: Path, sim: SimProc, broker: Mosquitto, **mqtt: Any) -> Path:
+def mqtt_config(tmp_path: Path, sim: SimProc, broker: Mosquitto, store_url: str,
+                **mqtt: Any) -> Path:
     """``daemon_config`` with an ``[mqtt]`` section publishing to ``broker``;
     quick reconnects, as a broker on the same machine allows."""
-    path = daemon_config(tmp_path, sim)
+    path = daemon_config(tmp_path, sim, store_url=store_url)
     section = {"enabled": True, "host": "127.0.0.1", "port": broker.port,
                "reconnect_base": 0.2, "reconnect_cap": 1.0, "resume_delay": 1.0} | mqtt
     lines = ["[mqtt]", *(f"{key} = {toml_value(value)}" for key, value in section.items())]
@@ -53,20 +57,32 @@ def mqtt_config(tmp_path: Path, sim: SimProc, broker: Mosquitto, **mqtt: Any) ->
     return path
 
 
-def store_order(db: Path) -> list[tuple[str, str]]:
-    """(account, fill_id) of every stored fill, in commit order."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT account, firm, order_id, trade_key, leg_index FROM fills ORDER BY id")
-        return [(account, fill_id(firm, order, key, None if leg < 0 else leg))
-                for account, firm, order, key, leg in rows]
+def store_order(db: str) -> list[tuple[str, str]]:
+    """(account, fill_id) of every stored fill, in commit order: the store's
+    outbox read from its start by a reader of its own."""
+
+    async def read(store: Store) -> list[tuple[str, str]]:
+        order: list[tuple[str, str]] = []
+        cursor = OutboxCursor()
+        while True:
+            batch = await store.outbox_batch(cursor, 5000)
+            if not batch.fills and not batch.busts:
+                return order
+            order += [(f.account, fill_id(f.firm, f.order_id, f.trade_key, f.leg_index))
+                      for f in batch.fills]
+            cursor = batch.cursor
+
+    return read_store(db, read)
 
 
-def store_busts(db: Path) -> set[str]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT firm, order_id, trade_key, leg_index FROM busts")
-        return {fill_id(firm, order, key, None if leg < 0 else leg)
-                for firm, order, key, leg in rows}
+def store_busts(db: str) -> set[str]:
+    """The fill_id of every busted stored fill."""
+
+    async def read(store: Store) -> set[str]:
+        return {fill_id(f.firm, f.order_id, f.trade_key, f.leg_index)
+                async for f in store.fills(FillQuery(include_busted=True)) if f.busted}
+
+    return read_store(db, read)
 
 
 def published(daemon_config_path: Path) -> float:
@@ -78,12 +94,12 @@ def published(daemon_config_path: Path) -> float:
                       if line.startswith("fillcapture_mqtt_published_total ")))
 
 
-def all_delivered(sub: Subscriber, db: Path) -> Callable[[], bool]:
-    return lambda: bool(stored_rows(db)) and sub.unique_fill_ids() == {
+def all_delivered(sub: Subscriber, db: str) -> Callable[[], bool]:
+    return lambda: stored_count(db) > 0 and sub.unique_fill_ids() == {
         fid for _, fid in store_order(db)}
 
 
-def check_against_store(sub: Subscriber, db: Path) -> None:
+def check_against_store(sub: Subscriber, db: str) -> None:
     """De-duplicated by fill_id, the subscriber has exactly the store's fills
     and busts; each account's fills were first seen in commit order."""
     fills = sub.fills()
@@ -111,17 +127,17 @@ def check_against_store(sub: Subscriber, db: Path) -> None:
 
 def test_every_fill_and_bust_reaches_a_subscriber(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
-    mosquitto: Mosquitto, subscriber: Subscriber,
+    mosquitto: Mosquitto, subscriber: Subscriber, engine_store_url: str,
 ) -> None:
     sim = start_sim("--rate", "1000", "--max-fills", "1500", "--bust", "0.05",
                     "--spread", "0.2", "--seed", "3")
-    config = mqtt_config(tmp_path, sim, mosquitto)
+    config = mqtt_config(tmp_path, sim, mosquitto, engine_store_url)
     daemon = start_daemon(config)
-    db = tmp_path / "fills.db"
+    db = engine_store_url
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")
@@ -151,28 +167,28 @@ def test_every_fill_and_bust_reaches_a_subscriber(
 
 def test_broker_killed_for_ten_seconds_mid_stream(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
-    mosquitto: Mosquitto, subscriber: Subscriber,
+    mosquitto: Mosquitto, subscriber: Subscriber, engine_store_url: str,
 ) -> None:
     sim = start_sim("--rate", "300", "--max-fills", "4500", "--bust", "0.02", "--seed", "5")
-    config = mqtt_config(tmp_path, sim, mosquitto)
+    config = mqtt_config(tmp_path, sim, mosquitto, engine_store_url)
     start_daemon(config)
-    db = tmp_path / "fills.db"
+    db = engine_store_url
 
     wait_until(lambda: len(subscriber.unique_fill_ids()) > 300, 20, "publishing under way")
     mosquitto.kill()
     received_at_kill = len(subscriber.unique_fill_ids())
-    stored_at_kill = len(stored_rows(db))
+    stored_at_kill = stored_count(db)
     time.sleep(10)
     # Capture went on at full pace without the broker: it keeps up with the market.
     owned_now = len(ledger_rows(sim.ledger(), OWNED))
-    stored_now = len(stored_rows(db))
+    stored_now = stored_count(db)
     assert stored_now - stored_at_kill > 1500
     assert owned_now - stored_now < 100
     mosquitto.start()
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")
@@ -184,11 +200,11 @@ def test_broker_killed_for_ten_seconds_mid_stream(
 
 def test_daemon_sigkilled_and_restarted(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
-    mosquitto: Mosquitto, subscriber: Subscriber,
+    mosquitto: Mosquitto, subscriber: Subscriber, engine_store_url: str,
 ) -> None:
     sim = start_sim("--rate", "300", "--max-fills", "2400", "--bust", "0.02", "--seed", "9")
-    config = mqtt_config(tmp_path, sim, mosquitto)
-    db = tmp_path / "fills.db"
+    config = mqtt_config(tmp_path, sim, mosquitto, engine_store_url)
+    db = engine_store_url
 
     first = start_daemon(config, name="daemon1")
     wait_until(lambda: len(subscriber.unique_fill_ids()) > 300, 20, "publishing under way")
@@ -202,7 +218,7 @@ def test_daemon_sigkilled_and_restarted(
     second = start_daemon(config, name="daemon2")
     sim.wait_for("sim.generator.done", 30, stream="stderr")
     expected = ledger_rows(sim.ledger(), OWNED)
-    wait_until(lambda: len(stored_rows(db)) >= len(expected), 30, "every owned fill stored")
+    wait_until(lambda: stored_count(db) >= len(expected), 30, "every owned fill stored")
     wait_until(all_delivered(subscriber, db), 30, "every stored fill published")
     wait_until(lambda: {m.fill_id for m in subscriber.busts()} == store_busts(db), 10,
                "every bust published")

@@ -1,6 +1,7 @@
-"""The publisher in-process, over a real SQLite store and a real Mosquitto:
-what it sends again after a broker loss, how it follows deletes of the newest
-rows, what it does with a row the schema refuses, and its topics."""
+"""The publisher in-process, over a real store and a real Mosquitto: what it
+sends again after a broker loss, what it does with a row the schema refuses,
+and its topics, on each engine; how it follows deletes of the newest rows and
+a full disk, on SQLite (whose ids and file those are)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fillcapture.config import MqttSettings
 from fillcapture.metrics import Metrics
 from fillcapture.model import Bust
 from fillcapture.publish.mqtt import Publisher, topic_level
-from fillcapture.store import Owner, Store
+from fillcapture.store import Owner, Store, open_store
 from tests.conftest import Mosquitto, store_at
 from tests.publish.subscriber import Subscriber
 from tests.smallfs import fill_up, tmpfs
@@ -34,14 +35,14 @@ def subscribers() -> Iterator[list[Subscriber]]:
 
 
 @asynccontextmanager
-async def running(path: Path, broker: Mosquitto, **settings: object
+async def running(url: str, broker: Mosquitto, **settings: object
                   ) -> AsyncIterator[tuple[Publisher, Store, Metrics]]:
-    """A publisher over the store at ``path``, as the daemon runs one."""
+    """A publisher over the store at ``url``, as the daemon runs one."""
     config = MqttSettings.model_validate(
         {"enabled": True, "host": "127.0.0.1", "port": broker.port, "reconnect_base": 0.05,
          "reconnect_cap": 0.2, "resume_delay": 0.5} | settings)
     metrics = Metrics()
-    async with store_at(path) as store, store_at(path, readonly=True) as reader:
+    async with open_store(url) as store, open_store(url, readonly=True) as reader:
         publisher = Publisher(config, store, reader, metrics, name="test-publisher")
         task = asyncio.create_task(publisher.run())
         try:
@@ -65,15 +66,15 @@ def test_topic_levels_cannot_add_levels_or_wildcards() -> None:
 
 @pytest.mark.parametrize(("window", "expect_resent"), [(30.0, True), (0.0, False)])
 async def test_after_a_broker_loss_what_it_acknowledged_is_sent_again(
-    tmp_path: Path, mosquitto: Mosquitto, subscribers: list[Subscriber],
+    mosquitto: Mosquitto, subscribers: list[Subscriber], engine_store_url: str,
     window: float, expect_resent: bool,
 ) -> None:
     """A broker that dies loses what it acknowledged but had not passed on.
     Here nobody is subscribed when the first 100 fills go out: acknowledged,
     delivered to no one, as such messages are. The subscriber that comes with
     the restarted broker gets them only from the re-sent window."""
-    path = tmp_path / "fills.db"
-    async with running(path, mosquitto, resend_window=window) as (publisher, store, metrics):
+    async with running(engine_store_url, mosquitto,
+                       resend_window=window) as (publisher, store, metrics):
         await store.insert_fills([make_fill(n) for n in range(100)])
         publisher.wake()
         await until(lambda: metrics["mqtt.published"] == 100, 10, "the first 100 published")
@@ -96,10 +97,11 @@ async def test_ids_reused_after_the_newest_rows_are_pruned_are_still_published(
     tmp_path: Path, mosquitto: Mosquitto, subscribers: list[Subscriber],
 ) -> None:
     """Retention may delete the newest row (a late fill of an old trade date);
-    SQLite hands its id to the next fill, which the publisher has passed."""
+    SQLite hands its id to the next fill, which the publisher has passed.
+    SQLite only: PostgreSQL numbers the outbox from a sequence, never reused."""
     subscribers.append(sub := Subscriber(mosquitto.port))
     path = tmp_path / "fills.db"
-    async with running(path, mosquitto) as (publisher, store, _):
+    async with running(f"sqlite:///{path}", mosquitto) as (publisher, store, _):
         await store.insert_fills([make_fill(n) for n in range(5)])
         await store.insert_fills([make_fill(5, trade_date=DAY - timedelta(days=40))])
         publisher.wake()
@@ -117,11 +119,10 @@ async def test_ids_reused_after_the_newest_rows_are_pruned_are_still_published(
 
 
 async def test_a_row_the_schema_refuses_is_skipped_and_counted(
-    tmp_path: Path, mosquitto: Mosquitto, subscribers: list[Subscriber],
+    mosquitto: Mosquitto, subscribers: list[Subscriber], engine_store_url: str,
 ) -> None:
     subscribers.append(sub := Subscriber(mosquitto.port))
-    path = tmp_path / "fills.db"
-    async with running(path, mosquitto) as (publisher, store, metrics):
+    async with running(engine_store_url, mosquitto) as (publisher, store, metrics):
         await store.insert_fills([make_fill(0), make_fill(1, price_text="6.0e3"), make_fill(2)])
         publisher.wake()
         await until(lambda: len(sub.unique_fill_ids()) == 2, 10, "the two valid fills")
@@ -131,11 +132,11 @@ async def test_a_row_the_schema_refuses_is_skipped_and_counted(
 
 
 async def test_topics_name_the_owner_now_and_busts_follow_their_fill(
-    tmp_path: Path, mosquitto: Mosquitto, subscribers: list[Subscriber],
+    mosquitto: Mosquitto, subscribers: list[Subscriber], engine_store_url: str,
 ) -> None:
     subscribers.append(sub := Subscriber(mosquitto.port, prefix="site/one"))
-    path = tmp_path / "fills.db"
-    async with running(path, mosquitto, topic_prefix="site/one") as (publisher, store, _):
+    async with running(engine_store_url, mosquitto,
+                       topic_prefix="site/one") as (publisher, store, _):
         await store.seed_registry([Owner("desk/1", None, "11111")])
         await store.insert_fills([make_fill(0), make_fill(1, account="55555")])
         await store.insert_busts([Bust(make_fill(2), make_fill(2).exchange_time)])
@@ -157,11 +158,12 @@ async def test_a_full_disk_is_one_line_and_publishing_goes_on_once_freed(
 ) -> None:
     """The publisher saves its place in the store: on a full disk that fails
     at every retry. One warning says so (the daemon logs the outage itself),
-    no traceback per retry; once space is freed its place is saved again."""
+    no traceback per retry; once space is freed its place is saved again.
+    SQLite only: the full disk is a small file system under the store's file."""
     subscribers.append(sub := Subscriber(mosquitto.port))
     with tmpfs(tmp_path / "small", "16m") as small, structlog.testing.capture_logs() as logs:
         path = small / "fills.db"
-        async with running(path, mosquitto) as (publisher, store, _):
+        async with running(f"sqlite:///{path}", mosquitto) as (publisher, store, _):
             await store.insert_fills([make_fill(0)])
             publisher.wake()
             await until(lambda: len(sub.unique_fill_ids()) == 1, 10, "the first fill published")

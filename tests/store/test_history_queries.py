@@ -103,6 +103,8 @@ async def test_account_activity_follows_the_owner_precedence(store: Store) -> No
     assert set(found) == {(None, "11111"), (None, "22222"), ("F1", "33333")}
     any_firm = found[(None, "11111")]
     assert (any_firm.fills, any_firm.volume, any_firm.busted) == (2, 5, 1)
+    # Counts are ints, as the API's JSON needs (a Decimal compares equal, but is not).
+    assert {type(n) for a in found.values() for n in (a.fills, a.volume, a.busted)} == {int}
     assert (any_firm.first_fill, any_firm.last_fill) == (
         T0, T0 + timedelta(milliseconds=1))  # the busted fill is not the last
     assert found[(None, "22222")].fills == 0

@@ -87,8 +87,13 @@ class Server:
         """What the driver connects with: the DSN, the password, the session
         settings (``readonly``: every transaction READ ONLY). The application
         name carries the process id, so ``pg_stat_activity`` tells an
-        operator which daemon each connection is."""
-        settings = {"application_name": f"fillcapture {os.getpid()}", "timezone": "UTC"}
+        operator which daemon each connection is. JIT is off: the engine's
+        reads carry each fill's owner as registry subqueries, which the
+        planner costs past ``jit_above_cost`` once a few thousand fills are
+        stored, and LLVM then spends most of a second compiling a read that
+        runs in milliseconds (every outbox batch, every API page)."""
+        settings = {"application_name": f"fillcapture {os.getpid()}", "timezone": "UTC",
+                    "jit": "off"}
         if readonly:
             settings["default_transaction_read_only"] = "on"
         return {"dsn": self.dsn, "password": self.secret(), "server_settings": settings}
