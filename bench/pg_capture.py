@@ -31,7 +31,6 @@ from fillcapture.model import Fill, Side
 from fillcapture.store import CaptureBatch, open_store
 from fillcapture.store._postgres import writes
 from fillcapture.store._postgres.rows import INSERT_COLUMNS, fill_rows, is_spread_part
-from fillcapture.store._postgres.shared import unnumbered
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
@@ -44,12 +43,13 @@ _EXECUTEMANY = (
 
 async def insert_by_executemany(conn: asyncpg.Connection, fills: Sequence[Fill],
                                 captured_at: datetime) -> int:
-    """The alternative measured: executemany, new rows counted as this
-    transaction's unnumbered ones (executemany reports no count)."""
+    """The alternative measured: executemany, new rows counted as those
+    past the newest id before it (executemany reports no count; under the
+    outbox lock no other writer's id is among them)."""
     assert not any(is_spread_part(fill) for fill in fills)
-    before = await unnumbered(conn, "fills")
+    before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM fills")
     await conn.executemany(_EXECUTEMANY, fill_rows(fills, captured_at))
-    return await unnumbered(conn, "fills") - before
+    return int(await conn.fetchval("SELECT count(*) FROM fills WHERE id > $1", before))
 
 
 def batch(size: int, start: int) -> list[Fill]:
