@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import asyncpg
 
-from fillcapture.store._postgres import lease, migrations
+from fillcapture.store._postgres import lease, migrations, writes
 from fillcapture.store._postgres.errors import ERRORS, store_error
 from fillcapture.store.lease import LeaseHeld, Waiting
 from fillcapture.store.records import StoreError
@@ -62,7 +62,7 @@ class Plumbing:
             return self
         try:
             pool = await asyncpg.create_pool(
-                min_size=1, max_size=POOL_SIZE,
+                min_size=1, max_size=POOL_SIZE, init=None if self.readonly else writes.stage,
                 **self.location.connect_options(readonly=self.readonly))
         except ERRORS as exc:
             raise store_error(self.where, exc, "cannot connect") from None
