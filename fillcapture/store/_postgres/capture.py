@@ -2,8 +2,8 @@
 (the one-part writes above it are :class:`~fillcapture.store.capturing.OnePartWrites`).
 
 The writes themselves are in :mod:`.writes`; this module decides only what
-runs in which transaction: first the outbox lock (:func:`.outbox.begin`:
-row ids are handed out in commit order), every part in
+runs in which transaction: first the outbox lock (:data:`.outbox.BEGIN`,
+with the ``BEGIN`` in one round trip: row ids are handed out in commit order), every part in
 :class:`CaptureBatch` order, the lease's fence (:func:`.lease.fence`:
 nothing commits for a lease that was lost), then the snapshot counts, which
 mark the newest fill stored before them.
@@ -31,8 +31,7 @@ class CaptureRole(OnePartWrites, Plumbing):
         if not batch:
             return result
         now = datetime.now(UTC)
-        async with self.transaction() as conn:
-            await outbox.begin(conn)
+        async with self.transaction_with(outbox.BEGIN) as conn:
             for firm, accounts in batch.accounts:
                 if accounts:
                     await quarantine.save_accounts(conn, firm, accounts, now)

@@ -56,6 +56,11 @@ _NEWEST = (
 )
 
 
+BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({locks.NAMESPACE}, {locks.OUTBOX})"
+"""A capture transaction's start, in one round trip: it holds the outbox lock
+until it ends (see the module's docstring)."""
+
+
 async def begin(conn: asyncpg.Connection) -> None:
     """Hold the outbox lock until the caller's transaction ends; call it
     before the transaction inserts any fill or bust (see the module's docstring)."""
