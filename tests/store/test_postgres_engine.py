@@ -259,3 +259,14 @@ async def test_backup_is_a_pg_dump_of_the_store(
     listing, _ = await restore.communicate()
     assert restore.returncode == 0
     assert "TABLE DATA public fills" in listing.decode()
+
+
+async def test_account_activity_counts_are_integers(store: PostgresStore) -> None:
+    # sum() of a bigint is a numeric in PostgreSQL: the API's JSON needs ints.
+    await store.insert_fills([make_fill(n) for n in range(3)])
+    account = make_fill(0).account
+    await store.add_user("alice", [account])
+    [activity] = await store.account_activity("alice")
+    counts = (activity.fills, activity.volume, activity.busted)
+    assert [type(value) for value in counts] == [int, int, int]
+    assert activity.fills == 3

@@ -30,15 +30,17 @@ PAGE_ROWS = 500
 
 # An account's activity at a firm: of the days recorded (through $3), from
 # activity_days; of later days, from their fills. Each gives live fills,
-# their volume, busted fills, first and last live fill time.
+# their volume, busted fills, first and last live fill time (sums cast back
+# to bigint: sum() of a bigint is a numeric).
 _RECORDED_ACTIVITY = (
-    "SELECT coalesce(sum(fills), 0), coalesce(sum(volume), 0), coalesce(sum(busted), 0), "
+    "SELECT coalesce(sum(fills), 0)::bigint, coalesce(sum(volume), 0)::bigint, "
+    "coalesce(sum(busted), 0)::bigint, "
     "min(first_time), max(last_time) FROM activity_days "
     "WHERE account = $1 AND firm = $2 AND trade_date <= $3"
 )
 _LIVE_ACTIVITY = (
     "SELECT count(*) FILTER (WHERE busted_at IS NULL), "
-    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0), "
+    "coalesce(sum(volume) FILTER (WHERE busted_at IS NULL), 0)::bigint, "
     "count(*) FILTER (WHERE busted_at IS NOT NULL), "
     "min(exchange_time) FILTER (WHERE busted_at IS NULL), "
     "max(exchange_time) FILTER (WHERE busted_at IS NULL) "
