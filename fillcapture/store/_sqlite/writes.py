@@ -27,8 +27,8 @@ from fillcapture.store._sqlite.rows import (
     fill_rows,
     utc_micros,
 )
-from fillcapture.store.columns import is_spread_part
 from fillcapture.store._sqlite.shared import SIDELESS, invalidate_positions
+from fillcapture.store.columns import is_spread_part
 from fillcapture.store.rules import opposite, order_side_of
 
 ROWS_PER_STATEMENT = 1000
