@@ -32,13 +32,13 @@ import asyncpg
 from fillcapture.store._postgres import locks
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.rows import stored_fill
-from fillcapture.store._postgres.selects import FILL_COLUMNS, OWNER
+from fillcapture.store._postgres.selects import FILL_COLUMNS, OWNED, OWNER
 from fillcapture.store.records import Outbox, OutboxBatch, OutboxCursor
 from fillcapture.store.roles import OutboxReading
 from fillcapture.store.rules import publishable
 
 _OUTBOX_FILLS = (
-    f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM fills f "  # noqa: S608 - constant text
+    f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM fills f{OWNED} "  # noqa: S608 - constant text
     "WHERE f.id > $1 ORDER BY f.id LIMIT $2"
 )
 
@@ -46,7 +46,7 @@ _OUTBOX_FILLS = (
 _OUTBOX_BUSTS = (
     f"SELECT b.id, f.id, b.busted_at, {OWNER}, {FILL_COLUMNS} "  # noqa: S608 - constant
     "FROM busts b JOIN fills f ON f.firm = b.firm AND f.order_id = b.order_id "
-    "AND f.trade_key = b.trade_key AND f.leg_index = b.leg_index "
+    f"AND f.trade_key = b.trade_key AND f.leg_index = b.leg_index{OWNED} "
     "WHERE b.id > $1 ORDER BY b.id LIMIT $2"
 )
 
