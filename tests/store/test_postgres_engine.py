@@ -270,3 +270,10 @@ async def test_account_activity_counts_are_integers(store: PostgresStore) -> Non
     counts = (activity.fills, activity.volume, activity.busted)
     assert [type(value) for value in counts] == [int, int, int]
     assert activity.fills == 3
+
+
+async def test_a_users_recorded_summary_rows_are_read_through_the_owner(
+        store: PostgresStore) -> None:
+    await store.insert_fills([make_fill(1)])
+    await store.add_user("alice", [make_fill(1).account])
+    assert await store.summary_rows(FillQuery(user="alice"), None, None) == []
