@@ -14,14 +14,19 @@ migrations make, and prints:
 
 ``fillcapture serve`` and ``fillcapture export`` run as real processes; the
 API's tokens come from ``fillcapture users token``. The store is kept at
-``--store`` and rebuilt only if its fill count differs (or with ``--rebuild``);
-building takes a few minutes and about 3 GB of disk. Each run first opens it
+``--store`` (a SQLite file's path, or a store URL) and rebuilt only if its
+fill count differs (or with ``--rebuild``); building takes a few minutes and
+about 3 GB of disk. A PostgreSQL store (``--store postgresql://...``, a
+database the URL's user owns: rebuilding empties its fills) is built by COPY
+(bench/history_pg.py); ``--postgres`` builds it in a throwaway cluster
+(tests/pgcluster.py) for the run. Each run first opens it
 read-write, as the daemon does at start: a store kept from an older
 fillcapture is migrated then. Positions are recorded as the seal job records
 them (each month's last trade date and the last 31 days'), so that the
 summary starts from them as it would in a running system.
 
-    .venv/bin/python bench/history.py [--store var/bench/history.sqlite3] [--rebuild]
+    PYTHONPATH=. .venv/bin/python bench/history.py [--store var/bench/history.sqlite3 | URL]
+        [--postgres] [--fills 10000000] [--rebuild]
 """
 
 from __future__ import annotations
@@ -44,11 +49,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from fillcapture.reports import record_positions
 from fillcapture.store import open_store
+from fillcapture.urls import masked
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench., tests.pgcluster
+from bench import history_pg
+from fillcapture.store._postgres import migrations as pg_migrations
 from fillcapture.store._sqlite import migrations
 from fillcapture.store._sqlite.rows import INSERT_COLUMNS, OUTRIGHT
 
@@ -229,17 +240,20 @@ def positions_days(days: Sequence[date]) -> list[date]:
     return sorted(keep)
 
 
-def prepare(path: Path, days: Sequence[date]) -> tuple[int, float, float]:
+def prepare(url: str, days: Sequence[date]) -> tuple[int, float, float]:
     """Open the store read-write, as the daemon does at start (migrating it if
     it is older), and record the positions the seal job would have recorded
     (none again for days already recorded). Returns the schema version found,
     the seconds opening took and the seconds recording took."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if is_postgres(url):
+        version = asyncio.run(history_pg.describe(url))[0]
+    else:
+        with contextlib.closing(sqlite3.connect(sqlite_path(url))) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     async def run() -> tuple[float, float]:
         started = time.perf_counter()
-        async with open_store(f"sqlite:///{path}") as store:
+        async with open_store(url) as store:
             opened = time.perf_counter() - started
             started = time.perf_counter()
             for day in positions_days(days):
@@ -249,7 +263,45 @@ def prepare(path: Path, days: Sequence[date]) -> tuple[int, float, float]:
     return version, *asyncio.run(run())
 
 
-def stored_count(path: Path) -> int | None:
+def is_postgres(url: str) -> bool:
+    return urlsplit(url).scheme in ("postgresql", "postgres")
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(urlsplit(url).path)
+
+
+def store_url(store: str) -> str:
+    """``--store`` as a URL: a bare path is a SQLite file's."""
+    return store if "://" in store else f"sqlite:///{Path(store).resolve()}"
+
+
+def build_postgres(url: str, total: int) -> float:
+    """Create the store at ``url`` (bench/history_pg.py); return the seconds it took."""
+    accounts = layout(total)
+    users = {user: [a.number for a in accounts if a.user == user]
+             for user in sorted({account.user for account in accounts})}
+    rng = random.Random(1)
+    next_trade = [0]
+    days = trade_dates(DAYS, LAST_DAY)
+    counts = daily_counts(accounts, len(days), rng)
+    started = time.perf_counter()
+
+    def progress(n: int, written: int) -> None:
+        if n % 25 == 0:
+            rate = written / (time.perf_counter() - started)
+            print(f"  building: {n}/{len(days)} trade dates, {written:,} fills "
+                  f"({rate:,.0f}/s)", flush=True)
+
+    rows = (day_rows(day, accounts, [c[n] for c in counts], rng, next_trade)
+            for n, day in enumerate(days))
+    return history_pg.timed_build(url, users, rows, progress)
+
+
+def stored_count(url: str) -> int | None:
+    if is_postgres(url):
+        return asyncio.run(history_pg.stored_count(url))
+    path = sqlite_path(url)
     if not path.is_file():
         return None
     try:
@@ -356,35 +408,57 @@ def timed(client: httpx.Client, url: str, params: dict[str, str | int], count: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=Path("var/bench/history.sqlite3"))
+    parser.add_argument("--store", default="var/bench/history.sqlite3",
+                        help="a SQLite file's path or a store URL")
+    parser.add_argument("--postgres", action="store_true",
+                        help="build the store in a throwaway PostgreSQL cluster for the run")
     parser.add_argument("--fills", type=int, default=10_000_000)
     parser.add_argument("--rebuild", action="store_true", help="build the store even if kept")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--summaries", type=int, default=20)
     parser.add_argument("--no-parquet", action="store_true")
     args = parser.parse_args()
+    if not args.postgres:
+        run(args, store_url(args.store))
+        return
+    from tests.pgcluster import PostgresCluster
 
+    with PostgresCluster() as cluster:
+        run(args, cluster.database())
+
+
+def run(args: argparse.Namespace, url: str) -> None:
+    """Build or keep the store at ``url``, then measure."""
     accounts = layout(args.fills)
     days = trade_dates(DAYS, LAST_DAY)
-    if args.rebuild or stored_count(args.store) != args.fills:
-        seconds = build(args.store, args.fills)
+    where = masked(url)
+    if args.rebuild or stored_count(url) != args.fills:
+        if is_postgres(url):
+            seconds = build_postgres(url, args.fills)
+        else:
+            sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+            seconds = build(sqlite_path(url), args.fills)
         print(f"store built: {args.fills:,} fills in {seconds:.0f}s "
-              f"({args.fills / seconds:,.0f} fills/s) at {args.store}")
+              f"({args.fills / seconds:,.0f} fills/s) at {where}")
     else:
-        print(f"store kept: {args.fills:,} fills at {args.store} (--rebuild to build again)")
-    version, opened, recorded = prepare(args.store, days)
+        print(f"store kept: {args.fills:,} fills at {where} (--rebuild to build again)")
+    version, opened, recorded = prepare(url, days)
+    latest = pg_migrations.LATEST if is_postgres(url) else migrations.LATEST
+    size = (asyncio.run(history_pg.describe(url))[1] if is_postgres(url)
+            else sqlite_path(url).stat().st_size / 2**30)
     print(f"  opened read-write in {opened:.1f}s (schema version {version}, now "
-          f"{migrations.LATEST}); positions as the seal job records them, "
+          f"{latest}); positions as the seal job records them, "
           f"{len(positions_days(days))} trade dates, in {recorded:.1f}s")
     print(f"  {len(accounts)} accounts of {USERS} users, {len(days)} trade dates "
-          f"{days[0]} to {days[-1]}, {args.store.stat().st_size / 2**30:.1f} GiB")
+          f"{days[0]} to {days[-1]}, {size:.1f} GiB")
 
     busiest = max(accounts, key=lambda a: a.fills)
     user_fills = sum(a.fills for a in accounts if a.user == EXPORT_USER)
     with tempfile.TemporaryDirectory(prefix="fillcapture-bench-") as tmp:
         work = Path(tmp)
         config = work / "fillcapture.toml"
-        config.write_text(f'[store]\nurl = "sqlite:///{args.store.resolve()}"\n'
+        config.touch(0o600)  # a PostgreSQL URL may carry its password
+        config.write_text(f'[store]\nurl = "{url}"\n'
                           '[log]\nformat = "json"\nlevel = "warning"\n')
         bearer = token(config, EXPORT_USER)
         with serve(config, work) as url, httpx.Client(

@@ -1,11 +1,21 @@
-"""Ingest benchmark: simulator process → loopback WebSocket → daemon → SQLite (FULL).
+"""Ingest benchmark: simulator process → loopback WebSocket → daemon → store.
 
 Prints (a) sustained fills/s with one fill per frame, (b) fills/s from snapshot
 frames of 100 fills, (c) p50/p99 receipt-to-commit latency at 1,000 fills/s,
 (d) peak RSS of the daemon, and this machine's ceilings measured in the same
-run: protobuf decode alone and batched SQLite insert alone.
+run: protobuf decode alone, batched SQLite insert alone and, on PostgreSQL,
+``capture()`` alone (bench/pg_capture.py's method).
 
-    .venv/bin/python bench/ingest.py [--fills 200000] [--snapshot-fills 200000]
+The store is a SQLite file (FULL) unless ``--store URL`` names another: a
+PostgreSQL server, each run then in a fresh database made there and dropped
+after (the URL's user must be allowed to create databases), or a
+``sqlite:///`` file, each run then in a new file beside it. ``--postgres``
+starts a throwaway PostgreSQL cluster (tests/pgcluster.py; fsync and
+synchronous_commit on), runs every figure on it and on SQLite, each engine
+in a process of its own (so (d) is its own), and prints them side by side.
+
+    PYTHONPATH=. .venv/bin/python bench/ingest.py [--fills 200000] [--snapshot-fills 200000]
+        [--store URL | --postgres]
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import random
 import re
 import resource
@@ -21,10 +33,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from fillcapture import logs
 from fillcapture.config import Settings, StoreSettings, T4Settings
@@ -37,6 +51,13 @@ from fillcapture.model import Fill, Side
 from fillcapture.schedule import trade_date
 from fillcapture.service import tune_gc
 from fillcapture.store import Owner, open_store
+from fillcapture.urls import masked
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.pg_capture, tests.pgcluster
+from bench.pg_capture import capture_rates, fresh_database
+
+STORE_ENV = "INGEST_STORE_URL"
+"""Where ``--postgres`` hands its child the cluster's URL (never on a command line)."""
 
 ACCOUNTS = ["11111", "22222", "33333", "44444"]
 
@@ -60,7 +81,31 @@ def sim_process(*flags: str) -> Iterator[str]:
         proc.wait(10)
 
 
-async def capture(url: str, db: Path, expect: int, *, settle: float = 0.0,
+def is_postgres(url: str | None) -> bool:
+    return url is not None and urlsplit(url).scheme in ("postgresql", "postgres")
+
+
+@contextlib.asynccontextmanager
+async def run_store(store: str | None, work: Path, label: str) -> AsyncIterator[str]:
+    """An empty store for one run ``label``: a SQLite file in ``work`` by
+    default, a fresh database on ``store``'s PostgreSQL server, or a new file
+    beside ``store``'s SQLite file."""
+    if is_postgres(store):
+        assert store is not None
+        async with fresh_database(store) as url:
+            yield url
+        return
+    if store is None:
+        yield f"sqlite:///{work / f'{label}.db'}"
+        return
+    path = Path(urlsplit(store).path)
+    target = path.with_name(f"{path.stem}.{label}{path.suffix or '.db'}")
+    if target.exists():
+        raise SystemExit(f"{target} exists: the run needs an empty store")
+    yield f"sqlite:///{target}"
+
+
+async def capture(url: str, store_url: str, expect: int, *, settle: float = 0.0,
                   duration: float | None = None) -> tuple[float, Metrics]:
     """Run the daemon pipeline against ``url`` until ``expect`` fills are
     captured (or for ``duration`` seconds). Returns (seconds, metrics) where
@@ -68,7 +113,7 @@ async def capture(url: str, db: Path, expect: int, *, settle: float = 0.0,
     settings = Settings(
         t4=T4Settings(url=url, firm="SIMFIRM", username="WhenTechFillUser",
                       password="sim-password", app_license="bench", subscribe_all=True),
-        store=StoreSettings(url=f"sqlite:///{db}"),
+        store=StoreSettings(url=store_url),
     )
     metrics = Metrics()
     tune_gc()  # as fillcapture.service.run does
@@ -187,47 +232,111 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure for the store ``args.store`` names (a SQLite file if none)."""
+    logs.configure("warning", "console")
+    figures: dict[str, Any] = {"store": "SQLite" if not is_postgres(args.store) else "PostgreSQL"}
+    with tempfile.TemporaryDirectory(prefix="fillcapture-bench-") as tmp:
+        work = Path(tmp)
+        with sim_process("--rate", "max", "--max-fills", str(args.fills)) as url:
+            async with run_store(args.store, work, "a") as store:
+                seconds, metrics = await capture(url, store, args.fills)
+        figures["a"] = args.fills / seconds
+        figures["a_seconds"] = seconds
+
+        with sim_process("--rate", "0", "--preload", str(args.snapshot_fills),
+                         "--snapshot-chunk", "100") as url:
+            async with run_store(args.store, work, "b") as store:
+                seconds, metrics = await capture(url, store, args.snapshot_fills)
+        figures["b"] = args.snapshot_fills / seconds
+        figures["b_seconds"] = seconds
+
+        with sim_process("--rate", "1000") as url:
+            async with run_store(args.store, work, "c") as store:
+                seconds, metrics = await capture(url, store, 0, settle=1.0,
+                                                 duration=args.latency_seconds)
+        figures["c_p50"] = metrics.latency.percentile(0.5)
+        figures["c_p99"] = metrics.latency.percentile(0.99)
+        figures["c_samples"] = len(metrics.latency.samples)
+        figures["c_commits"] = metrics["store.commits"]
+        figures["d"] = peak_rss_mb()
+        figures["decode"] = decode_ceiling(200_000)
+        figures["normalize"] = normalize_ceiling(2000)
+        batch = StoreSettings().batch_size
+        figures["batch"] = batch
+        figures["sqlite_insert"] = await insert_ceiling(work / "ceiling.db", 200_000, batch)
+        if is_postgres(args.store):
+            assert args.store is not None
+            figures["pg_capture"] = (await capture_rates(args.store, batch, 200_000 // batch))[0]
+    return figures
+
+
+def report(runs: list[dict[str, Any]], fills: int, snapshot_fills: int) -> None:
+    """The figures of each run (one engine each), side by side."""
+    def row(label: str, cells: list[str], target: str) -> None:
+        print(f"{label:32}" + "".join(f"{cell:>24}" for cell in cells) + f"   {target}")
+
+    row("", [run["store"] for run in runs], "")
+    row(f"(a) live, 1 fill/frame ({fills:,})", [f"{r['a']:,.0f} fills/s" for r in runs],
+        "target >= 25,000")
+    row(f"(b) snapshot, 100/frame ({snapshot_fills:,})",
+        [f"{r['b']:,.0f} fills/s" for r in runs], "target >= 100,000")
+    row("(c) latency at 1,000 fills/s p50",
+        [f"{r['c_p50']:.2f} ms" for r in runs], "")
+    row("    p99", [f"{r['c_p99']:.2f} ms ({r['c_samples']:,} fills)" for r in runs],
+        "target p99 <= 10 ms")
+    row("(d) peak RSS of the daemon", [f"{r['d']:,.1f} MB" for r in runs], "target <= 150")
+    first = runs[0]
+    print("machine ceilings (same run):")
+    print(f"  protobuf decode only         {first['decode']:>12,.0f} frames/s (one-fill frames)")
+    print(f"  decode + normalize only      {first['normalize']:>12,.0f} fills/s "
+          "(100-fill snapshot frames)")
+    print(f"  SQLite batched insert only   {first['sqlite_insert']:>12,.0f} fills/s "
+          f"(batch {first['batch']:,} as the daemon's, random order GUIDs, FULL)")
+    for run in runs:
+        if "pg_capture" in run:
+            print(f"  PostgreSQL capture() only    {run['pg_capture']:>12,.0f} fills/s "
+                  f"(batch {run['batch']:,}, random order GUIDs, fsync and "
+                  "synchronous_commit on)")
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """``--postgres``: each engine's figures from a process of its own."""
+    from tests.pgcluster import PostgresCluster
+
+    flags = ["--fills", str(args.fills), "--snapshot-fills", str(args.snapshot_fills),
+             "--latency-seconds", str(args.latency_seconds), "--json"]
+    runs = []
+    with PostgresCluster() as cluster:
+        for env in ({STORE_ENV: cluster.admin_url}, {}):
+            child = {k: v for k, v in os.environ.items() if k != STORE_ENV} | env
+            done = subprocess.run([sys.executable, __file__, *flags], env=child, check=True,
+                                  capture_output=True, text=True)
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    report(runs, args.fills, args.snapshot_fills)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fills", type=int, default=200_000)
     parser.add_argument("--snapshot-fills", type=int, default=200_000)
     parser.add_argument("--latency-seconds", type=float, default=15.0)
+    parser.add_argument("--store", default=os.environ.get(STORE_ENV),
+                        help="a store URL (default: a SQLite file per run)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a throwaway PostgreSQL cluster, side by side with SQLite")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    logs.configure("warning", "console")
-
-    with tempfile.TemporaryDirectory(prefix="fillcapture-bench-") as tmp:
-        work = Path(tmp)
-        with sim_process("--rate", "max", "--max-fills", str(args.fills)) as url:
-            seconds, metrics = await capture(url, work / "a.db", args.fills)
-        a = args.fills / seconds
-        print(f"(a) live, one fill per frame   {a:>12,.0f} fills/s "
-              f"({args.fills:,} fills in {seconds:.2f}s; target >= 25,000)")
-
-        with sim_process("--rate", "0", "--preload", str(args.snapshot_fills),
-                         "--snapshot-chunk", "100") as url:
-            seconds, metrics = await capture(url, work / "b.db", args.snapshot_fills)
-        b = args.snapshot_fills / seconds
-        print(f"(b) snapshot, 100 fills/frame  {b:>12,.0f} fills/s "
-              f"({args.snapshot_fills:,} fills in {seconds:.2f}s; target >= 100,000)")
-
-        with sim_process("--rate", "1000") as url:
-            seconds, metrics = await capture(url, work / "c.db", 0, settle=1.0,
-                                             duration=args.latency_seconds)
-        samples = len(metrics.latency.samples)
-        print(f"(c) latency at 1,000 fills/s   p50 {metrics.latency.percentile(0.5):.2f} ms, "
-              f"p99 {metrics.latency.percentile(0.99):.2f} ms "
-              f"({samples:,} fills, {metrics['store.commits']:,} commits; target p99 <= 10 ms)")
-        print(f"(d) peak RSS of the daemon     {peak_rss_mb():>12,.1f} MB (target <= 150)")
-        print("machine ceilings (same run):")
-        print(f"  protobuf decode only         {decode_ceiling(200_000):>12,.0f} frames/s "
-              "(one-fill frames)")
-        print(f"  decode + normalize only      {normalize_ceiling(2000):>12,.0f} fills/s "
-              "(100-fill snapshot frames)")
-        batch = StoreSettings().batch_size
-        rate = await insert_ceiling(work / "ceiling.db", 200_000, batch)
-        print(f"  SQLite batched insert only   {rate:>12,.0f} fills/s "
-              f"(batch {batch:,} as the daemon's, random order GUIDs, FULL)")
-
+    if args.postgres:
+        side_by_side(args)
+        return
+    figures = await measure(args)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    if args.store:
+        print(f"store: {masked(args.store)}")
+    report([figures], args.fills, args.snapshot_fills)
 
 
 if __name__ == "__main__":

@@ -206,35 +206,35 @@ async def test_a_lease_dies_with_its_holder_however_it_dies(
 
 async def test_outbox_numbers_follow_commit_order_not_insert_order(
         store: PostgresStore, postgres_url: str) -> None:
-    # A writer inserts first (the smaller row id) but commits last.
+    # A capture transaction of another process inserts first and commits
+    # last; a second writer's capture and a publisher's read happen meanwhile.
     slow = await asyncpg.connect(postgres_url)
     try:
         transaction = slow.transaction()
         await transaction.start()
+        await outbox.begin(slow)
         await writes.insert(slow, [make_fill(1)], T0)
-        assert await store.insert_fills([make_fill(2)]) == 1  # commits first
+        second = asyncio.create_task(store.insert_fills([make_fill(2)]))
+        await asyncio.sleep(0.5)  # time enough to commit, were it not held up
 
         first = await store.outbox_batch(OutboxCursor(), 10)
-        assert [fill.order_id for fill in first.fills] == ["order-2"]
-
-        await outbox.number(slow)
         await transaction.commit()
+        assert await second == 1
     finally:
         await slow.close()
-    # Past the first batch's cursor: the row committed later, though inserted earlier.
+    # The publisher, reading on from its cursor, passes over no row.
     later = await store.outbox_batch(first.cursor, 10)
-    assert [fill.order_id for fill in later.fills] == ["order-1"]
-    ids = {row[0]: row[1] for row in await store._all("SELECT order_id, id FROM fills")}
-    assert ids["order-1"] < ids["order-2"]
+    delivered = [fill.order_id for fill in [*first.fills, *later.fills]]
+    assert delivered == ["order-1", "order-2"]
 
 
-async def test_a_rolled_back_capture_leaves_nothing_numbered(store: PostgresStore) -> None:
+async def test_a_rolled_back_capture_leaves_nothing_behind(store: PostgresStore) -> None:
     with pytest.raises(StoreError):
         await store.insert_fills([make_fill(1), make_fill(2, account=None)])
     assert await store.insert_fills([make_fill(3)]) == 1
     batch = await store.outbox_batch(OutboxCursor(), 10)
     assert [fill.order_id for fill in batch.fills] == ["order-3"]
-    assert await store._value("SELECT count(*) FROM fills WHERE outbox IS NULL") == 0
+    assert await store._value("SELECT count(*) FROM fills") == 1
 
 
 async def test_a_large_batch_goes_in_by_copy_and_absorbs_duplicates(store: PostgresStore) -> None:
@@ -259,3 +259,21 @@ async def test_backup_is_a_pg_dump_of_the_store(
     listing, _ = await restore.communicate()
     assert restore.returncode == 0
     assert "TABLE DATA public fills" in listing.decode()
+
+
+async def test_account_activity_counts_are_integers(store: PostgresStore) -> None:
+    # sum() of a bigint is a numeric in PostgreSQL: the API's JSON needs ints.
+    await store.insert_fills([make_fill(n) for n in range(3)])
+    account = make_fill(0).account
+    await store.add_user("alice", [account])
+    [activity] = await store.account_activity("alice")
+    counts = (activity.fills, activity.volume, activity.busted)
+    assert [type(value) for value in counts] == [int, int, int]
+    assert activity.fills == 3
+
+
+async def test_a_users_recorded_summary_rows_are_read_through_the_owner(
+        store: PostgresStore) -> None:
+    await store.insert_fills([make_fill(1)])
+    await store.add_user("alice", [make_fill(1).account])
+    assert await store.summary_rows(FillQuery(user="alice"), None, None) == []

@@ -2,10 +2,11 @@
 (the one-part writes above it are :class:`~fillcapture.store.capturing.OnePartWrites`).
 
 The writes themselves are in :mod:`.writes`; this module decides only what
-runs in which transaction: every part in :class:`CaptureBatch` order, then
-the lease's fence (:func:`.lease.fence`: nothing commits for a lease that
-was lost), the outbox numbering (:func:`.outbox.number`), then the snapshot
-counts, which mark the newest fill numbered before them.
+runs in which transaction: first the outbox lock (:data:`.outbox.BEGIN`,
+with the ``BEGIN`` in one round trip: row ids are handed out in commit order), every part in
+:class:`CaptureBatch` order, the lease's fence (:func:`.lease.fence`:
+nothing commits for a lease that was lost), then the snapshot counts, which
+mark the newest fill stored before them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CaptureRole(OnePartWrites, Plumbing):
         if not batch:
             return result
         now = datetime.now(UTC)
-        async with self.transaction() as conn:
+        async with self.transaction_with(outbox.BEGIN) as conn:
             for firm, accounts in batch.accounts:
                 if accounts:
                     await quarantine.save_accounts(conn, firm, accounts, now)
@@ -60,7 +61,6 @@ class CaptureRole(OnePartWrites, Plumbing):
                     await quarantine.resolve(conn, stored, "stored", now) if stored else 0,
                     await quarantine.resolve(conn, unowned, "unowned", now) if unowned else 0))
             await lease.fence(conn, self.where, self._fences)
-            await outbox.number(conn)
             if batch.snapshots:
                 await snapshots.save(conn, batch.snapshots, now)
         return result

@@ -50,7 +50,7 @@ async def write_certificates(conn: asyncpg.Connection, firm: str, day: date,
         if snapshot is not None:
             after = await conn.fetchval(
                 "SELECT count(*) FROM fills WHERE account = $1 AND trade_date = $2 "
-                "AND firm = $3 AND NOT historical AND outbox > $4",
+                "AND firm = $3 AND NOT historical AND id > $4",
                 account, day, firm, snapshot[2])
         rows.append((firm, day, account, None if snapshot is None else snapshot[0],
                      None if snapshot is None else snapshot[1], after, count,

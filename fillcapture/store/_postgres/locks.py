@@ -13,8 +13,8 @@ MIGRATIONS = 1
 """Held (transaction-level) by a process migrating the schema."""
 
 OUTBOX = 2
-"""Held (transaction-level) from numbering a transaction's rows for the
-outbox until it commits: numbers are handed out in commit order."""
+"""Held (transaction-level) by a capture transaction from its start until it
+commits: row ids, the outbox numbers, are handed out in commit order."""
 
 LEASES = 0x4643414C
 """The first key of the instance leases ("FCAL"); the second is

@@ -1,17 +1,25 @@
 """The PostgreSQL engine's outbox role: stored rows in commit order, publishers' places.
 
-Commit order across processes. Row ids (``fills.id``, ``busts.id``) are
-handed out at insert time, so with several writers a smaller id may commit
-after a larger one, and a publisher moving its cursor past the larger would
-pass over the smaller for good. So every row also gets an ``outbox`` number,
-handed out at commit time: the writing transaction, just before it commits,
-takes the transaction-level advisory lock ``(locks.NAMESPACE, locks.OUTBOX)``
-and, holding it, numbers its own new rows (the only rows without a number
-it can see) from the sequences ``fills_outbox`` and ``busts_outbox``, in id
-order. The lock is released only once the commit is visible, so the next
-writer's numbers are greater than every number already committed: numbers
-are in commit order, and a cursor is the last number a publisher took. A
-rolled-back transaction leaves a gap in the numbers, never a row behind.
+Commit order across processes. A publisher moves its cursor past the
+rows it delivered, so a row must never commit with a smaller number than
+one already visible: it would be passed over for good. The number is the
+row's id (``fills.id``, ``busts.id``, identity columns of sequence cache 1),
+and every transaction that inserts fills or busts first takes the
+transaction-level advisory lock ``(locks.NAMESPACE, locks.OUTBOX)``
+(:func:`begin`, the first statement of a capture transaction), holding it
+until it commits or rolls back. The next holder starts inserting only after
+the previous one has committed, so every id it draws is greater than every
+id already committed and none smaller can commit after: ids are in commit
+order, and a cursor is the last id a publisher took. A rolled-back
+transaction (or a duplicate absorbed by ``ON CONFLICT``) leaves a gap in
+the ids, never a row behind.
+
+Why not number at commit time: numbering the new rows just before the
+commit is an ``UPDATE`` of every new row (a second row version of each,
+its index entries, its WAL), and halved the capture rate. Holding the lock
+for the whole transaction costs nothing with one writer per store (the
+lease's normal case) and serialises writers when there are several, as
+SQLite's single writer does.
 """
 
 from __future__ import annotations
@@ -24,50 +32,39 @@ import asyncpg
 from fillcapture.store._postgres import locks
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.rows import stored_fill
-from fillcapture.store._postgres.selects import FILL_COLUMNS, OWNER
+from fillcapture.store._postgres.selects import FILL_COLUMNS, OWNED, OWNER
 from fillcapture.store.records import Outbox, OutboxBatch, OutboxCursor
 from fillcapture.store.roles import OutboxReading
 from fillcapture.store.rules import publishable
 
-# One statement per table: count this transaction's unnumbered rows, take
-# that many numbers from the sequence at once (setval is safe: only a holder
-# of the lock takes numbers), and give them out in id order.
-_NUMBER = (
-    "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS k "
-    "FROM {table} WHERE outbox IS NULL), "
-    "block AS (SELECT setval('{table}_outbox', nextval('{table}_outbox') "
-    "+ (SELECT count(*) FROM todo) - 1) - (SELECT count(*) FROM todo) AS base "
-    "WHERE EXISTS (SELECT 1 FROM todo)) "
-    "UPDATE {table} t SET outbox = block.base + todo.k FROM todo, block WHERE t.id = todo.id"
-)
-_NUMBER_FILLS = _NUMBER.format(table="fills")
-_NUMBER_BUSTS = _NUMBER.format(table="busts")
-
 _OUTBOX_FILLS = (
-    f"SELECT f.outbox, {OWNER}, {FILL_COLUMNS} FROM fills f "  # noqa: S608 - constant text
-    "WHERE f.outbox > $1 ORDER BY f.outbox LIMIT $2"
+    f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM fills f{OWNED} "  # noqa: S608 - constant text
+    "WHERE f.id > $1 ORDER BY f.id LIMIT $2"
 )
 
 # A bust whose fill is gone (pruned) has nothing to publish: the join drops it.
 _OUTBOX_BUSTS = (
-    f"SELECT b.outbox, f.outbox, b.busted_at, {OWNER}, {FILL_COLUMNS} "  # noqa: S608 - constant
+    f"SELECT b.id, f.id, b.busted_at, {OWNER}, {FILL_COLUMNS} "  # noqa: S608 - constant
     "FROM busts b JOIN fills f ON f.firm = b.firm AND f.order_id = b.order_id "
-    "AND f.trade_key = b.trade_key AND f.leg_index = b.leg_index "
-    "WHERE b.outbox > $1 ORDER BY b.outbox LIMIT $2"
+    f"AND f.trade_key = b.trade_key AND f.leg_index = b.leg_index{OWNED} "
+    "WHERE b.id > $1 ORDER BY b.id LIMIT $2"
 )
 
 _NEWEST = (
-    "SELECT (SELECT coalesce(max(outbox), 0) FROM fills), "
-    "(SELECT coalesce(max(outbox), 0) FROM busts)"
+    "SELECT (SELECT coalesce(max(id), 0) FROM fills), "
+    "(SELECT coalesce(max(id), 0) FROM busts)"
 )
 
 
-async def number(conn: asyncpg.Connection) -> None:
-    """Number this transaction's new fills and busts for the outbox; call it
-    last before the commit (the lock it takes is held until then)."""
+BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({locks.NAMESPACE}, {locks.OUTBOX})"
+"""A capture transaction's start, in one round trip: it holds the outbox lock
+until it ends (see the module's docstring)."""
+
+
+async def begin(conn: asyncpg.Connection) -> None:
+    """Hold the outbox lock until the caller's transaction ends; call it
+    before the transaction inserts any fill or bust (see the module's docstring)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", locks.NAMESPACE, locks.OUTBOX)
-    await conn.execute(_NUMBER_FILLS)
-    await conn.execute(_NUMBER_BUSTS)
 
 
 class OutboxRole(Plumbing):

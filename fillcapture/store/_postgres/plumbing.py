@@ -10,6 +10,7 @@ on each connection), so the server itself refuses its writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -17,7 +18,7 @@ from typing import Any, Self, TypeAlias
 
 import asyncpg
 
-from fillcapture.store._postgres import lease, migrations
+from fillcapture.store._postgres import lease, migrations, writes
 from fillcapture.store._postgres.errors import ERRORS, store_error
 from fillcapture.store._postgres.server import Server
 from fillcapture.store.lease import LeaseHeld, Waiting
@@ -31,6 +32,14 @@ CLOSE_TIMEOUT = 5.0
 
 Conn: TypeAlias = asyncpg.Connection
 Record: TypeAlias = asyncpg.Record
+
+
+async def _released(conn: Conn) -> None:
+    """What a connection needs on its way back to the pool: nothing more.
+    asyncpg rolls back a transaction left open before calling this, and the
+    engine leaves no other session state on pool connections (no session
+    ``SET``, ``LISTEN``, session-level lock or cursor outside a transaction),
+    so the default reset query would be one more round trip per operation."""
 
 
 class Plumbing:
@@ -60,7 +69,8 @@ class Plumbing:
             return self
         try:
             pool = await asyncpg.create_pool(
-                min_size=1, max_size=POOL_SIZE,
+                min_size=1, max_size=POOL_SIZE, init=None if self.readonly else writes.stage,
+                reset=_released,
                 **self.location.connect_options(readonly=self.readonly))
         except ERRORS as exc:
             raise store_error(self.where, exc, "cannot connect") from None
@@ -131,6 +141,22 @@ class Plumbing:
         self._check_writable()
         async with self.reading() as conn, conn.transaction():
             yield conn
+
+    @asynccontextmanager
+    async def transaction_with(self, begin: str) -> AsyncIterator[Conn]:
+        """As :meth:`transaction`, begun by ``begin``: ``BEGIN`` and the
+        statements (without parameters) to run first, in one round trip."""
+        self._check_writable()
+        async with self.reading() as conn:
+            await conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    with contextlib.suppress(Exception):  # the pool rolls back then
+                        await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:

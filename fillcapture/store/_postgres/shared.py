@@ -40,13 +40,6 @@ def count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def unnumbered(conn: asyncpg.Connection, table: str) -> int:
-    """Rows of ``table`` (fills, busts) this transaction inserted so far: the
-    only ones without an outbox number that it can see (fills_unnumbered)."""
-    return int(await conn.fetchval(
-        f"SELECT count(*) FROM {table} WHERE outbox IS NULL"))  # noqa: S608 - constant names
-
-
 async def lock_summaries(conn: asyncpg.Connection, firm: str) -> None:
     """Hold ``firm``'s summary lock (:data:`locks.SUMMARIES`) until the transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", locks.SUMMARIES, firm)

@@ -1,10 +1,10 @@
 """T4's snapshot counts as they arrive (the first half of reconcile
 certificates): each account's latest snapshot per trade date.
 
-``fills_mark`` is the outbox number of the newest fill committed before the
-snapshot: the capture transaction numbers its fills first (see
-:mod:`.outbox`), so the batch's own fills count as before the snapshot, as
-in the SQLite engine, and fills numbered later as after it.
+``fills_mark`` is the outbox number (the id, :mod:`.outbox`) of the newest
+fill stored before the snapshot: the capture transaction stores its fills
+first, so the batch's own fills count as before the snapshot, as in the
+SQLite engine, and fills stored later as after it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncpg
 
 from fillcapture.model import SnapshotReceived
 
-_MARK = "(SELECT coalesce(max(outbox), 0) FROM fills)"
+_MARK = "(SELECT coalesce(max(id), 0) FROM fills)"
 
 # A snapshot's first frame replaces what was recorded of its dates, mark and
 # time included; a later frame of it updates the counts only.
@@ -36,7 +36,7 @@ _LATER_FRAME = (
 
 async def save(conn: asyncpg.Connection, snapshots: Sequence[SnapshotReceived],
                now: datetime) -> None:
-    """Inside the capture transaction, after its rows are numbered."""
+    """Inside the capture transaction, after its rows are stored."""
     for snapshot in snapshots:
         if not snapshot.account:
             continue  # no number: nobody can own it

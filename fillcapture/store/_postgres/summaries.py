@@ -12,16 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 from fillcapture.store._postgres.plumbing import Plumbing
-from fillcapture.store._postgres.selects import Args, conditions
+from fillcapture.store._postgres.selects import OWNED, Args, conditions
 from fillcapture.store._postgres.shared import DISTINCT, lock_summaries
 from fillcapture.store.columns import lots_of, lots_text
 from fillcapture.store.records import DailyRow, DayActivity, FillQuery, PositionDay
 from fillcapture.store.rules import POSITIONS_KEPT_DAYS
 
-_SUMMARY_COLUMNS = (
-    "trade_date, firm, account, market_id, buys, buy_volume, buy_vwap, sells, sell_volume, "
-    "sell_vwap, pnl_points, net_position, unknown_side, spread_legs"
-)
+_SUMMARY_NAMES = (
+    "trade_date", "firm", "account", "market_id", "buys", "buy_volume", "buy_vwap", "sells",
+    "sell_volume", "sell_vwap", "pnl_points", "net_position", "unknown_side", "spread_legs")
+_SUMMARY_COLUMNS = ", ".join(_SUMMARY_NAMES)
+_SUMMARY_SELECT = ", ".join(f"f.{column}" for column in _SUMMARY_NAMES)
 
 
 class SummariesRole(Plumbing):
@@ -61,7 +62,7 @@ class SummariesRole(Plumbing):
             where.append(f"f.trade_date >= {args(since)}")
         if until is not None:
             where.append(f"f.trade_date <= {args(until)}")
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM summary_rows f"  # noqa: S608 - fixed text
+        sql = f"SELECT {_SUMMARY_SELECT} FROM summary_rows f{OWNED}"  # noqa: S608 - fixed text
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = await self._all(sql, *args.values)

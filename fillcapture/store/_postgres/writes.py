@@ -36,10 +36,16 @@ fewer take one multi-row INSERT (a COPY costs three round trips)."""
 _IDENTITY = "(firm, order_id, trade_key, leg_index)"
 _COLUMNS = ", ".join(INSERT_COLUMNS)
 
-# Per connection, emptied at every commit; created once per session.
+_TYPES = {"leg_index": "integer", "sequence_order": "bigint", "volume": "bigint",
+          "exchange_time": "timestamptz", "trade_date": "date", "captured_at": "timestamptz",
+          "historical": "boolean"}
+"""The fills table's types of :data:`INSERT_COLUMNS` that are not text."""
+
+# One per connection, emptied at every commit (see stage()).
 _STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS fill_stage ON COMMIT DELETE ROWS AS "  # noqa: S608
-    f"SELECT {_COLUMNS} FROM fills WITH NO DATA"
+    "CREATE TEMP TABLE fill_stage ("
+    + ", ".join(f"{column} {_TYPES.get(column, 'text')}" for column in INSERT_COLUMNS)
+    + ") ON COMMIT DELETE ROWS"
 )
 _FROM_STAGE = (
     f"INSERT INTO fills ({_COLUMNS}) SELECT {_COLUMNS} FROM fill_stage "  # noqa: S608
@@ -114,6 +120,14 @@ def _values_sql(rows: int) -> str:
             f"ON CONFLICT {_IDENTITY} DO NOTHING")
 
 
+async def stage(conn: Conn) -> None:
+    """Create the connection's staging table: the pool runs this once for each
+    connection it opens (a read-write store's), not every batch (a round trip
+    and a catalogue lookup each time). It names its own column types, as the
+    pool opens its first connection before the schema is migrated."""
+    await conn.execute(_STAGE)
+
+
 async def insert(conn: Conn, fills: Sequence[Fill], captured_at: datetime) -> int:
     """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
     return how many were new."""
@@ -123,8 +137,7 @@ async def insert(conn: Conn, fills: Sequence[Fill], captured_at: datetime) -> in
     new = 0
     staged = False
     if len(fills) >= ROWS_BY_COPY:
-        await conn.execute(_STAGE)
-        await conn.execute("DELETE FROM fill_stage")
+        await conn.execute("DELETE FROM fill_stage")  # staged already in this transaction?
         await conn.copy_records_to_table(
             "fill_stage", records=fill_rows(fills, captured_at), columns=INSERT_COLUMNS)
         new = count(await conn.execute(_FROM_STAGE))

@@ -1,5 +1,5 @@
 -- The PostgreSQL store's schema: every table of the SQLite engine's final
--- schema, in PostgreSQL types, plus the outbox numbering and the leases.
+-- schema, in PostgreSQL types, plus the leases.
 --
 -- Types: times are timestamptz (microseconds, as SQLite's integer times),
 -- trade dates date, flags boolean, prices and lots the exact text T4 sent
@@ -13,10 +13,10 @@
 -- fill (NULLs are never equal in a UNIQUE constraint). ON CONFLICT DO
 -- NOTHING on this key is the store's idempotence.
 --
--- id: the row's identity, handed out at insert time (in no useful order
--- across writers). outbox: the row's place in commit order, handed out
--- just before its transaction commits under the outbox lock (see
--- fillcapture/store/_postgres/outbox.py); NULL only inside that transaction.
+-- id: the row's identity and its place in commit order (the outbox
+-- number): every transaction that inserts fills or busts holds the outbox
+-- lock from its start to its commit, so ids are handed out in commit order
+-- (see fillcapture/store/_postgres/outbox.py).
 CREATE TABLE fills (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     firm              text        NOT NULL,
@@ -40,7 +40,6 @@ CREATE TABLE fills (
     spread_market_id  text        NULL,
     leg_sign          smallint    NULL CHECK (leg_sign = -1 OR leg_sign = 1),
     order_side        text        NULL CHECK (order_side = 'BUY' OR order_side = 'SELL'),
-    outbox            bigint      NULL UNIQUE,
     CONSTRAINT fills_identity UNIQUE (firm, order_id, trade_key, leg_index)
 );
 CREATE INDEX fills_account_date ON fills (account, trade_date, exchange_time);
@@ -49,9 +48,6 @@ CREATE INDEX fills_leg_pending ON fills (spread_market_id, leg_index)
     WHERE kind = 1 AND leg_sign IS NULL;
 CREATE INDEX fills_sideless ON fills (firm, account_id, order_id)
     WHERE side IS NULL AND (kind <> 1 OR order_side IS NULL);
--- The rows of transactions not committed yet: what the commit numbers.
-CREATE INDEX fills_unnumbered ON fills (id) WHERE outbox IS NULL;
-CREATE SEQUENCE fills_outbox AS bigint;
 
 CREATE TABLE users (
     name       text        PRIMARY KEY,
@@ -77,11 +73,8 @@ CREATE TABLE busts (
     leg_index   integer     NOT NULL DEFAULT -1,
     busted_at   timestamptz NOT NULL,
     captured_at timestamptz NOT NULL,
-    outbox      bigint      NULL UNIQUE,
     CONSTRAINT busts_identity UNIQUE (firm, order_id, trade_key, leg_index)
 );
-CREATE INDEX busts_unnumbered ON busts (id) WHERE outbox IS NULL;
-CREATE SEQUENCE busts_outbox AS bigint;
 
 CREATE TABLE gaps (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -153,15 +146,15 @@ DECLARE
     deleted bigint;
 BEGIN
     IF TG_TABLE_NAME = 'fills' THEN
-        SELECT max(outbox) INTO deleted FROM gone;
-        SELECT coalesce(max(outbox), 0) INTO newest FROM fills;
+        SELECT max(id) INTO deleted FROM gone;
+        SELECT coalesce(max(id), 0) INTO newest FROM fills;
         IF deleted > newest THEN
             UPDATE outbox SET fills_floor = newest
             WHERE fills_floor IS NULL OR fills_floor > newest;
         END IF;
     ELSE
-        SELECT max(outbox) INTO deleted FROM gone;
-        SELECT coalesce(max(outbox), 0) INTO newest FROM busts;
+        SELECT max(id) INTO deleted FROM gone;
+        SELECT coalesce(max(id), 0) INTO newest FROM busts;
         IF deleted > newest THEN
             UPDATE outbox SET busts_floor = newest
             WHERE busts_floor IS NULL OR busts_floor > newest;
