@@ -9,7 +9,7 @@ Each engine reads and writes these rows as plain Python values (see
 ``date``, ``str``, ``int``, ``bool``, ``bytes``, ``None``.
 
 The ``id`` of ``fills`` and ``busts`` is the row's place in commit order
-(SQLite's row id, PostgreSQL's ``outbox`` number): the outbox cursors count
+(the row id, on either engine): the outbox cursors count
 in it, so copied cursors mean the same rows on either engine.
 
 Left out, with the reason: each engine's own migration record (the

@@ -1,11 +1,11 @@
 """The PostgreSQL engine's tables role: every table's rows as engine-neutral values.
 
-The neutral ``id`` of fills and busts is their ``outbox`` number (commit
-order, what cursors count in); a written row gets it as both its ``outbox``
-number and its ``id``, so ids stay unique and the copy keeps commit order.
+The neutral ``id`` of fills and busts is their row id, which is their place
+in commit order (what cursors count in, see :mod:`.outbox`); a written row
+keeps it, so the copy keeps commit order.
 A batch is upserted with one statement over ``unnest`` of its columns, or,
 where none of its rows is held yet, written with ``COPY``. After each
-write the row-id and outbox sequences are moved past the rows written, so
+write the row-id sequence is moved past the rows written, so
 capture on this store numbers its next rows after them. Text keys are
 sorted ``COLLATE "C"`` (by their bytes, as SQLite sorts them), so both
 engines give a table's rows in one order.
@@ -22,13 +22,10 @@ from fillcapture.store.tables import Key, Kind, Row, Table
 _TYPES = {Kind.TEXT: "text", Kind.INT: "bigint", Kind.BOOL: "boolean",
           Kind.TIME: "timestamptz", Kind.DATE: "date", Kind.BYTES: "bytea"}
 
-_NUMBERED = {"fills", "busts"}
-"""Tables whose neutral ``id`` is the ``outbox`` number."""
-
 
 def _column(table: Table, name: str) -> str:
-    """The stored column behind the neutral column ``name``."""
-    return "outbox" if name == "id" and table.name in _NUMBERED else name
+    """The stored column behind the neutral column ``name``: the same."""
+    return name
 
 
 def _key_order(table: Table, suffix: str = "") -> str:
@@ -40,8 +37,7 @@ def _key_order(table: Table, suffix: str = "") -> str:
 
 def _select(table: Table) -> str:
     columns = ", ".join(_column(table, name) for name in table.names)
-    where = " WHERE outbox IS NOT NULL" if table.name in _NUMBERED else " WHERE true"
-    return f"SELECT {columns} FROM {table.name}{where}"  # noqa: S608 - catalogue
+    return f"SELECT {columns} FROM {table.name} WHERE true"  # noqa: S608 - catalogue
 
 
 def _key_match(table: Table, op: str, first: int = 1) -> str:
@@ -66,9 +62,6 @@ def _upsert(table: Table) -> str:
     names = table.names
     targets = [_column(table, n) for n in names]
     values = [f"c{i}" for i in range(len(names))]
-    if table.name in _NUMBERED:  # the outbox number is the row id too
-        targets.append("id")
-        values.append(f"c{names.index('id')}")
     keys = {_column(table, k) for k in table.key}
     updates = ", ".join(f"{c} = excluded.{c}" for c in targets if c not in keys and c != "id")
     overriding = " OVERRIDING SYSTEM VALUE" if "id" in targets else ""
@@ -86,8 +79,6 @@ async def _advance(conn: Conn, table: Table) -> None:
         name = await conn.fetchval("SELECT pg_get_serial_sequence($1, 'id')", table.name)
         if name is not None:
             sequences.append((name, "id"))
-    if table.name in _NUMBERED:
-        sequences.append((f"{table.name}_outbox", "outbox"))
     for sequence, column in sequences:
         newest = f"(SELECT max({column}) AS m FROM {table.name}) x"  # noqa: S608 - catalogue
         current = f"(SELECT last_value FROM {sequence})"  # noqa: S608 - catalogue
@@ -122,13 +113,8 @@ class TablesRole(Plumbing):
         if not rows:
             return
         columns = [_column(table, name) for name in table.names]
-        records: Sequence[Row] = rows
-        if table.name in _NUMBERED:  # the outbox number is the row id too
-            at = table.names.index("id")
-            columns.append("id")
-            records = [(*row, row[at]) for row in rows]
         async with self.transaction() as conn:
-            await conn.copy_records_to_table(table.name, records=records, columns=columns)
+            await conn.copy_records_to_table(table.name, records=rows, columns=columns)
             await _advance(conn, table)
 
     async def delete_rows(self, table: Table, keys: Sequence[Key]) -> None:
