@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fillcapture.store._postgres.location import SHAPE as POSTGRES_SHAPE
-from fillcapture.store._postgres.location import PostgresLocation
+from fillcapture.store._postgres.server import SHAPE as POSTGRES_SHAPE
 from fillcapture.store._sqlite.location import SqliteLocation
 from fillcapture.store.location import StoreLocation
 from fillcapture.store.records import StoreError
 from fillcapture.store.roles import Store
 from fillcapture.urls import masked
 
+
+def _postgres(url: str, password: str | None) -> StoreLocation:
+    # Imported here: the driver is loaded only where a store is on PostgreSQL.
+    from fillcapture.store._postgres.location import PostgresLocation
+
+    return PostgresLocation.parse(url, password)
+
+
 ENGINES: dict[str, tuple[Callable[[str, str | None], StoreLocation], str]] = {
     "sqlite": (SqliteLocation.parse,
                "sqlite:///relative/path.db or sqlite:////absolute/path.db"),
-    "postgresql": (PostgresLocation.parse, POSTGRES_SHAPE),
-    "postgres": (PostgresLocation.parse, POSTGRES_SHAPE),
+    "postgresql": (_postgres, POSTGRES_SHAPE),
+    "postgres": (_postgres, POSTGRES_SHAPE),
 }
 """URL scheme -> the engine's parser of a URL and the password configured
 beside it (``ValueError`` for a URL it cannot read), and the shape of its

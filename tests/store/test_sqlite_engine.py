@@ -475,3 +475,18 @@ async def test_the_fills_table_has_every_column_of_the_fill_shape(
     assert set(SELECT_COLUMNS) <= present
     # Capture writes every kept column but the bust's, which a bust sets.
     assert set(KEPT.values()) - {"busted_at"} <= set(INSERT_COLUMNS) | set(SPREAD_COLUMNS)
+
+
+def test_a_sqlite_store_never_loads_the_postgresql_driver(tmp_path: Path) -> None:
+    code = (
+        "import asyncio, sys\n"
+        "import fillcapture.service, fillcapture.cli.main\n"
+        "from fillcapture.store import open_store\n"
+        "async def main():\n"
+        f"    async with open_store('sqlite:///{tmp_path / 'x.db'}') as store:\n"
+        "        await store.count_fills()\n"
+        "asyncio.run(main())\n"
+        "print('asyncpg' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "False"

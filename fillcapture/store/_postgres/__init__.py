@@ -1,5 +1,5 @@
-"""The PostgreSQL engine, private: reach it through :func:`fillcapture.store.open_store`."""
+"""The PostgreSQL engine, private: reach it through :func:`fillcapture.store.open_store`.
 
-from fillcapture.store._postgres.engine import PostgresStore
-
-__all__ = ["PostgresStore"]
+Its modules are imported only for a ``postgresql:`` store (see
+:mod:`fillcapture.store.url`), so a SQLite deployment never loads the driver.
+"""
