@@ -423,9 +423,10 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    """One throwaway PostgreSQL cluster for the session (tests/pgcluster.py)."""
+    """One throwaway PostgreSQL cluster for the session (tests/pgcluster.py),
+    without flushes to disk: no test takes the machine from under the server."""
     try:
-        cluster = PostgresCluster()
+        cluster = PostgresCluster(durable=False)
         cluster.start()
     except ClusterError as exc:
         pytest.fail(str(exc), pytrace=False)

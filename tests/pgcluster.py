@@ -3,9 +3,11 @@ loopback port, in a directory of its own, run as an unprivileged user.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster's
 directory belongs to ``nobody`` and its programs run through ``runuser``;
-otherwise they run as the current user. Durability is left as in production
-(``fsync`` and ``synchronous_commit`` on): the tests break processes and count
-on what was committed. Administrative statements go through ``psql`` (the
+otherwise they run as the current user. Durability is production's
+(``fsync`` and ``synchronous_commit`` on) unless ``durable=False``: the
+tests break clients, connections and the server's sessions, never the
+machine under the server, so what a commit promises them holds either way,
+and the suite's cluster skips the flushes to disk; benchmarks keep them. Administrative statements go through ``psql`` (the
 client in the server's own bindir) over the cluster's Unix socket, where the
 superuser is trusted; every other login is over TCP with a SCRAM password.
 """
@@ -95,7 +97,8 @@ class PostgresCluster:
     at once (immediate shutdown, as a crash) and removes its directory.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = True) -> None:
+        self.durable = durable
         self.bindir = server_bindir()
         self.as_root = os.geteuid() == 0
         self.directory: Path | None = None
@@ -137,7 +140,8 @@ class PostgresCluster:
     def _server_options(self) -> str:
         settings = {"listen_addresses": HOST, "port": str(self.port),
                     "unix_socket_directories": str(self.root), "max_connections": "200",
-                    "fsync": "on", "synchronous_commit": "on"}
+                    "fsync": "on" if self.durable else "off", "synchronous_commit": "on",
+                    "full_page_writes": "on" if self.durable else "off"}
         return " ".join(f"-c {key}={value}" for key, value in settings.items())
 
     def _failed(self, what: str, done: subprocess.CompletedProcess[str]) -> ClusterError:
