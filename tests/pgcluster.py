@@ -7,9 +7,10 @@ otherwise they run as the current user. Durability is production's
 (``fsync`` and ``synchronous_commit`` on) unless ``durable=False``: the
 tests break clients, connections and the server's sessions, never the
 machine under the server, so what a commit promises them holds either way,
-and the suite's cluster skips the flushes to disk; benchmarks keep them. Administrative statements go through ``psql`` (the
-client in the server's own bindir) over the cluster's Unix socket, where the
-superuser is trusted; every other login is over TCP with a SCRAM password.
+and the suite's cluster skips the flushes to disk; benchmarks keep them.
+Administrative statements go through ``psql`` (the client in the server's
+own bindir) over the cluster's Unix socket, where the superuser is trusted;
+every other login is over TCP with a SCRAM password.
 """
 
 from __future__ import annotations
