@@ -139,6 +139,10 @@ async def run(configured: Settings) -> int:
                       hint="another daemon of this firm may now capture it; T4 was logged out")
             if not configured.standby.enabled:
                 return EXIT_LEASE_LOST
+            # A standby elsewhere takes the lease now: let it, rather than
+            # racing it for the lease this daemon just lost.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.requested.wait(), configured.standby.takeover_seconds)
 
 
 class StopRequest:

@@ -17,8 +17,12 @@ from asyncpg import exceptions as pg
 from fillcapture.store.records import Cause, StoreError
 from fillcapture.urls import masked
 
-ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
-"""What the driver raises for a failed operation (turned into StoreError)."""
+ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+          TimeoutError)
+"""What the driver raises for a failed operation (turned into StoreError).
+``InternalClientError``: a connection whose protocol state was broken under
+it (the server ended the session mid-transaction) — transient, as a lost
+connection is."""
 
 FULL = Cause("the server's disk is full: free space on the database server",
              permanent=False, outage=True)

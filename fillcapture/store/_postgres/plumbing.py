@@ -116,8 +116,21 @@ class Plumbing:
               check_seconds: float = 1.0) -> AbstractAsyncContextManager[LeaseHeld]:
         """The lease of ``instance``: an advisory lock on a connection of its
         own, checked every ``check_seconds`` and fencing every capture."""
-        return lease.hold(self.location, self.where, instance, self._fences, waiting,
-                          check_seconds)
+        return self._leased(instance, waiting, check_seconds)
+
+    @asynccontextmanager
+    async def _leased(self, instance: str, waiting: Waiting | None,
+                      check_seconds: float) -> AsyncIterator[LeaseHeld]:
+        """The lease; once lost, the pool's connections are replaced at their
+        next use (whatever ended the lease's connection, a killed session or a
+        restarted server, has likely ended theirs)."""
+        async with lease.hold(self.location, self.where, instance, self._fences, waiting,
+                              check_seconds) as held:
+            try:
+                yield held
+            finally:
+                if held.lost.is_set() and self._pool is not None:
+                    await self._pool.expire_connections()
 
     def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -156,7 +169,12 @@ class Plumbing:
                     with contextlib.suppress(Exception):  # the pool rolls back then
                         await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            try:
+                await conn.execute("COMMIT")
+            except BaseException:
+                # Its state is unknown now: the pool makes a fresh connection.
+                conn.terminate()
+                raise
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:
