@@ -7,6 +7,7 @@ kind of record at a time speak the same transaction the writer does.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 from fillcapture.model import (
@@ -22,11 +23,13 @@ from fillcapture.model import (
 from fillcapture.store.records import CaptureBatch, CaptureResult
 
 
-class OnePartWrites:
-    """Mixin for an engine: the writes of one part of a :class:`CaptureBatch`."""
+class OnePartWrites(abc.ABC):
+    """Mixin for an engine: the writes of one part of a :class:`CaptureBatch`,
+    each through the engine's :meth:`capture`."""
 
+    @abc.abstractmethod
     async def capture(self, batch: CaptureBatch) -> CaptureResult:
-        raise NotImplementedError  # the engine's one transaction
+        """The engine's one transaction for ``batch``."""
 
     async def insert_fills(self, fills: Sequence[Fill]) -> int:
         """Store ``fills`` in one transaction; return how many were new.
