@@ -50,16 +50,24 @@ def select(query: FillQuery) -> tuple[str, list[Any]]:
 def page_select(query: FillQuery, after: FillPosition | None, limit: int
                 ) -> tuple[str, list[Any]]:
     """As :func:`select`, led by the row id, from after ``after`` (a keyset:
-    the row-value comparison follows the ORDER BY exactly), ``limit`` rows."""
+    the row-value comparison follows the ORDER BY exactly), ``limit`` rows.
+
+    In two steps: the page's row ids are chosen first, where the terms the
+    API uses (account, trade dates, owner's firm, bust mark, the keyset) are
+    answered by ``fills_account_date`` alone, and only the page's rows are
+    then read from the table (migration 0002 says what that saves)."""
     args = Args()
     where = conditions(query, args)
     if after is not None:
         where.append(f"(f.exchange_time, f.id) > ({args(aware(after.exchange_time))}, "
                      f"{args(after.row)})")
-    sql = f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM fills f{OWNED}"  # noqa: S608 - fixed text
+    ids = f"SELECT f.id FROM fills f{OWNED}"  # noqa: S608 - fixed text
     if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + f" ORDER BY f.exchange_time, f.id LIMIT {args(limit)}", args.values
+        ids += " WHERE " + " AND ".join(where)
+    ids += f" ORDER BY f.exchange_time, f.id LIMIT {args(limit)}"
+    sql = (f"SELECT f.id, {OWNER}, {FILL_COLUMNS} FROM ({ids}) page "  # noqa: S608
+           f"JOIN fills f ON f.id = page.id{OWNED} ORDER BY f.exchange_time, f.id")
+    return sql, args.values
 
 
 def conditions(query: FillQuery, args: Args) -> list[str]:
