@@ -34,6 +34,7 @@ from fillcapture.config.base import ConfigError
 from fillcapture.config.brokers import MqttFeedSettings, MqttSettings
 from fillcapture.config.feed import FeedSettings, T4Settings
 from fillcapture.config.listeners import ApiSettings, MetricsSettings
+from fillcapture.config.money import FeeSettings, MoneySettings
 from fillcapture.config.onboarding import OnboardingSettings
 from fillcapture.config.schedule import MaintenanceSettings, ScheduleSettings
 from fillcapture.config.sim import SimSettings
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     sim: SimSettings = SimSettings()
     onboarding: OnboardingSettings = OnboardingSettings()
     api: ApiSettings = ApiSettings()
+    money: MoneySettings = MoneySettings()
+    fees: list[FeeSettings] = Field(default_factory=list)
     schedule: ScheduleSettings = ScheduleSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -1,0 +1,195 @@
+"""Gross and net: the daily summary's rows in money, with fees, per currency.
+
+The summary (:mod:`fillcapture.reports`) gives each (trade date, account,
+market) row its P&L in price points and, where the point value is known, in
+money (``gross``). This module adds what a broker's statement shows beside it:
+
+- **The market's currency**, from configuration (``[money] currencies``, by
+  exchange id or by contract root ``"<exchange> <contract>"``, the contract
+  root winning). T4's market details carry no currency (the official
+  ``MarketDetails`` has none), so a market configured nowhere has an
+  **unknown** currency: its amounts are shown, marked so, and never added to
+  any currency's total.
+- **Fees**, per component, from the schedules in force on the row's trade
+  date (:mod:`fillcapture.fees`): the row's buy contracts at the buy rates
+  plus its sell contracts at the sell rates, in each schedule's currency. A
+  row's fills are of one account, market and day, so they all pay the same
+  rates. Fills whose fees cannot be known are counted in ``fees_unknown``:
+  those no schedule matches, those of unknown side (which rate?) and spread
+  legs still waiting for their spread's definition (which contract?).
+- **Net** = gross - fees, where all of it is known and in one currency: a
+  row with a fill of unknown fees, an unknown point value or currency, or a
+  fee in another currency than the market's has no net (``None``), never a
+  net that takes unknown fees as free.
+
+Fees are computed when a summary is read, from the recorded volumes, not
+recorded with it: a schedule changed for past dates (``fillcapture fees set
+--from DATE``) changes every summary from that date the next time it is
+read, and nothing recorded has to be discarded. Totals (:func:`totals`) are
+per currency; amounts of different currencies are never added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, Inexact, InvalidOperation
+
+from fillcapture.fees import FeeBook
+from fillcapture.model import Market, Side
+from fillcapture.store import DailyRow, Owner
+from fillcapture.store.rules import owners_of
+
+_EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeAmount:
+    """One component's fees on a row: ``amount`` of ``currency``."""
+
+    component: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyRow:
+    """A summary row with its currency, fees and net (see the module)."""
+
+    row: DailyRow
+    user: str | None
+    currency: str | None
+    gross: Decimal | None
+    fees: tuple[FeeAmount, ...]
+    fees_unknown: int
+    net: Decimal | None
+
+    @property
+    def fees_total(self) -> Decimal | None:
+        """The fees in the market's currency, if every one is in it."""
+        if self.currency is None or any(f.currency != self.currency for f in self.fees):
+            return None
+        return sum((f.amount for f in self.fees), _ZERO)
+
+
+def currency_of(market: Market | None, currencies: Mapping[str, str]) -> str | None:
+    """``market``'s currency: its contract root's, else its exchange's, else unknown."""
+    if market is None:
+        return None
+    root = currencies.get(f"{market.exchange_id} {market.contract_id}")
+    return root if root is not None else currencies.get(market.exchange_id)
+
+
+class Owners:
+    """Who owns an account number at a firm, by the registry's precedence."""
+
+    def __init__(self, registry: Iterable[Owner]) -> None:
+        self._by_firm: dict[str, dict[str, list[str]]] = {}
+        self._any: dict[str, list[str]] = {}
+        for owner in registry:
+            if owner.firm:
+                self._by_firm.setdefault(owner.account, {}).setdefault(
+                    owner.firm, []).append(owner.user)
+            else:
+                self._any.setdefault(owner.account, []).append(owner.user)
+
+    def __call__(self, firm: str, account: str) -> str | None:
+        users = owners_of(self._by_firm.get(account, {}), self._any.get(account, ()), firm)
+        return users[0] if len(users) == 1 else None
+
+
+def priced(rows: Sequence[DailyRow], book: FeeBook, markets: Mapping[str, Market],
+           currencies: Mapping[str, str], owner: Owners | None = None) -> list[MoneyRow]:
+    """``rows`` with their currency, fees and net. ``owner`` names each row's
+    user, for fees scoped by user (none: such fees match no row)."""
+    found = []
+    for row in rows:
+        market = markets.get(row.market_id)
+        user = None if owner is None else owner(row.firm, row.account)
+        exchange = None if market is None else market.exchange_id
+        contract = None if market is None else market.contract_id
+        unknown = row.unknown_side + row.spread_legs
+        amounts: dict[tuple[str, str], Decimal] = {}
+        for side, fills, volume in ((Side.BUY, row.buys, row.buy_volume),
+                                    (Side.SELL, row.sells, row.sell_volume)):
+            if not fills:
+                continue
+            rates = book.rates(row.trade_date, exchange, contract, row.account, user, side)
+            if rates is None:
+                unknown += fills
+                continue
+            for rate in rates:
+                key = (rate.component, rate.currency)
+                amounts[key] = _EXACT.add(amounts.get(key, _ZERO),
+                                          _EXACT.multiply(rate.amount, volume))
+        fees = tuple(FeeAmount(component, amount, fee_currency)
+                     for (component, fee_currency), amount in sorted(amounts.items()))
+        currency = currency_of(market, currencies)
+        gross = row.pnl_currency
+        net = None
+        if (gross is not None and currency is not None and not unknown
+                and all(fee.currency == currency for fee in fees)):
+            net = _EXACT.subtract(gross, sum((fee.amount for fee in fees), _ZERO))
+        found.append(MoneyRow(row, user, currency, gross, fees, unknown, net))
+    return found
+
+
+@dataclass(slots=True)
+class CurrencyTotals:
+    """One currency's totals over some rows: gross P&L of the markets in it,
+    fees charged in it (by component), and net of the rows that have one.
+    ``rows_without_net`` counts its markets' rows left out of ``net``."""
+
+    currency: str
+    gross: Decimal = _ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    net: Decimal = _ZERO
+    rows_without_net: int = 0
+
+    @property
+    def fees_total(self) -> Decimal:
+        return sum(self.fees.values(), _ZERO)
+
+
+@dataclass(slots=True)
+class Totals:
+    """Totals per currency, and what no currency's total can hold: rows of a
+    market whose currency or point value is unknown, and fills of unknown fees."""
+
+    by_currency: dict[str, CurrencyTotals] = field(default_factory=dict)
+    unknown_currency_rows: int = 0
+    unknown_gross_rows: int = 0
+    fees_unknown: int = 0
+
+
+def totals(rows: Iterable[MoneyRow]) -> Totals:
+    """Per-currency totals of ``rows`` (see :class:`CurrencyTotals`)."""
+    found = Totals()
+
+    def of(currency: str) -> CurrencyTotals:
+        entry = found.by_currency.get(currency)
+        if entry is None:
+            entry = found.by_currency[currency] = CurrencyTotals(currency)
+        return entry
+
+    for row in rows:
+        found.fees_unknown += row.fees_unknown
+        for fee in row.fees:
+            entry = of(fee.currency)
+            entry.fees[fee.component] = _EXACT.add(entry.fees.get(fee.component, _ZERO),
+                                                   fee.amount)
+        if row.currency is None:
+            found.unknown_currency_rows += 1
+            continue
+        entry = of(row.currency)
+        if row.gross is None:
+            found.unknown_gross_rows += 1
+        else:
+            entry.gross = _EXACT.add(entry.gross, row.gross)
+        if row.net is None:
+            entry.rows_without_net += 1
+        else:
+            entry.net = _EXACT.add(entry.net, row.net)
+    found.by_currency = dict(sorted(found.by_currency.items()))
+    return found
