@@ -33,11 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Context, Decimal, Inexact, InvalidOperation
 
 from fillcapture.fees import FeeBook
 from fillcapture.model import Market, Side
-from fillcapture.store import DailyRow, Owner
+from fillcapture.reports import summarize
+from fillcapture.store import DailyRow, FillQuery, Owner, Store
 from fillcapture.store.rules import owners_of
 
 _EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
@@ -193,3 +195,14 @@ def totals(rows: Iterable[MoneyRow]) -> Totals:
             entry.net = _EXACT.add(entry.net, row.net)
     found.by_currency = dict(sorted(found.by_currency.items()))
     return found
+
+
+async def summarize_money(store: Store, query: FillQuery, *, since: date | None,
+                          point_values: Mapping[str, Decimal], currencies: Mapping[str, str],
+                          book: FeeBook) -> list[MoneyRow]:
+    """The daily summary of ``query`` (as :func:`fillcapture.reports.summarize`),
+    each row with its currency, fees and net. Each row's owner, for fees
+    scoped by user, is the registry's owner of its (firm, account)."""
+    rows = await summarize(store, query, since=since, point_values=point_values)
+    owner = Owners(await store.registry()) if any(s.user for s in book.schedules) else None
+    return priced(rows, book, await store.markets(), currencies, owner)
