@@ -36,7 +36,14 @@ $(PG_INITDB):
 	printf 'create_main_cluster = false\n' > $(PG_CREATECLUSTER)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
-test: $(STAMP) $(MOSQUITTO) $(PG_INITDB)
+# A headless browser for the tests that load the monthly statement page
+# (tests/browser.py drives it over the DevTools protocol).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(MOSQUITTO) $(PG_INITDB) $(CHROMIUM)
 	$(BIN)/ruff check fillcapture tests bench
 	$(BIN)/mypy fillcapture
 	$(BIN)/pytest $(PYTEST_ARGS)

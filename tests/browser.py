@@ -1,0 +1,198 @@
+"""A real headless Chromium for the tests, driven over the Chrome DevTools Protocol.
+
+``async with Chromium(workdir) as browser:`` starts ``chromium --headless=new``
+with a fresh profile, on a DevTools port of its own choosing (read from the
+profile's ``DevToolsActivePort``), and connects to it with ``websockets``;
+leaving the block stops Chromium and removes the profile. ``await
+browser.page()`` opens a tab that is offline before it navigates anywhere and
+records, from then on, every request it makes and every console error and
+uncaught exception; ``await page.load(url)`` navigates and waits for the load
+event; ``evaluate`` reads the DOM; ``screenshot`` writes a PNG.
+
+``--no-sandbox``: Chromium's sandbox refuses to run as root, which the test
+machines are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import websockets
+
+TIMEOUT = 30.0
+
+
+class BrowserError(RuntimeError):
+    """Chromium did not start, or a DevTools command failed."""
+
+
+class Page:
+    """One tab over a flattened DevTools session of the browser's connection."""
+
+    def __init__(self, browser: Chromium, session: str) -> None:
+        self.browser = browser
+        self.session = session
+        self.requests: list[str] = []  # the URL of each request, in order
+        self.errors: list[str] = []  # console errors, exceptions, error log entries
+        self.loaded = asyncio.Event()
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        return await self.browser.send(method, params, self.session)
+
+    def event(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Network.requestWillBeSent":
+            self.requests.append(params["request"]["url"])
+        elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
+            self.errors.append("console: " + " ".join(
+                str(arg.get("value", arg.get("description", ""))) for arg in params["args"]))
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            self.errors.append("exception: " + str(details.get("exception", {}).get(
+                "description", details.get("text"))))
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            entry = params["entry"]
+            self.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".rstrip())
+        elif method == "Page.loadEventFired":
+            self.loaded.set()
+
+    async def load(self, url: str) -> None:
+        """Navigate to ``url`` and wait for its load event."""
+        self.loaded.clear()
+        answer = await self.send("Page.navigate", url=url)
+        if answer.get("errorText"):
+            raise BrowserError(f"navigating to {url}: {answer['errorText']}")
+        await asyncio.wait_for(self.loaded.wait(), TIMEOUT)
+
+    async def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript ``expression`` in the page (JSON-like)."""
+        answer = await self.send("Runtime.evaluate", expression=expression,
+                                 returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in answer:
+            raise BrowserError(f"{expression[:60]}: {answer['exceptionDetails']}")
+        return answer["result"].get("value")
+
+    async def screenshot(self, path: Path) -> Path:
+        """A PNG of the whole page (beyond the window), written to ``path``."""
+        answer = await self.send("Page.captureScreenshot", format="png",
+                                 captureBeyondViewport=True)
+        path.write_bytes(base64.b64decode(answer["data"]))
+        return path
+
+
+class Chromium:
+    """The running browser (see the module)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.connection: Any = None
+        self.reader: asyncio.Task[None] | None = None
+        self.ids = itertools.count(1)
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.pages: dict[str, Page] = {}
+
+    async def __aenter__(self) -> Chromium:
+        binary = shutil.which("chromium")
+        if binary is None:
+            raise BrowserError("no chromium on PATH (make test installs Debian's chromium)")
+        self.process = subprocess.Popen(
+            [binary, "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
+             f"--user-data-dir={self.profile}", "--no-first-run", "--no-default-browser-check",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-dev-shm-usage", "--disable-gpu", "about:blank"],
+            stdout=(self.workdir / "chromium.out").open("wb"), stderr=subprocess.STDOUT)
+        try:
+            port, path = await self._devtools_port()
+            self.connection = await websockets.connect(f"ws://127.0.0.1:{port}{path}",
+                                                       max_size=None)
+        except BaseException:
+            await self._stop()
+            raise
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self._stop()
+
+    async def _devtools_port(self) -> tuple[int, str]:
+        """The port and browser path Chromium wrote to its profile's DevToolsActivePort."""
+        assert self.process is not None
+        deadline = time.monotonic() + TIMEOUT
+        active = self.profile / "DevToolsActivePort"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrowserError(f"chromium exited with {self.process.returncode}: "
+                                   f"{(self.workdir / 'chromium.out').read_text()[-2000:]}")
+            lines = active.read_text().split("\n") if active.exists() else []
+            if len(lines) >= 2 and lines[0].strip() and lines[1].strip():
+                return int(lines[0]), lines[1].strip()
+            await asyncio.sleep(0.05)
+        raise BrowserError(f"chromium wrote no {active} within {TIMEOUT:.0f} s")
+
+    async def _read(self) -> None:
+        async for message in self.connection:
+            data = json.loads(message)
+            if "id" in data:
+                future = self.waiting.pop(data["id"], None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+            elif (page := self.pages.get(data.get("sessionId", ""))) is not None:
+                page.event(data["method"], data.get("params", {}))
+
+    async def send(self, method: str, params: dict[str, Any] | None = None,
+                   session: str | None = None) -> dict[str, Any]:
+        """Run one DevTools command (in ``session``, else on the browser); its result."""
+        number = next(self.ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
+        if session is not None:
+            message["sessionId"] = session
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[number] = future
+        await self.connection.send(json.dumps(message))
+        answer = await asyncio.wait_for(future, TIMEOUT)
+        if "error" in answer:
+            raise BrowserError(f"{method}: {answer['error']}")
+        result: dict[str, Any] = answer.get("result", {})
+        return result
+
+    async def page(self, *, offline: bool = True) -> Page:
+        """A new tab, its network offline (unless ``offline`` is false) and its
+        requests, console and exceptions recorded, before it loads anything."""
+        target = await self.send("Target.createTarget", {"url": "about:blank"})
+        attached = await self.send("Target.attachToTarget",
+                                   {"targetId": target["targetId"], "flatten": True})
+        page = self.pages[attached["sessionId"]] = Page(self, attached["sessionId"])
+        await page.send("Network.enable")
+        if offline:
+            await page.send("Network.emulateNetworkConditions", offline=True, latency=0,
+                            downloadThroughput=-1, uploadThroughput=-1)
+        await page.send("Runtime.enable")
+        await page.send("Log.enable")
+        await page.send("Page.enable")
+        return page
+
+    async def _stop(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.connection is not None:
+            await self.connection.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        shutil.rmtree(self.profile, ignore_errors=True)
