@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,12 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from fillcapture.fees import FeeSchedule
 from fillcapture.model import (
     Bust,
     Market,
     Quarantined,
+    Side,
     SnapshotReceived,
     SpreadDefinition,
     SpreadLeg,
@@ -67,6 +69,10 @@ async def populate(store: Store, fills: int = 40) -> None:
     await store.add_user("C", ["33333"], "SIMFIRM")
     await store.save_accounts("SIMFIRM", [VisibleAccount("acc-11111", "11111", "A's", "ACODE")])
     await store.save_markets([Market("XCME_Eq ES (Z26)", "XCME_Eq", "ES", Decimal("50"))])
+    await store.seed_fee_schedules([
+        FeeSchedule("commission", Decimal("1.250"), "USD", date(1970, 1, 1)),
+        FeeSchedule("exchange", Decimal("0.000001"), "EUR", DAY, "EUREX", "FDAX", "11111",
+                    "A", Side.SELL)])
     await store.save_spreads([SpreadDefinition("SPREAD", 3, (
         SpreadLeg("XCME_Eq ES (Z26)", 1, 1), SpreadLeg("XCME_Eq ES (H27)", 1, -1)))])
     await store.insert_fills([make_fill(n, account="22222" if n % 3 else "11111",
@@ -115,6 +121,7 @@ async def protocol_view(url: str) -> dict[str, Any]:
             "busts": await store.count_busts(),
             "quarantined": await store.quarantined(open_only=False),
             "markets": await store.markets(),
+            "fees": await store.fee_schedules(),
             "spreads": await store.spreads(),
             "sealed": await store.sealed_days(),
             "gaps": await store.gaps(),

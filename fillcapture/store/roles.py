@@ -14,6 +14,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from fillcapture.fees import FeeSchedule
 from fillcapture.model import (
     Bust,
     Fill,
@@ -220,6 +221,33 @@ class Registry(Protocol):
 
     async def user_accounts(self, name: str) -> list[Owner] | None:
         """``name``'s account rows (``[]`` for none); ``None`` if there is no such user."""
+        ...
+
+
+class Fees(Protocol):
+    """Fee and commission schedules (:mod:`fillcapture.fees`), by
+    :attr:`~fillcapture.fees.FeeSchedule.key`. A summary applies them when it
+    is read, so a change here needs no recorded summary discarded."""
+
+    async def fee_schedules(self) -> list[FeeSchedule]:
+        """Every schedule, sorted by key; amounts the exact decimals stored.
+        A stored row that is no schedule is a permanent :class:`StoreError`
+        naming it."""
+        ...
+
+    async def set_fee_schedule(self, schedule: FeeSchedule) -> bool:
+        """Insert ``schedule``, or replace the amount and currency of the
+        schedule of its key; ``True`` if that changed anything."""
+        ...
+
+    async def remove_fee_schedule(
+            self, schedule_key: tuple[str, str, str, str, str, str, date]) -> bool:
+        """Remove the schedule of this key; ``True`` if there was one."""
+        ...
+
+    async def seed_fee_schedules(self, schedules: Sequence[FeeSchedule]) -> int:
+        """Insert those of ``schedules`` whose key is absent, never replacing
+        a stored one (changed since with ``fillcapture fees``); how many were added."""
         ...
 
 
@@ -445,7 +473,7 @@ class Tables(Protocol):
         ...
 
 
-class Store(Lease, Capture, Catalogue, Query, Registry, Summaries, Operations, Tokens,
+class Store(Lease, Capture, Catalogue, Query, Registry, Fees, Summaries, Operations, Tokens,
             OutboxStore, Maintenance, Tables, Protocol):
     """A fill store: every role. Open it with ``async with``; every write is one transaction."""
 

@@ -97,6 +97,9 @@ TABLES: tuple[Table, ...] = (
     _table("market_legs", "market_id leg_index",
            "market_id:t leg_index:i leg_market_id:t ratio:i direction:i strategy_type:i "
            "updated_at:tm"),
+    _table("fee_schedules", "component exchange contract account user_name side effective_from",
+           "component:t exchange:t contract:t account:t user_name:t side:t effective_from:d "
+           "amount:t currency:t updated_at:tm"),
     _table("fills", "id",
            "id:i firm:t account_id:t account:t order_id:t trade_key:t leg_index:i "
            "exchange_trade_id:t sequence_order:i market_id:t side:t volume:i price:t "

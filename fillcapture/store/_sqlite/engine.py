@@ -1,7 +1,7 @@
 """The SQLite store engine: one class composed of the role implementations.
 
 Each role lives in a module of its name (capture, catalogue, query, registry,
-summaries, operations, tokens, outbox, maintenance, tables); the shared connection in
+fees, summaries, operations, tokens, outbox, maintenance, tables); the shared connection in
 :mod:`.plumbing`. One connection serves writes and short reads; each long read
 (``fills()``, ``fill_page()``) gets a read-only connection of its own.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fillcapture.store._sqlite.capture import CaptureRole
 from fillcapture.store._sqlite.catalogue import CatalogueRole
+from fillcapture.store._sqlite.fees import FeesRole
 from fillcapture.store._sqlite.maintenance import MaintenanceRole
 from fillcapture.store._sqlite.operations import OperationsRole
 from fillcapture.store._sqlite.outbox import OutboxRole
@@ -20,8 +21,9 @@ from fillcapture.store._sqlite.tables import TablesRole
 from fillcapture.store._sqlite.tokens import TokensRole
 
 
-class SqliteStore(CaptureRole, CatalogueRole, QueryRole, RegistryRole, SummariesRole,
-                  OperationsRole, TokensRole, OutboxRole, MaintenanceRole, TablesRole):
+class SqliteStore(CaptureRole, CatalogueRole, QueryRole, RegistryRole, FeesRole,
+                  SummariesRole, OperationsRole, TokensRole, OutboxRole, MaintenanceRole,
+                  TablesRole):
     """A fill store in one SQLite file. Open with ``async with SqliteStore(path) as store``.
 
     ``readonly`` opens the file read-only: it must exist with a current schema,

@@ -567,6 +567,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DELETE FROM positions",
         ),
     ),
+    Migration(
+        14,
+        "fee schedules",
+        (
+            # Fee and commission schedules (fillcapture fees, [[fees]]): a row
+            # per schedule key, its component, scope and first trade date. A
+            # scope left open is '' (NULL cannot take part in a primary key),
+            # so the key is the primary key. amount is exact decimal text as
+            # given; updated_at microseconds UTC.
+            """
+            CREATE TABLE fee_schedules (
+                component      TEXT    NOT NULL,
+                exchange       TEXT    NOT NULL DEFAULT '',
+                contract       TEXT    NOT NULL DEFAULT '',
+                account        TEXT    NOT NULL DEFAULT '',
+                user_name      TEXT    NOT NULL DEFAULT '',
+                side           TEXT    NOT NULL DEFAULT ''
+                    CHECK (side = '' OR side = 'BUY' OR side = 'SELL'),
+                effective_from TEXT    NOT NULL,
+                amount         TEXT    NOT NULL,
+                currency       TEXT    NOT NULL,
+                updated_at     INTEGER NOT NULL,
+                PRIMARY KEY (component, exchange, contract, account, user_name, side,
+                             effective_from)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
