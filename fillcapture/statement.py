@@ -157,6 +157,9 @@ def _totals_section(found: Totals, components: list[str], rows: list[MoneyRow]) 
             cells = []
             for currency in currencies:
                 entry = found.by_currency[currency]
+                if component and component not in entry.fees:
+                    cells.append("<td></td>")  # not charged in this currency
+                    continue
                 value = {"gross": entry.gross, "fees": entry.fees_total,
                          "net": entry.net}.get(key, entry.fees.get(component, Decimal(0)))
                 extra = f' data-component="{escape(component)}"' if component else ""

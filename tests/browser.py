@@ -85,7 +85,7 @@ class Page:
         """A PNG of the whole page (beyond the window), written to ``path``."""
         answer = await self.send("Page.captureScreenshot", format="png",
                                  captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(answer["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(answer["data"]))
         return path
 
 
@@ -95,7 +95,7 @@ class Chromium:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
         self.connection: Any = None
         self.reader: asyncio.Task[None] | None = None
         self.ids = itertools.count(1)
@@ -106,12 +106,13 @@ class Chromium:
         binary = shutil.which("chromium")
         if binary is None:
             raise BrowserError("no chromium on PATH (make test installs Debian's chromium)")
-        self.process = subprocess.Popen(
-            [binary, "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
-             f"--user-data-dir={self.profile}", "--no-first-run", "--no-default-browser-check",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-dev-shm-usage", "--disable-gpu", "about:blank"],
-            stdout=(self.workdir / "chromium.out").open("wb"), stderr=subprocess.STDOUT)
+        with (self.workdir / "chromium.out").open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                binary, "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
+                f"--user-data-dir={self.profile}", "--no-first-run",
+                "--no-default-browser-check", "--disable-background-networking",
+                "--disable-component-update", "--disable-dev-shm-usage", "--disable-gpu",
+                "about:blank", stdout=log, stderr=subprocess.STDOUT)
         try:
             port, path = await self._devtools_port()
             self.connection = await websockets.connect(f"ws://127.0.0.1:{port}{path}",
@@ -132,7 +133,7 @@ class Chromium:
         deadline = time.monotonic() + TIMEOUT
         active = self.profile / "DevToolsActivePort"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process.returncode is not None:
                 raise BrowserError(f"chromium exited with {self.process.returncode}: "
                                    f"{(self.workdir / 'chromium.out').read_text()[-2000:]}")
             lines = active.read_text().split("\n") if active.exists() else []
@@ -188,11 +189,11 @@ class Chromium:
             self.reader.cancel()
         if self.connection is not None:
             await self.connection.close()
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
                 self.process.kill()
-                self.process.wait(10)
+                await self.process.wait()
         shutil.rmtree(self.profile, ignore_errors=True)

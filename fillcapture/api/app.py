@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +22,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from fillcapture import __version__
+from fillcapture import statement as statement_page
 from fillcapture.api import openapi
 from fillcapture.api.errors import ApiError, error_response
 from fillcapture.api.forwarded import networks
@@ -35,6 +37,7 @@ from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
+from fillcapture.monthly import month_rows, parse_month
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.reports import point_values, report_row, summarize
 from fillcapture.store import (
@@ -55,13 +58,15 @@ _CHALLENGE = 'Bearer realm="fillcapture"'
 
 def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, *,
                max_requests: int = 64, trusted_proxies: Sequence[str] = (),
-               refused: RateLimitedLog | None = None) -> Starlette:
+               refused: RateLimitedLog | None = None,
+               currencies: Mapping[str, str] | None = None) -> Starlette:
     """The API over an open ``store``. The daily summary's ``pnl_currency``
     uses the point values the store recorded from T4's market details, with
     ``point_values`` (currency per point and contract, by market) overriding them.
     At most ``max_requests`` are answered at once (``refused`` logs the others);
-    the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only."""
-    api = _Api(store, dict(point_values or {}))
+    the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only.
+    ``currencies`` are ``[money] currencies``, for the monthly statement."""
+    api = _Api(store, dict(point_values or {}), dict(currencies or {}))
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz, methods=["GET"]),
@@ -70,6 +75,7 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, 
             Route("/v1/summary/daily", api.summary, methods=["GET"]),
             Route("/v1/accounts", api.accounts, methods=["GET"]),
             Route("/v1/seals", api.seals, methods=["GET"]),
+            Route("/v1/statement", api.statement, methods=["GET"]),
         ],
         middleware=[
             Middleware(ResponseHeaders),
@@ -91,9 +97,11 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, 
 
 
 class _Api:
-    def __init__(self, store: Store, point_values: dict[str, Decimal]) -> None:
+    def __init__(self, store: Store, point_values: dict[str, Decimal],
+                 currencies: dict[str, str]) -> None:
         self.store = store
         self.point_values = point_values
+        self.currencies = currencies
         self.document = openapi.document(__version__)
 
     async def healthz(self, request: Request) -> JSONResponse:
@@ -170,6 +178,22 @@ class _Api:
                 if owner(certificate.firm, certificate.account) == user
                 and account in (None, certificate.account)]
         return JSONResponse({"user": user, "seals": rows})
+
+    async def statement(self, request: Request) -> HTMLResponse:
+        """The user's monthly statement page (:mod:`fillcapture.statement`),
+        under the same Content-Security-Policy as the page itself says."""
+        holder = await self._holder(request)
+        params = Params(request.query_params)
+        asked, text = params.text("user"), params.text("month")
+        try:
+            month = parse_month(text or "")
+        except ValueError:
+            raise ApiError(400, "month: must be a month, YYYY-MM") from None
+        user = await self._user(request, holder, asked, None)
+        rows = await month_rows(self.store, user, month, configured=self.point_values,
+                                currencies=self.currencies)
+        page = statement_page.render(user, month, rows, datetime.now(UTC))
+        return HTMLResponse(page, headers={"Content-Security-Policy": statement_page.CSP})
 
     async def _holder(self, request: Request) -> TokenHolder:
         """Who holds the request's token; 401 without a valid one."""

@@ -234,6 +234,31 @@ def document(version: str) -> dict[str, Any]:
         "responses": {"200": _json("Seals", "The certificates, by trade date, firm and "
                                             "account."), **_REFUSALS},
     }
+    statement = {
+        "summary": "The user's monthly statement, one HTML page",
+        "description": (
+            "The month's totals per currency (gross, each fee component, fees, net; never "
+            "added across currencies) and what no total holds, a calendar of each trade "
+            "date's net, a cumulative net chart per account and currency, and the table of "
+            "days. Self-contained (inline styles and SVG, no script, nothing loaded), under "
+            "the Content-Security-Policy it also sends; print it to PDF from a browser."),
+        "operationId": "monthlyStatement",
+        "parameters": [
+            _USER,
+            {"name": "month", "in": "query", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+             "description": "The month, YYYY-MM (year 0001 to 9999)."},
+        ],
+        "responses": {
+            "200": {
+                "description": "The statement page.",
+                "headers": {"Content-Security-Policy": {"required": True,
+                                                        "schema": {"type": "string"}}},
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            **_REFUSALS,
+        },
+    }
     health = {
         "summary": "Whether the API answers",
         "operationId": "health",
@@ -255,6 +280,7 @@ def document(version: str) -> dict[str, Any]:
             "/v1/summary/daily": {"get": summary},
             "/v1/accounts": {"get": accounts},
             "/v1/seals": {"get": seals},
+            "/v1/statement": {"get": statement},
         },
         "components": {
             "schemas": SCHEMAS,

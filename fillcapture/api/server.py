@@ -61,7 +61,8 @@ async def serve(settings: Settings, sock: socket.socket, on_ready: Callable[[str
     failed = RateLimitedLog("api.accept_failed", api.log_interval)
     async with settings.store.open(readonly=True) as store, notifier.running():
         app = create_app(store, api.point_values, max_requests=api.max_requests,
-                         trusted_proxies=api.trusted_proxies, refused=refused)
+                         trusted_proxies=api.trusted_proxies, refused=refused,
+                         currencies=settings.money.currencies)
         protocol = guarded_protocol(Limits(api.max_connections, api.header_timeout), shed)
         # proxy_headers off: uvicorn would otherwise take the client's address
         # and scheme from X-Forwarded-* of any loopback peer; only the access

@@ -15,6 +15,7 @@ from fillcapture.cli import (
     registry,
     serve,
     sim,
+    statement,
     store,
 )
 
@@ -35,6 +36,7 @@ COMMANDS = (
     operations.add_markets,
     history.add_report,
     history.add_export,
+    statement.add_statement,
     store.add_store,
 )
 

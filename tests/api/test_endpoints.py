@@ -32,7 +32,7 @@ def test_health_and_the_openapi_document_need_no_token(api: Api) -> None:
     document = api.get("/openapi.json").json()
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == {"/healthz", "/v1/fills", "/v1/summary/daily",
-                                      "/v1/accounts", "/v1/seals"}
+                                      "/v1/accounts", "/v1/seals", "/v1/statement"}
 
 
 def test_fills_are_the_users_live_fills_in_time_order_in_the_mqtt_shape(api: Api) -> None:
@@ -209,7 +209,8 @@ def test_an_operator_names_the_user(api: Api) -> None:
 
 def test_no_token_or_a_bad_one_is_401_with_a_challenge(api: Api) -> None:
     unknown = "x" * 43  # well formed, never issued
-    for path in ("/v1/fills", "/v1/summary/daily", "/v1/accounts", "/v1/seals"):
+    for path in ("/v1/fills", "/v1/summary/daily", "/v1/accounts", "/v1/seals",
+                 "/v1/statement"):
         for authorization in (None, f"Bearer {unknown}", "Bearer short", "Basic QTpB",
                               api.tokens["A"]):  # a token without its scheme
             headers = {} if authorization is None else {"Authorization": authorization}

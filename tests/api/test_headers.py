@@ -23,6 +23,8 @@ def headers_of(response: httpx.Response) -> dict[str, str | None]:
     ("/v1/summary/daily", "A", {}, None, 200),
     ("/v1/accounts", "ops", {"user": "B"}, None, 200),
     ("/v1/seals", "A", {}, None, 200),
+    ("/v1/statement", "A", {"month": "2026-11"}, None, 200),
+    ("/v1/statement", "A", {"month": "11/2026"}, None, 400),
     ("/v1/fills", None, {}, None, 401),
     ("/v1/fills", "A", {"limit": "many"}, None, 400),
     ("/v1/fills", "A", {"user": "B"}, None, 403),
