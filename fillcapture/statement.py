@@ -54,6 +54,7 @@ th, td { border: 1px solid #d0d7de; padding: 3px 6px; text-align: right;
   font-variant-numeric: tabular-nums; }
 th { background: #eef1f4; }
 td.text, th.text { text-align: left; }
+td.date { white-space: nowrap; }
 .pos { color: #116329; background: #dafbe1; }
 .neg { color: #a40e26; background: #ffebe9; }
 .unknown { color: #7d4e00; background: #fff8c5; }
@@ -289,7 +290,7 @@ def _days_section(rows: list[MoneyRow], components: list[str]) -> str:
         row = r.row
         fees = {fee.component: fee for fee in r.fees}
         cells = [
-            f'<td class="text">{row.trade_date.isoformat()}</td>',
+            f'<td class="text date">{row.trade_date.isoformat()}</td>',
             f'<td class="text" data-account="{escape(row.account)}">{escape(row.account)}</td>',
             f'<td class="text">{escape(row.market_id)}</td>',
             f"<td>{row.buy_volume} ({row.buys})</td>",

@@ -7,7 +7,8 @@ leaving the block stops Chromium and removes the profile. ``await
 browser.page()`` opens a tab that is offline before it navigates anywhere and
 records, from then on, every request it makes and every console error and
 uncaught exception; ``await page.load(url)`` navigates and waits for the load
-event; ``evaluate`` reads the DOM; ``screenshot`` writes a PNG.
+event; ``evaluate`` reads the DOM; ``screenshot`` writes a PNG and ``pdf``
+the page as printed.
 
 ``--no-sandbox``: Chromium's sandbox refuses to run as root, which the test
 machines are.
@@ -85,6 +86,19 @@ class Page:
         """A PNG of the whole page (beyond the window), written to ``path``."""
         answer = await self.send("Page.captureScreenshot", format="png",
                                  captureBeyondViewport=True)
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(answer["data"]))
+        return path
+
+
+    async def media(self, kind: str) -> None:
+        """Style the page for ``kind`` media (``print``, ``screen``)."""
+        await self.send("Emulation.setEmulatedMedia", media=kind)
+
+    async def pdf(self, path: Path, width: float, height: float) -> Path:
+        """The page printed (its print styles) on paper of ``width`` x ``height``
+        inches, colours and backgrounds as printed, written to ``path``."""
+        answer = await self.send("Page.printToPDF", paperWidth=width, paperHeight=height,
+                                 printBackground=False, preferCSSPageSize=False)
         await asyncio.to_thread(path.write_bytes, base64.b64decode(answer["data"]))
         return path
 

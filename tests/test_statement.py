@@ -161,6 +161,16 @@ _READ_DAYS = """[...document.querySelectorAll('td[data-day]')].map(e => [
     e.dataset.day, e.dataset.traded === 'true',
     [...e.querySelectorAll('[data-net]')].map(s => [s.dataset.currency, s.dataset.net])])"""
 
+# Under print media: a red net keeps its background, no table or chart is split.
+_READ_PRINT = """(() => {
+    const style = e => getComputedStyle(document.querySelector(e));
+    return {adjust: style('td.neg').printColorAdjust,
+            background: style('td.neg').backgroundColor,
+            tables: style('table.calendar').breakInside,
+            figures: style('figure').breakInside,
+            rows: style('table.days tr').breakInside};
+})()"""
+
 
 def dom_totals(cells: list[list[str]]) -> dict[str, dict[str, Decimal]]:
     found: dict[str, dict[str, Decimal]] = {}
@@ -303,6 +313,14 @@ async def test_the_statement_loads_offline_and_its_totals_are_the_reports(
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(data) > 20_000
+    await page.media("print")
+    printed = await page.evaluate(_READ_PRINT)
+    assert printed == {"adjust": "exact", "background": "rgb(255, 235, 233)",
+                       "tables": "avoid", "figures": "avoid", "rows": "avoid"}
+    for paper, (width, height) in {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}.items():
+        pdf = (await page.pdf(tmp_path / f"{paper}.pdf", width, height)).read_bytes()
+        assert pdf.startswith(b"%PDF-")
+        assert len(pdf) > 10_000
 
 
 # --- GET /v1/statement through a real fillcapture serve --------------------------------
