@@ -252,7 +252,6 @@ def _charts_section(days: list[date], rows: list[MoneyRow]) -> str:
     if not keys:
         out.append("<p>No net in a known currency this month.</p>")
     for firm, account, currency in keys:
-        assert currency is not None
         points: list[tuple[date, Decimal]] = []
         unknown: list[date] = []
         running = _ZERO
