@@ -33,10 +33,12 @@ from fillcapture.api.middleware import AccessLog, RequestLimit, ResponseHeaders
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
+from fillcapture.fees import FeeBook
 from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
+from fillcapture.money import components, money_fields, summarize_money, totals, totals_object
 from fillcapture.ownership import Entry, Ownership
-from fillcapture.reports import point_values, report_row, summarize
+from fillcapture.reports import point_values, report_row
 from fillcapture.store import (
     AccountActivity,
     Certificate,
@@ -54,14 +56,17 @@ _CHALLENGE = 'Bearer realm="fillcapture"'
 
 
 def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, *,
+               currencies: Mapping[str, str] | None = None,
                max_requests: int = 64, trusted_proxies: Sequence[str] = (),
                refused: RateLimitedLog | None = None) -> Starlette:
     """The API over an open ``store``. The daily summary's ``pnl_currency``
     uses the point values the store recorded from T4's market details, with
-    ``point_values`` (currency per point and contract, by market) overriding them.
+    ``point_values`` (currency per point and contract, by market) overriding them;
+    ``currencies`` names each market's currency (``[money] currencies``), and
+    fees come from the store's schedules, read for each summary.
     At most ``max_requests`` are answered at once (``refused`` logs the others);
     the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only."""
-    api = _Api(store, dict(point_values or {}))
+    api = _Api(store, dict(point_values or {}), dict(currencies or {}))
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz, methods=["GET"]),
@@ -91,9 +96,11 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, 
 
 
 class _Api:
-    def __init__(self, store: Store, point_values: dict[str, Decimal]) -> None:
+    def __init__(self, store: Store, point_values: dict[str, Decimal],
+                 currencies: dict[str, str]) -> None:
         self.store = store
         self.point_values = point_values
+        self.currencies = currencies
         self.document = openapi.document(__version__)
 
     async def healthz(self, request: Request) -> JSONResponse:
@@ -143,8 +150,15 @@ class _Api:
         query = FillQuery(user=user, account=account, market_id=market, until=until,
                           include_busted=False)
         values = await point_values(self.store, self.point_values)
-        rows = await summarize(self.store, query, since=since, point_values=values)
-        return JSONResponse({"user": user, "rows": [report_row(row) for row in rows]})
+        book = FeeBook(await self.store.fee_schedules())
+        rows = await summarize_money(self.store, query, since=since, point_values=values,
+                                     currencies=self.currencies, book=book)
+        names = components(rows, book)
+        return JSONResponse({
+            "user": user,
+            "rows": [report_row(row.row) | money_fields(row, names) for row in rows],
+            "totals": totals_object(totals(rows)),
+        })
 
     async def accounts(self, request: Request) -> JSONResponse:
         holder = await self._holder(request)
