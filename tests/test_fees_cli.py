@@ -58,6 +58,9 @@ def test_set_list_remove_end_to_end(tmp_path: Path) -> None:
     scope = ("--exchange", "EUREX", "--contract", "FDAX", "--side", "SELL")
     removed = run_cli(config, "fees", "remove", "exchange", "--from", "2026-11-02", *scope)
     assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines() == [
+        "fee exchange (exchange EUREX, contract FDAX, side SELL) from 2026-11-02: removed",
+        "the summaries of trade dates from 2026-11-02 on no longer use it"]
     gone = run_cli_here(config, "fees", "remove", "exchange", "--from", "2026-11-02", *scope)
     assert gone.returncode == 1
     assert gone.stderr.splitlines() == [
