@@ -206,3 +206,70 @@ async def summarize_money(store: Store, query: FillQuery, *, since: date | None,
     rows = await summarize(store, query, since=since, point_values=point_values)
     owner = Owners(await store.registry()) if any(s.user for s in book.schedules) else None
     return priced(rows, book, await store.markets(), currencies, owner)
+
+
+MONEY_COLUMNS = ("currency", "gross", "fees", "net", "fees_unknown")
+"""What a money row adds to :data:`fillcapture.reports.REPORT_COLUMNS`, in
+order, before one ``fee_<component>`` column per component."""
+
+
+def components(rows: Iterable[MoneyRow], book: FeeBook) -> list[str]:
+    """Every component of ``book`` or charged on ``rows``, sorted: the fee
+    columns of a report, the same for every row."""
+    found = {schedule.component for schedule in book.schedules}
+    found.update(fee.component for row in rows for fee in row.fees)
+    return sorted(found)
+
+
+def money_fields(row: MoneyRow, names: Sequence[str]) -> dict[str, str | int | None]:
+    """``row``'s :data:`MONEY_COLUMNS` and ``fee_<name>`` for each of ``names``,
+    as exact text. A fee charged in a currency other than the market's says
+    its currency (``"2.50 EUR"``); one not charged is ``None``."""
+    fields: dict[str, str | int | None] = {
+        "currency": row.currency,
+        "gross": _text(row.gross),
+        "fees": _text(row.fees_total),
+        "net": _text(row.net),
+        "fees_unknown": row.fees_unknown,
+    }
+    charged = {fee.component: fee for fee in row.fees}
+    for name in names:
+        fee = charged.get(name)
+        if fee is None:
+            fields[f"fee_{name}"] = None
+        elif fee.currency == row.currency:
+            fields[f"fee_{name}"] = _text(fee.amount)
+        else:
+            fields[f"fee_{name}"] = f"{_text(fee.amount)} {fee.currency}"
+    return fields
+
+
+def totals_object(found: Totals) -> dict[str, object]:
+    """:class:`Totals` as JSON-ready data, amounts as exact text."""
+    return {
+        "currencies": [
+            {"currency": entry.currency, "gross": _text(entry.gross),
+             "fees": {name: _text(amount) for name, amount in sorted(entry.fees.items())},
+             "fees_total": _text(entry.fees_total), "net": _text(entry.net),
+             "rows_without_net": entry.rows_without_net}
+            for entry in found.by_currency.values()],
+        "unknown_currency_rows": found.unknown_currency_rows,
+        "unknown_gross_rows": found.unknown_gross_rows,
+        "fees_unknown": found.fees_unknown,
+    }
+
+
+def unknown_fees(rows: Iterable[MoneyRow]) -> list[tuple[str, str, str, int]]:
+    """(firm, account, market id, fills) of the rows with fills of unknown
+    fees, to name them."""
+    found: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        if row.fees_unknown:
+            key = (row.row.firm, row.row.account, row.row.market_id)
+            found[key] = found.get(key, 0) + row.fees_unknown
+    return [(*key, count) for key, count in sorted(found.items())]
+
+
+def _text(value: Decimal | None) -> str | None:
+    """Plain decimal notation (never an exponent); ``None`` stays ``None``."""
+    return None if value is None else f"{value:f}"
