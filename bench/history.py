@@ -53,6 +53,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from fillcapture.fees import FeeSchedule
+from fillcapture.model import Market
 from fillcapture.reports import record_positions
 from fillcapture.store import open_store
 from fillcapture.urls import masked
@@ -80,6 +82,32 @@ MARKETS: tuple[tuple[str, str, str, int], ...] = (
     ("XCEC_Mt GC (G27)", "0.1", "2345.6", 10),
     ("XCBT_Ir ZN (H27)", "0.015625", "110.515625", 10),
     ("XCME_Cu 6E (Z26)", "0.00005", "1.08505", 5),
+)
+
+# Each market's terms as T4's market details give them (exchange, contract,
+# point value), the currencies [money] names, and a fee book of the usual
+# shape: a commission per exchange and a cheaper one for some users, the
+# exchange fee per contract with a rate change in the year, NFA on all: the
+# summary's figures are with fees on.
+MARKET_TERMS = (("XCME_Eq ES (Z26)", "CME_Eq", "ES", "50"),
+                ("XCME_Eq NQ (Z26)", "CME_Eq", "NQ", "20"),
+                ("XNYM_En CL (F27)", "NYM_En", "CL", "1000"),
+                ("XCEC_Mt GC (G27)", "CEC_Mt", "GC", "100"),
+                ("XCBT_Ir ZN (H27)", "CBT_Ir", "ZN", "1000"),
+                ("XCME_Cu 6E (Z26)", "CME_Cu", "6E", "125000"))
+CURRENCIES = {"CME_Eq": "USD", "NYM_En": "USD", "CEC_Mt": "USD", "CBT_Ir": "USD",
+              "CME_Cu": "USD"}
+FEES = (
+    FeeSchedule("commission", Decimal("1.25"), "USD", date(2025, 1, 1)),
+    FeeSchedule("commission", Decimal("0.85"), "USD", date(2025, 1, 1), user="U01"),
+    FeeSchedule("commission", Decimal("0.95"), "USD", date(2025, 1, 1), exchange="CME_Eq",
+                user="U02"),
+    FeeSchedule("exchange", Decimal("1.38"), "USD", date(2025, 1, 1), exchange="CME_Eq"),
+    FeeSchedule("exchange", Decimal("1.40"), "USD", date(2026, 6, 1), exchange="CME_Eq"),
+    FeeSchedule("exchange", Decimal("0.60"), "USD", date(2025, 1, 1), exchange="CME_Eq",
+                contract="ES", account="10001"),
+    FeeSchedule("exchange", Decimal("1.50"), "USD", date(2025, 1, 1)),
+    FeeSchedule("nfa", Decimal("0.02"), "USD", date(2025, 1, 1)),
 )
 
 # Fills per account over the year: a few busy accounts, many quiet ones
@@ -255,6 +283,10 @@ def prepare(url: str, days: Sequence[date]) -> tuple[int, float, float]:
         started = time.perf_counter()
         async with open_store(url) as store:
             opened = time.perf_counter() - started
+            await store.save_markets([Market(market, exchange, contract, Decimal(value))
+                                      for market, exchange, contract, value in MARKET_TERMS])
+            for schedule in FEES:
+                await store.set_fee_schedule(schedule)
             started = time.perf_counter()
             for day in positions_days(days):
                 await record_positions(store, FIRM, day)
@@ -458,7 +490,9 @@ def run(args: argparse.Namespace, url: str) -> None:
         work = Path(tmp)
         config = work / "fillcapture.toml"
         config.touch(0o600)  # a PostgreSQL URL may carry its password
+        currencies = ", ".join(f'"{key}" = "{code}"' for key, code in CURRENCIES.items())
         config.write_text(f'[store]\nurl = "{url}"\n'
+                          f'[money]\ncurrencies = {{{currencies}}}\n'
                           '[log]\nformat = "json"\nlevel = "warning"\n')
         bearer = token(config, EXPORT_USER)
         with serve(config, work) as url, httpx.Client(
@@ -488,9 +522,13 @@ def run(args: argparse.Namespace, url: str) -> None:
             month: dict[str, str | int] = {"from_date": (days[-1] - timedelta(days=30)).isoformat(),
                      "to_date": days[-1].isoformat()}
             times, summary = timed(client, "/v1/summary/daily", month, args.summaries)
+            body = summary.json()
+            netted = sum(row["net"] is not None for row in body["rows"])
+            (usd,) = body["totals"]["currencies"]
             print(f"(b) daily summary, a month   p50 {percentile(times, 0.5):7.1f} ms, "
                   f"p95 {percentile(times, 0.95):7.1f} ms "
-                  f"(user {EXPORT_USER}, {len(summary.json()['rows']):,} rows; "
+                  f"(user {EXPORT_USER}, {len(body['rows']):,} rows, fees on: {len(FEES)} "
+                  f"schedules, {netted:,} rows netted, fees USD {usd['fees_total']}; "
                   f"{args.summaries} requests; target <= 200 ms)")
             times, listing = timed(client, "/v1/accounts", {}, args.summaries)
             print(f"    accounts                 p50 {percentile(times, 0.5):7.1f} ms, "

@@ -273,3 +273,40 @@ def unknown_fees(rows: Iterable[MoneyRow]) -> list[tuple[str, str, str, int]]:
 def _text(value: Decimal | None) -> str | None:
     """Plain decimal notation (never an exponent); ``None`` stays ``None``."""
     return None if value is None else f"{value:f}"
+
+
+def money_notes(rows: Sequence[MoneyRow]) -> list[str]:
+    """What a reader of a summary must be told beside its rows, one line
+    each: the totals per currency, and what they leave out (fills of unknown
+    side or pending legs, fills of unknown fees by account and market, rows
+    of a market whose currency or point value is unknown)."""
+    found = totals(rows)
+    lines = []
+    for entry in found.by_currency.values():
+        parts = ", ".join(f"{name} {_text(amount)}" for name, amount in sorted(entry.fees.items()))
+        detail = f" ({parts})" if parts else ""
+        line = (f"total {entry.currency}: gross {_text(entry.gross)}, fees "
+                f"{_text(entry.fees_total)}{detail}, net {_text(entry.net)}")
+        if entry.rows_without_net:
+            line += f" ({entry.rows_without_net} row(s) without a net left out of it)"
+        lines.append(line)
+    unknown = sum(row.row.unknown_side for row in rows)
+    legs = sum(row.row.spread_legs for row in rows)
+    if unknown or legs:
+        lines.append(f"left out of volumes, P&L and positions: {unknown} fill(s) of unknown "
+                     f"side, {legs} spread leg fill(s) whose spread is not defined yet "
+                     "(columns unknown_side, spread_legs)")
+    named = unknown_fees(rows)
+    if named:
+        shown = "; ".join(f"account {account} ({firm}) {market}: {count}"
+                          for firm, account, market, count in named[:10])
+        more = f"; and {len(named) - 10} more" if len(named) > 10 else ""
+        lines.append(f"fees unknown for {found.fees_unknown} fill(s), so those rows have no "
+                     f"net (no fee schedule matches, or side or contract unknown): {shown}{more}")
+    if found.unknown_currency_rows:
+        lines.append(f"{found.unknown_currency_rows} row(s) of markets of unknown currency "
+                     "are in no total (set [money] currencies)")
+    if found.unknown_gross_rows:
+        lines.append(f"{found.unknown_gross_rows} row(s) of markets of unknown point value "
+                     "have no gross in money (set [api] point_values)")
+    return lines

@@ -131,6 +131,7 @@ async def run(configured: Settings) -> int:
                 if held is None:  # stopped while the standby
                     return EXIT_OK
                 await store.seed_registry(owners_from(configured))
+                await seed_fees(store, configured)
                 async with final_settings(configured) as settings:
                     code = await _capture(settings, store, notifier, held, stop)
             if not held.lost.is_set():
@@ -143,6 +144,14 @@ async def run(configured: Settings) -> int:
             # racing it for the lease this daemon just lost.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.requested.wait(), configured.standby.takeover_seconds)
+
+
+async def seed_fees(store: Store, settings: Settings) -> int:
+    """Store the ``[[fees]]`` schedules not stored yet (each once: one changed
+    since with ``fillcapture fees`` stays as changed); how many were added."""
+    added = await store.seed_fee_schedules([fee.schedule() for fee in settings.fees])
+    log.info("fees.seeded", added=added, configured=len(settings.fees))
+    return added
 
 
 class StopRequest:

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fillcapture.model import LEG, Bust, Fill, Side
+from fillcapture.fees import FeeSchedule
+from fillcapture.model import LEG, Bust, Fill, Market, Side
 from fillcapture.store import Owner
 from tests.conftest import clean_env, store_at, write_config
 from tests.conftest import run_cli_here as run_cli
@@ -61,11 +62,16 @@ def _store(tmp_path: Path) -> Path:
     config = write_config(tmp_path / "c.toml", {
         "store": {"url": f"sqlite:///{tmp_path / 'fills.db'}"},
         "users": [{"name": "A", "accounts": ["11111"]}, {"name": "B", "accounts": ["33333"]}],
+        "money": {"currencies": {"CME_Eq": "USD"}},
     })
 
     async def fill() -> None:
         async with store_at(tmp_path / "fills.db") as store:
             await store.seed_registry([Owner("A", None, "11111"), Owner("B", None, "33333")])
+            # ES is described (as T4's market details would); CL never was.
+            await store.save_markets([Market(ES, "CME_Eq", "ES", Decimal(50))])
+            await store.set_fee_schedule(FeeSchedule("commission", Decimal("1.25"), "USD",
+                                                     date(2026, 1, 1), exchange="CME_Eq"))
             await store.insert_fills(FILLS)
             await store.insert_busts([Bust(BUSTED, BUSTED.exchange_time + timedelta(minutes=5))])
 
@@ -104,6 +110,31 @@ def test_report_daily_json_is_the_users_summary_with_decimals_as_strings(tmp_pat
     assert "1 fill(s) of unknown side, 1 spread leg fill(s)" in result.stderr
 
 
+def test_report_daily_gives_each_rows_currency_fees_and_net(tmp_path: Path) -> None:
+    config = _store(tmp_path)
+    result = run_cli(config, "report", "daily", "--user", "A", "--format", "json")
+    rows = _json(result)
+    assert [(r["trade_date"], r["market_id"], r["currency"], r["gross"], r["fee_commission"],
+             r["fees"], r["net"], r["fees_unknown"]) for r in rows] == [
+        ("2026-11-19", ES, "USD", "0", "2.50", "2.50", "-2.50", 0),
+        # CL was never described: its currency, point value and exchange (so
+        # its fees) are unknown, and it has no net.
+        ("2026-11-19", CL, None, None, None, None, None, 1),
+        # The fill of unknown side pays an unknown fee: no net for the day.
+        ("2026-11-20", ES, "USD", "425.00", "3.75", "3.75", None, 1),
+        ("2026-11-20", CL, None, None, None, None, None, 1),
+        # The busted buy pays nothing; the pending leg's contract is unknown.
+        ("2026-11-23", ES, "USD", "162.50", "1.25", "1.25", None, 1),
+    ]
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("fillcapture: total USD: gross 587.50, fees 7.50 (commission 7.50), "
+                        "net -2.50 (2 row(s) without a net left out of it)")
+    assert any(line.startswith("fillcapture: fees unknown for 4 fill(s)") and
+               f"account 11111 (SIMFIRM) {CL}: 2" in line and
+               f"account 11111 (SIMFIRM) {ES}: 2" in line for line in lines), lines
+    assert "2 row(s) of markets of unknown currency are in no total" in result.stderr
+
+
 def test_report_daily_from_still_matches_against_earlier_positions(tmp_path: Path) -> None:
     config = _store(tmp_path)
     rows = _json(run_cli(config, "report", "daily", "--user", "A", "--from", "2026-11-20",
@@ -117,18 +148,21 @@ def test_report_daily_csv_and_table(tmp_path: Path) -> None:
     config = _store(tmp_path)
     result = run_cli(config, "report", "daily", "--user", "B", "--format", "csv")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == "fillcapture: total USD: gross 0, fees 6.25 (commission 6.25), " \
+                            "net -6.25\n"
     (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
     assert row == {
         "trade_date": "2026-11-19", "firm": "SIMFIRM", "account": "33333", "market_id": ES,
         "buys": "0", "buy_volume": "0", "buy_vwap": "", "sells": "1", "sell_volume": "5",
-        "sell_vwap": "6100.00", "pnl_points": "0", "pnl_currency": "", "net_position": "-5",
-        "unknown_side": "0", "spread_legs": "0"}
+        "sell_vwap": "6100.00", "pnl_points": "0", "pnl_currency": "0", "net_position": "-5",
+        "unknown_side": "0", "spread_legs": "0", "currency": "USD", "gross": "0",
+        "fees": "6.25", "net": "-6.25", "fees_unknown": "0", "fee_commission": "6.25"}
     table = run_cli(config, "report", "daily", "--user", "B").stdout.splitlines()
     assert table[0].split() == ["trade_date", "firm", "account", "market_id", "buys",
                                 "buy_volume", "buy_vwap", "sells", "sell_volume", "sell_vwap",
                                 "pnl_points", "pnl_currency", "net_position", "unknown_side",
-                                "spread_legs"]
+                                "spread_legs", "currency", "gross", "fees", "net",
+                                "fees_unknown", "fee_commission"]
     assert "6100.00" in table[1]
     assert run_cli(config, "report", "daily", "--user", "nobody").stdout.strip().endswith("(none)")
 

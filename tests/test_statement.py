@@ -6,7 +6,8 @@ account 11111 and FDAX (EUREX, EUR, recorded as 1, ``[api] point_values``
 25) on 22222 over November 2026, with a position opened in October and a
 fill in December; user B trades ES on 33333. Fees: a USD commission that
 changes mid-month, a USD exchange fee, and a EUR commission. The expected
-totals are computed here from ``fillcapture report daily --format json``.
+totals are those of ``fillcapture report daily --format json`` (summed per
+currency), checked against the volumes times the rates.
 """
 
 from __future__ import annotations
@@ -127,29 +128,50 @@ async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chr
         yield running
 
 
-def expected_totals(config: Path, user: str) -> dict[str, dict[str, Decimal]]:
-    """Per currency: gross, each fee component, fees and net, from the figures
-    of ``fillcapture report daily`` for the month (fees: volume x the rate)."""
+def report_rows(config: Path, user: str) -> list[dict[str, Any]]:
+    """``fillcapture report daily --format json`` of the month."""
     report = run_cli(config, "report", "daily", "--user", user, "--from", "2026-11-01",
                      "--to", "2026-11-30", "--format", "json")
     assert report.returncode == 0, report.stderr
+    rows: list[dict[str, Any]] = json.loads(report.stdout)
+    return rows
+
+
+def add(found: dict[str, dict[str, Decimal]], currency: str, key: str, amount: Decimal) -> None:
+    entry = found.setdefault(currency, {})
+    entry[key] = entry.get(key, Decimal(0)) + amount
+
+
+def expected_totals(config: Path, user: str) -> dict[str, dict[str, Decimal]]:
+    """Per currency: gross, each fee component, fees and net, summed from the
+    rows of ``fillcapture report daily`` for the month; checked against the
+    same totals computed here from the report's volumes and the rates."""
+    rows = report_rows(config, user)
     found: dict[str, dict[str, Decimal]] = {}
-    for row in json.loads(report.stdout):
-        currency = CURRENCY[row["market_id"]]
+    computed: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        currency = row["currency"]
+        assert currency == CURRENCY[row["market_id"]]
+        assert row["fees_unknown"] == 0
+        for key in ("gross", "fees", "net"):
+            add(found, currency, key, Decimal(row[key]))
+        for name in ("commission", "exchange"):
+            if row.get(f"fee_{name}") is not None:
+                add(found, currency, f"fee:{name}", Decimal(row[f"fee_{name}"]))
         day = date.fromisoformat(row["trade_date"])
         volume = row["buy_volume"] + row["sell_volume"]
-        entry = found.setdefault(currency, {})
         if currency == "USD":
             rate = max(r for r in USD_COMMISSION if r[0] <= day)[1]
             fees = {"commission": rate * volume, "exchange": USD_EXCHANGE * volume}
         else:
             fees = {"commission": EUR_COMMISSION * volume}
         gross = Decimal(row["pnl_currency"])
-        entry["gross"] = entry.get("gross", Decimal(0)) + gross
+        add(computed, currency, "gross", gross)
         for component, amount in fees.items():
-            entry[f"fee:{component}"] = entry.get(f"fee:{component}", Decimal(0)) + amount
-        entry["fees"] = entry.get("fees", Decimal(0)) + sum(fees.values())
-        entry["net"] = entry.get("net", Decimal(0)) + gross - sum(fees.values())
+            add(computed, currency, f"fee:{component}", amount)
+        add(computed, currency, "fees", sum(fees.values(), Decimal(0)))
+        add(computed, currency, "net", gross - sum(fees.values(), Decimal(0)))
+    assert found == computed
     return found
 
 

@@ -35,11 +35,13 @@ from fillcapture.api.middleware import AccessLog, RequestLimit, ResponseHeaders
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
 from fillcapture.api.tokens import bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
+from fillcapture.fees import FeeBook
 from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
+from fillcapture.money import components, money_fields, summarize_money, totals, totals_object
 from fillcapture.monthly import month_rows, parse_month
 from fillcapture.ownership import Entry, Ownership
-from fillcapture.reports import point_values, report_row, summarize
+from fillcapture.reports import point_values, report_row
 from fillcapture.store import (
     AccountActivity,
     Certificate,
@@ -57,15 +59,16 @@ _CHALLENGE = 'Bearer realm="fillcapture"'
 
 
 def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, *,
+               currencies: Mapping[str, str] | None = None,
                max_requests: int = 64, trusted_proxies: Sequence[str] = (),
-               refused: RateLimitedLog | None = None,
-               currencies: Mapping[str, str] | None = None) -> Starlette:
+               refused: RateLimitedLog | None = None) -> Starlette:
     """The API over an open ``store``. The daily summary's ``pnl_currency``
     uses the point values the store recorded from T4's market details, with
-    ``point_values`` (currency per point and contract, by market) overriding them.
+    ``point_values`` (currency per point and contract, by market) overriding them;
+    ``currencies`` names each market's currency (``[money] currencies``), and
+    fees come from the store's schedules, read for each summary.
     At most ``max_requests`` are answered at once (``refused`` logs the others);
-    the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only.
-    ``currencies`` are ``[money] currencies``, for the monthly statement."""
+    the access log believes ``X-Forwarded-For`` from ``trusted_proxies`` only."""
     api = _Api(store, dict(point_values or {}), dict(currencies or {}))
     app = Starlette(
         routes=[
@@ -151,8 +154,15 @@ class _Api:
         query = FillQuery(user=user, account=account, market_id=market, until=until,
                           include_busted=False)
         values = await point_values(self.store, self.point_values)
-        rows = await summarize(self.store, query, since=since, point_values=values)
-        return JSONResponse({"user": user, "rows": [report_row(row) for row in rows]})
+        book = FeeBook(await self.store.fee_schedules())
+        rows = await summarize_money(self.store, query, since=since, point_values=values,
+                                     currencies=self.currencies, book=book)
+        names = components(rows, book)
+        return JSONResponse({
+            "user": user,
+            "rows": [report_row(row.row) | money_fields(row, names) for row in rows],
+            "totals": totals_object(totals(rows)),
+        })
 
     async def accounts(self, request: Request) -> JSONResponse:
         holder = await self._holder(request)

@@ -14,6 +14,9 @@ from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT
 from fillcapture.fillshape import FIELDS
 
 _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+# YYYY-MM, year 0001 to 9999.
+_MONTH = (r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+          r"-(0[1-9]|1[0-2])$")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -209,7 +212,13 @@ def document(version: str) -> dict[str, Any]:
         "description": (
             "Buys and sells, their volumes and VWAPs, realized FIFO P&L and the net "
             "position after the day. Positions and P&L are built from each account's "
-            "first fill, whatever from_date says. Amounts are exact decimal strings."),
+            "first fill, whatever from_date says. Amounts are exact decimal strings. "
+            "Each row gives its market's currency (null: unknown), gross P&L in money, "
+            "each fee component (fee_<component>; a fee in another currency than the "
+            "market's carries its code), fees, net (null where a fee, the point value or "
+            "the currency is unknown) and fees_unknown, the fills whose fees are unknown. "
+            "totals gives gross, fees and net per currency; amounts of different "
+            "currencies are never added."),
         "operationId": "dailySummary",
         "parameters": [_USER, _ACCOUNT, _MARKET, _FROM_DATE, _TO_DATE],
         "responses": {"200": _json("Summary", "The summary rows, by trade date, firm, "
@@ -246,7 +255,7 @@ def document(version: str) -> dict[str, Any]:
         "parameters": [
             _USER,
             {"name": "month", "in": "query", "required": True,
-             "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+             "schema": {"type": "string", "pattern": _MONTH},
              "description": "The month, YYYY-MM (year 0001 to 9999)."},
         ],
         "responses": {

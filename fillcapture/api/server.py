@@ -60,9 +60,9 @@ async def serve(settings: Settings, sock: socket.socket, on_ready: Callable[[str
     refused = RateLimitedLog("api.requests_refused", api.log_interval)
     failed = RateLimitedLog("api.accept_failed", api.log_interval)
     async with settings.store.open(readonly=True) as store, notifier.running():
-        app = create_app(store, api.point_values, max_requests=api.max_requests,
-                         trusted_proxies=api.trusted_proxies, refused=refused,
-                         currencies=settings.money.currencies)
+        app = create_app(store, api.point_values, currencies=settings.money.currencies,
+                         max_requests=api.max_requests,
+                         trusted_proxies=api.trusted_proxies, refused=refused)
         protocol = guarded_protocol(Limits(api.max_connections, api.header_timeout), shed)
         # proxy_headers off: uvicorn would otherwise take the client's address
         # and scheme from X-Forwarded-* of any loopback peer; only the access

@@ -108,7 +108,16 @@ def _cmd_fills(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
-    from fillcapture.reports import REPORT_COLUMNS, point_values, report_row, summarize
+    from fillcapture.fees import FeeBook
+    from fillcapture.money import (
+        MONEY_COLUMNS,
+        MoneyRow,
+        components,
+        money_fields,
+        money_notes,
+        summarize_money,
+    )
+    from fillcapture.reports import REPORT_COLUMNS, point_values, report_row
     from fillcapture.store import FillQuery
 
     try:
@@ -121,32 +130,30 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     # From the account's first fill: positions opened before --from are closed after it.
     query = FillQuery(user=args.user, until=args.until, include_busted=False)
 
-    async def summary() -> list[dict[str, Any]]:
+    async def summary() -> tuple[list[MoneyRow], list[str]]:
         async with settings.store.open(readonly=True) as store:
             values = await point_values(store, settings.api.point_values, given)
-            rows = await summarize(store, query, since=args.since, point_values=values)
-        return [report_row(row) for row in rows]
+            book = FeeBook(await store.fee_schedules())
+            found = await summarize_money(store, query, since=args.since, point_values=values,
+                                          currencies=settings.money.currencies, book=book)
+        return found, components(found, book)
 
-    rows = asyncio.run(summary())
+    money, names = asyncio.run(summary())
+    columns = (*REPORT_COLUMNS, *MONEY_COLUMNS, *(f"fee_{name}" for name in names))
+    rows = [report_row(row.row) | money_fields(row, names) for row in money]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        cells = [["" if row[key] is None else str(row[key]) for key in REPORT_COLUMNS]
-                 for row in rows]
+        cells = [["" if row[key] is None else str(row[key]) for key in columns] for row in rows]
         if args.format == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(REPORT_COLUMNS)
+            writer.writerow(columns)
             writer.writerows(cells)
         else:
-            print_table(REPORT_COLUMNS, cells, sys.stdout)
-    unknown = sum(row["unknown_side"] for row in rows)
-    legs = sum(row["spread_legs"] for row in rows)
-    if unknown or legs:
-        print(f"fillcapture: left out of volumes, P&L and positions: {unknown} fill(s) of "
-              f"unknown side, {legs} spread leg fill(s) whose spread is not defined yet "
-              "(columns unknown_side, spread_legs)",
-              file=sys.stderr)
+            print_table(columns, cells, sys.stdout)
+    for line in money_notes(money):
+        print(f"fillcapture: {line}", file=sys.stderr)
     return 0
 
 

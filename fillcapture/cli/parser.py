@@ -8,6 +8,7 @@ import argparse
 from fillcapture import __version__
 from fillcapture.cli import (
     daemon,
+    fees,
     history,
     onboarding,
     operations,
@@ -31,6 +32,7 @@ COMMANDS = (
     operations.add_gaps,
     operations.add_config,
     registry.add_users,
+    fees.add_fees,
     serve.add_serve,
     history.add_fills,
     operations.add_markets,

@@ -163,7 +163,13 @@ def test_daily_summary_with_fifo_pnl_and_point_values(api: Api) -> None:
         "trade_date": "2026-11-20", "firm": "SIMFIRM", "account": "11111", "market_id": ES,
         "buys": 1, "buy_volume": 1, "buy_vwap": "6001.00", "sells": 1, "sell_volume": 3,
         "sell_vwap": "6004.25", "pnl_points": "11.75", "pnl_currency": "587.50",
-        "net_position": 0, "unknown_side": 1, "spread_legs": 1}
+        "net_position": 0, "unknown_side": 1, "spread_legs": 1,
+        # No fee schedule and no currency configured: the fees of its four
+        # fills (two of them of no known side or contract) are unknown.
+        "currency": None, "gross": "587.50", "fees": None, "net": None, "fees_unknown": 4}
+    assert body["totals"] == {"currencies": [], "unknown_currency_rows": len(rows),
+                              "unknown_gross_rows": 0,
+                              "fees_unknown": sum(r["fees_unknown"] for r in body["rows"])}
     # Another firm's 11111 is another position; CL has no point value.
     assert rows[("2026-11-20", "F3", "11111", ES)]["net_position"] == 1
     assert rows[("2026-11-19", "SIMFIRM", "11111", CL)]["pnl_currency"] is None

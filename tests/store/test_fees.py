@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ START = date(2026, 11, 2)
 
 
 def fee(component: str, amount: str, *, start: date = START, currency: str = "USD",
-        **scope: object) -> FeeSchedule:
-    return FeeSchedule(component, Decimal(amount), currency, start, **scope)  # type: ignore[arg-type]
+        **scope: Any) -> FeeSchedule:
+    return FeeSchedule(component, Decimal(amount), currency, start, **scope)
 
 
 async def test_set_replace_remove_round_trip_with_exact_amounts(store: Store) -> None:
