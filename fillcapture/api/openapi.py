@@ -23,9 +23,12 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+def _object(properties: dict[str, Any], description: str = "",
+            patterns: dict[str, Any] | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties,
                               "required": list(properties), "additionalProperties": False}
+    if patterns:
+        schema["patternProperties"] = patterns
     if description:
         schema["description"] = description
     return schema
@@ -35,6 +38,7 @@ _COUNT = {"type": "integer", "minimum": 0}
 _TEXT = {"type": "string"}
 _TIME = {"type": "string", "format": "date-time"}
 _DATE = {"type": "string", "format": "date"}
+_MONEY = {"type": ["string", "null"], "pattern": _DECIMAL}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object({
@@ -73,10 +77,41 @@ SCHEMAS: dict[str, Any] = {
         "unknown_side": _COUNT,
         "spread_legs": {**_COUNT, "description": "pending legs: spread leg fills whose "
                         "spread is not defined yet, on the spread's market"},
+        "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$",
+                     "description": "the market's currency ([money] currencies); null: "
+                                    "unknown"},
+        "gross": {**_MONEY, "description": "pnl_currency, in currency"},
+        "fees": {**_MONEY, "description": "the row's fees in its currency; null where one "
+                                          "is in another currency or the currency is unknown"},
+        "net": {**_MONEY, "description": "gross minus fees; null where a fee, the point "
+                                         "value or the currency is unknown"},
+        "fees_unknown": {**_COUNT, "description": "fills whose fees are unknown (no "
+                         "schedule matches, or side or contract unknown)"},
     }, "One account's trading in one market on one trade date (busted fills and "
        "spread-level trades left out; fills of unknown side and pending legs left out and "
-       "counted; placed legs count on their own contracts)."),
-    "Summary": _object({"user": _TEXT, "rows": {"type": "array", "items": _ref("SummaryRow")}}),
+       "counted; placed legs count on their own contracts). Each fee component adds a "
+       "fee_<component> amount (null: not charged; a fee in another currency than the "
+       "market's ends in its code, \"2.50 EUR\").",
+       {"^fee_[a-z][a-z0-9_]*$": {"type": ["string", "null"],
+                                  "pattern": r"^-?[0-9]+(\.[0-9]+)?( [A-Z]{3})?$"}}),
+    "CurrencyTotals": _object({
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "gross": {"type": "string", "pattern": _DECIMAL},
+        "fees": {"type": "object", "additionalProperties": {"type": "string",
+                                                            "pattern": _DECIMAL}},
+        "fees_total": {"type": "string", "pattern": _DECIMAL},
+        "net": {"type": "string", "pattern": _DECIMAL},
+        "rows_without_net": _COUNT,
+    }, "One currency's totals: gross of its markets' rows, fees charged in it by "
+       "component, net of the rows that have one."),
+    "Totals": _object({
+        "currencies": {"type": "array", "items": _ref("CurrencyTotals")},
+        "unknown_currency_rows": _COUNT,
+        "unknown_gross_rows": _COUNT,
+        "fees_unknown": _COUNT,
+    }, "Totals per currency (never added across currencies) and what none holds."),
+    "Summary": _object({"user": _TEXT, "rows": {"type": "array", "items": _ref("SummaryRow")},
+                        "totals": _ref("Totals")}),
     "Account": _object({
         "firm": {"type": ["string", "null"],
                  "description": "null: the account number at any firm"},
