@@ -91,16 +91,21 @@ class Server:
         reads carry each fill's owner as registry subqueries, which the
         planner costs past ``jit_above_cost`` once a few thousand fills are
         stored, and LLVM then spends most of a second compiling a read that
-        runs in milliseconds (every outbox batch, every API page). Every
-        statement is planned for its own values (``plan_cache_mode``): a
-        statement asyncpg has prepared would otherwise take a generic plan
-        from its sixth run on, and for a page of fills after a cursor that
-        plan reads and sorts all of an account's dates, 45 ms where the
-        plan for the values takes 13 ms (10 million fills)."""
+        runs in milliseconds (every outbox batch, every API page).
+
+        A read-only store's statements are each planned for their own values
+        (``plan_cache_mode``): a statement asyncpg has prepared would otherwise
+        take a generic plan from its sixth run on, and for a page of fills
+        after a cursor that plan reads and sorts all of an account's dates,
+        45 ms where the plan for the values takes 13 ms (10 million fills).
+        The capture path keeps the generic plans of its short statements:
+        planning them at every commit took its latency at 1,000 fills/s from
+        1.8 ms to 8.6 ms (p50)."""
         settings = {"application_name": f"fillcapture {os.getpid()}", "timezone": "UTC",
-                    "jit": "off", "plan_cache_mode": "force_custom_plan"}
+                    "jit": "off"}
         if readonly:
             settings["default_transaction_read_only"] = "on"
+            settings["plan_cache_mode"] = "force_custom_plan"
         return {"dsn": self.dsn, "password": self.secret(), "server_settings": settings}
 
     def describe(self) -> str:
