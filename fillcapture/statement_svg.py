@@ -17,6 +17,8 @@ from html import escape
 
 WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 78, 12, 12, 26
+LABEL_CHAR = 7
+"""Width in px of a character of an 11 px axis label, at most (digits, signs)."""
 _LINE = "#0a58ca"
 
 
@@ -39,11 +41,14 @@ def chart(series: Series, first: date, last: date, unit: str,
     values = [value for _, value in series.points]
     low, high = min([Decimal(0), *values]), max([Decimal(0), *values])
     span = float(high - low) or 1.0
-    width, height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    names = {value: f"{text(value)} {unit}" for value in (high, Decimal(0), low)}
+    # The plot starts right of its widest amount label, so none is cut off.
+    left = max(LEFT, 12 + LABEL_CHAR * max(len(name) for name in names.values()))
+    width, height = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
     days = max((last - first).days, 1)
 
     def x(day: date) -> float:
-        return LEFT + (day - first).days / days * width
+        return left + (day - first).days / days * width
 
     def y(value: Decimal) -> float:
         return TOP + float(high - value) / span * height
@@ -53,15 +58,14 @@ def chart(series: Series, first: date, last: date, unit: str,
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" '
         f'aria-label="{escape(series.label)}: cumulative net">',
-        f'<rect x="{LEFT}" y="{TOP}" width="{width}" height="{height}" fill="#fbfcfd" '
+        f'<rect x="{left}" y="{TOP}" width="{width}" height="{height}" fill="#fbfcfd" '
         'stroke="#d0d7de"/>',
-        f'<line data-zero x1="{LEFT}" x2="{LEFT + width}" y1="{_fmt(zero)}" y2="{_fmt(zero)}" '
+        f'<line data-zero x1="{left}" x2="{left + width}" y1="{_fmt(zero)}" y2="{_fmt(zero)}" '
         'stroke="#57606a" stroke-dasharray="4 3"/>',
     ]
-    labels = {high: y(high), Decimal(0): zero, low: y(low)}
-    for value, at in sorted(labels.items()):
-        parts.append(f'<text x="{LEFT - 6}" y="{_fmt(at + 4)}" text-anchor="end" '
-                     f'font-size="11" fill="#1b1f24">{escape(text(value))} {escape(unit)}</text>')
+    for value, name in sorted(names.items()):
+        parts.append(f'<text x="{left - 6}" y="{_fmt(y(value) + 4)}" text-anchor="end" '
+                     f'font-size="11" fill="#1b1f24">{escape(name)}</text>')
     ticks = sorted({first, last, *(day for day, _ in series.points)})
     for day in ticks:
         parts.append(f'<text x="{_fmt(x(day))}" y="{HEIGHT - 8}" text-anchor="middle" '

@@ -330,6 +330,13 @@ async def test_the_statement_loads_offline_and_its_totals_are_the_reports(
     assert all(set(nets) == ({"USD", "EUR"} if i % 2 == 0 else {"USD"})
                for i, nets in enumerate(traded.values()))
     assert await page.evaluate("document.querySelectorAll('figure svg polyline').length") == 2
+    # Every axis label is drawn whole inside its chart (a wide amount such
+    # as -809608.00 USD once lost its sign and first digits off the left edge).
+    clipped = await page.evaluate(
+        "[...document.querySelectorAll('figure svg text')].filter(t => {"
+        " const box = t.getBBox(), svg = t.ownerSVGElement.viewBox.baseVal;"
+        " return box.x < 0 || box.x + box.width > svg.width; }).map(t => t.textContent)")
+    assert clipped == []
     assert "33333" not in await page.evaluate("document.body.textContent")
     shot = await page.screenshot(tmp_path / "statement.png")
     data = shot.read_bytes()
