@@ -140,3 +140,19 @@ async def test_ownership_follows_registry_edits(store: Store) -> None:
 
     assert [f.user async for f in store.fills(FillQuery())] == ["B"]
     assert [f.user async for f in store.fills(FillQuery(user="A"))] == []
+
+
+async def test_a_fill_is_read_once_when_two_entries_name_its_account(store: Store) -> None:
+    """An entry by the account's code, made before the account was seen, and
+    one by its number resolve to the same (firm, number): each fill of it is
+    still read once, by pages and by stream."""
+    await store.add_user("A", ["ACODE"])  # the code, not known yet as 11111's
+    await store.add_user("A", ["11111"])
+    await store.save_accounts("SIMFIRM", [VisibleAccount("acc-1", "11111", code="ACODE")])
+    await store.insert_fills([make_fill(n) for n in range(3)])
+    query = FillQuery(user="A")
+    streamed = [fill.order_id async for fill in store.fills(query)]
+    page = await store.fill_page(query, None, 10)
+    assert streamed == [fill.order_id for fill in page.fills] == [
+        "order-0", "order-1", "order-2"]
+    assert {fill.user for fill in page.fills} == {"A"}

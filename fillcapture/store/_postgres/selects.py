@@ -14,11 +14,16 @@ from fillcapture.store.records import FillPosition, FillQuery
 # the SQL form of fillcapture.store.rules.owners_of. Joined, not a subquery
 # per row: the registry's owned numbers are few, so the planner hashes them
 # once per query instead of scanning them for every fill (a page of 500
-# fills took over 100 ms that way). An account number has one entry per
-# firm (user_accounts' key), so the joins add no rows.
+# fills took over 100 ms that way). Each join side has one row per (firm,
+# account): two entries can resolve to one number (one by the account's
+# code, made before the account was seen, one by its number), and joined
+# as they are they read each such fill twice; ``min`` keeps one owner, as
+# a subquery's first row did.
 OWNED = (
-    " LEFT JOIN owned_numbers o1 ON o1.firm = f.firm AND o1.account = f.account"
-    " LEFT JOIN owned_numbers o2 ON o2.firm = '' AND o2.account = f.account"
+    " LEFT JOIN (SELECT firm, account, min(user_name) AS user_name FROM owned_numbers"
+    " GROUP BY firm, account) o1 ON o1.firm = f.firm AND o1.account = f.account"
+    " LEFT JOIN (SELECT account, min(user_name) AS user_name FROM owned_numbers"
+    " WHERE firm = '' GROUP BY account) o2 ON o2.account = f.account"
 )
 OWNER = "COALESCE(o1.user_name, o2.user_name)"
 """The owner, in a query whose FROM has ``fills f`` followed by :data:`OWNED`."""
