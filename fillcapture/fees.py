@@ -119,9 +119,9 @@ class Rate:
 
 
 class FeeBook:
-    """The schedules, asked which rates a fill pays. Answers are cached per
-    (trade date, exchange, contract, account, user, side): a summary asks the
-    same question for every row of an account's market and day."""
+    """The schedules, asked which rates a fill pays. The schedules matching a
+    scope (exchange, contract, account, user, side) are found once per scope:
+    a summary asks about one scope for every trade date of an account's market."""
 
     def __init__(self, schedules: Iterable[FeeSchedule]) -> None:
         self.schedules = tuple(sorted(schedules, key=lambda s: s.key))
@@ -133,8 +133,10 @@ class FeeBook:
             component: sorted(found, key=lambda s: (s.specificity, s.effective_from),
                               reverse=True)
             for component, found in sorted(by_component.items())}
-        self._cache: dict[tuple[date, str | None, str | None, str, str | None, Side],
-                          tuple[Rate, ...] | None] = {}
+        # Per scope asked about: each component's matching schedules, in the
+        # order above. A summary asks about every trade date of few scopes.
+        self._scopes: dict[tuple[str | None, str | None, str, str | None, Side],
+                           tuple[tuple[FeeSchedule, ...], ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.schedules)
@@ -144,16 +146,20 @@ class FeeBook:
         """The rate of each component a contract of this fill pays, by
         component name; ``None`` where no schedule of any component matches
         (the fill's fees are unknown)."""
-        question = (trade_date, exchange, contract, account, user, side)
-        if question in self._cache:
-            return self._cache[question]
-        found: list[Rate] = []
-        for component, schedules in self._components.items():
-            for schedule in schedules:
-                if (schedule.effective_from <= trade_date
-                        and schedule.matches(exchange, contract, account, user, side)):
-                    found.append(Rate(component, schedule.amount, schedule.currency, schedule))
+        scope = (exchange, contract, account, user, side)
+        matching = self._scopes.get(scope)
+        if matching is None:
+            matching = self._scopes[scope] = tuple(
+                found for found in (
+                    tuple(s for s in schedules
+                          if s.matches(exchange, contract, account, user, side))
+                    for schedules in self._components.values())
+                if found)
+        rates = []
+        for schedules in matching:
+            for schedule in schedules:  # most specific, then latest start, first
+                if schedule.effective_from <= trade_date:
+                    rates.append(Rate(schedule.component, schedule.amount, schedule.currency,
+                                      schedule))
                     break
-        answer = tuple(found) if found else None
-        self._cache[question] = answer
-        return answer
+        return tuple(rates) if rates else None
