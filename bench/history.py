@@ -57,6 +57,7 @@ from fillcapture.fees import FeeSchedule
 from fillcapture.model import Market
 from fillcapture.reports import record_positions
 from fillcapture.store import open_store
+from fillcapture.store._sqlite.location import sqlite_file
 from fillcapture.urls import masked
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench., tests.pgcluster
@@ -300,7 +301,12 @@ def is_postgres(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> Path:
-    return Path(urlsplit(url).path)
+    """The file a ``sqlite:///`` URL names, as the store reads it
+    (``sqlite:////abs`` absolute, ``sqlite:///rel`` relative); the URL's
+    path part would keep both leading slashes of an absolute path, which
+    then made a file: URI with an authority, so the store was rebuilt at
+    every run."""
+    return sqlite_file(url)
 
 
 def store_url(store: str) -> str:
