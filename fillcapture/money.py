@@ -106,9 +106,16 @@ def priced(rows: Sequence[DailyRow], book: FeeBook, markets: Mapping[str, Market
     """``rows`` with their currency, fees and net. ``owner`` names each row's
     user, for fees scoped by user (none: such fees match no row)."""
     found = []
+    users: dict[tuple[str, str], str | None] = {}
+    kinds: dict[str, str | None] = {}  # each market's currency
     for row in rows:
         market = markets.get(row.market_id)
-        user = None if owner is None else owner(row.firm, row.account)
+        user = None
+        if owner is not None:
+            held = (row.firm, row.account)
+            if held not in users:
+                users[held] = owner(row.firm, row.account)
+            user = users[held]
         exchange = None if market is None else market.exchange_id
         contract = None if market is None else market.contract_id
         unknown = row.unknown_side + row.spread_legs
@@ -127,7 +134,9 @@ def priced(rows: Sequence[DailyRow], book: FeeBook, markets: Mapping[str, Market
                                           _EXACT.multiply(rate.amount, volume))
         fees = tuple(FeeAmount(component, amount, fee_currency)
                      for (component, fee_currency), amount in sorted(amounts.items()))
-        currency = currency_of(market, currencies)
+        if row.market_id not in kinds:
+            kinds[row.market_id] = currency_of(market, currencies)
+        currency = kinds[row.market_id]
         gross = row.pnl_currency
         net = None
         if (gross is not None and currency is not None and not unknown

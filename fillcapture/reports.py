@@ -57,6 +57,7 @@ positions, VWAPs, P&L) over one pass; its parts share the running book.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -294,7 +295,12 @@ def _priced(row: DailyRow, point_values: Mapping[str, Decimal]) -> DailyRow:
     point_value = point_values.get(row.market_id)
     if point_value is None:
         return row
-    return replace(row, pnl_currency=_EXACT.multiply(row.pnl_points, point_value))
+    # Built positionally: dataclasses.replace costs 20 us a row, a month's
+    # summary of a busy user over 1,300 rows.
+    return DailyRow(row.trade_date, row.firm, row.account, row.market_id, row.buys,
+                    row.buy_volume, row.buy_vwap, row.sells, row.sell_volume, row.sell_vwap,
+                    row.pnl_points, _EXACT.multiply(row.pnl_points, point_value),
+                    row.net_position, row.unknown_side, row.spread_legs)
 
 
 async def record_positions(store: Store, firm: str, through: date) -> PositionDay | None:
@@ -389,15 +395,18 @@ REPORT_COLUMNS = (
 )
 
 
+_REPORT_VALUES = operator.attrgetter(*REPORT_COLUMNS)
+
+
 def report_row(row: DailyRow) -> dict[str, str | int | None]:
     """``row`` in :data:`REPORT_COLUMNS` order, JSON-ready: decimals as exact
     strings (JSON numbers would turn them into floats), counts as integers."""
     values: dict[str, str | int | None] = {}
-    for name in REPORT_COLUMNS:
-        value = getattr(row, name)
-        if isinstance(value, Decimal):
-            value = decimal_text(value)
-        elif isinstance(value, date):
+    for name, value in zip(REPORT_COLUMNS, _REPORT_VALUES(row), strict=True):
+        kind = type(value)
+        if kind is Decimal:
+            value = f"{value:f}"
+        elif kind is date:
             value = value.isoformat()
         values[name] = value
     return values

@@ -12,7 +12,7 @@ from fillcapture.store._sqlite.plumbing import Plumbing, scalar
 from fillcapture.store._sqlite.rows import (
     utc_micros,
 )
-from fillcapture.store._sqlite.selects import conditions
+from fillcapture.store._sqlite.selects import JOINED_OWNER, OWNED, OWNERS, conditions
 from fillcapture.store._sqlite.shared import DISTINCT
 from fillcapture.store.columns import lots_of, lots_text
 from fillcapture.store.records import (
@@ -23,10 +23,11 @@ from fillcapture.store.records import (
 )
 from fillcapture.store.rules import POSITIONS_KEPT_DAYS
 
-_SUMMARY_COLUMNS = (
-    "trade_date, firm, account, market_id, buys, buy_volume, buy_vwap, sells, sell_volume, "
-    "sell_vwap, pnl_points, net_position, unknown_side, spread_legs"
-)
+_SUMMARY_NAMES = (
+    "trade_date", "firm", "account", "market_id", "buys", "buy_volume", "buy_vwap", "sells",
+    "sell_volume", "sell_vwap", "pnl_points", "net_position", "unknown_side", "spread_legs")
+_SUMMARY_COLUMNS = ", ".join(_SUMMARY_NAMES)
+_SUMMARY_SELECTED = ", ".join(f"f.{column}" for column in _SUMMARY_NAMES)
 
 
 class SummariesRole(Plumbing):
@@ -59,14 +60,15 @@ class SummariesRole(Plumbing):
     async def summary_rows(self, query: FillQuery, since: date | None,
                            until: date | None) -> list[DailyRow]:
         where, params = conditions(FillQuery(user=query.user, account=query.account,
-                                              firm=query.firm, market_id=query.market_id))
+                                              firm=query.firm, market_id=query.market_id),
+                                   JOINED_OWNER)
         if since is not None:
             where.append("f.trade_date >= :from_date")
             params["from_date"] = since.isoformat()
         if until is not None:
             where.append("f.trade_date <= :to_date")
             params["to_date"] = until.isoformat()
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM summary_rows f"  # noqa: S608 - fixed text
+        sql = f"{OWNERS}SELECT {_SUMMARY_SELECTED} FROM summary_rows f{OWNED}"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = await self._all(sql, params)
