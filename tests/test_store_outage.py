@@ -35,7 +35,7 @@ def small(tmp_path: Path) -> Iterator[Path]:
 
 def _start(tmp_path: Path, small: Path, start_sim: Callable[..., SimProc],
            start_daemon: Callable[..., Proc]) -> tuple[SimProc, Proc, Path]:
-    sim = start_sim("--rate", "120", "--max-fills", str(FILLS), "--seed", "11",
+    sim = start_sim("--rate", "250", "--max-fills", str(FILLS), "--seed", "11",
                     "--trade-date", "2026-11-23")
     config = daemon_config(tmp_path, sim)
     db = small / "fills.db"
