@@ -141,6 +141,11 @@ class FeeBook:
     def __bool__(self) -> bool:
         return bool(self.schedules)
 
+    @property
+    def components(self) -> list[str]:
+        """Every component a schedule names, sorted: whatever a fill pays is one of them."""
+        return list(self._components)
+
     def rates(self, trade_date: date, exchange: str | None, contract: str | None,
               account: str, user: str | None, side: Side) -> tuple[Rate, ...] | None:
         """The rate of each component a contract of this fill pays, by

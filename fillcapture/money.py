@@ -38,7 +38,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 
 from fillcapture.fees import FeeBook
 from fillcapture.model import Market, Side
-from fillcapture.reports import summarize
+from fillcapture.reports import decimal_text, summarize
 from fillcapture.store import DailyRow, FillQuery, Owner, Store
 from fillcapture.store.rules import owners_of
 
@@ -219,15 +219,8 @@ async def summarize_money(store: Store, query: FillQuery, *, since: date | None,
 
 MONEY_COLUMNS = ("currency", "gross", "fees", "net", "fees_unknown")
 """What a money row adds to :data:`fillcapture.reports.REPORT_COLUMNS`, in
-order, before one ``fee_<component>`` column per component."""
-
-
-def components(rows: Iterable[MoneyRow], book: FeeBook) -> list[str]:
-    """Every component of ``book`` or charged on ``rows``, sorted: the fee
-    columns of a report, the same for every row."""
-    found = {schedule.component for schedule in book.schedules}
-    found.update(fee.component for row in rows for fee in row.fees)
-    return sorted(found)
+order, before one ``fee_<component>`` column per component of the fee book
+(:attr:`fillcapture.fees.FeeBook.components`), the same for every row."""
 
 
 def money_fields(row: MoneyRow, names: Sequence[str]) -> dict[str, str | int | None]:
@@ -280,8 +273,8 @@ def unknown_fees(rows: Iterable[MoneyRow]) -> list[tuple[str, str, str, int]]:
 
 
 def _text(value: Decimal | None) -> str | None:
-    """Plain decimal notation (never an exponent); ``None`` stays ``None``."""
-    return None if value is None else f"{value:f}"
+    """:func:`~fillcapture.reports.decimal_text`; ``None`` stays ``None``."""
+    return None if value is None else decimal_text(value)
 
 
 def money_notes(rows: Sequence[MoneyRow]) -> list[str]:

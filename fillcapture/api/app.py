@@ -38,7 +38,7 @@ from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.fees import FeeBook
 from fillcapture.fillshape import json_object, utc_text
 from fillcapture.model import Side
-from fillcapture.money import components, money_fields, summarize_money, totals, totals_object
+from fillcapture.money import money_fields, summarize_money, totals, totals_object
 from fillcapture.monthly import month_rows, parse_month
 from fillcapture.ownership import Entry, Ownership
 from fillcapture.reports import point_values, report_row
@@ -157,7 +157,7 @@ class _Api:
         book = FeeBook(await self.store.fee_schedules())
         rows = await summarize_money(self.store, query, since=since, point_values=values,
                                      currencies=self.currencies, book=book)
-        names = components(rows, book)
+        names = book.components
         return JSONResponse({
             "user": user,
             "rows": [report_row(row.row) | money_fields(row, names) for row in rows],

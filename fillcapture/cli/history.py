@@ -112,7 +112,6 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
     from fillcapture.money import (
         MONEY_COLUMNS,
         MoneyRow,
-        components,
         money_fields,
         money_notes,
         summarize_money,
@@ -136,7 +135,7 @@ def _cmd_report_daily(args: argparse.Namespace, settings: Settings) -> int:
             book = FeeBook(await store.fee_schedules())
             found = await summarize_money(store, query, since=args.since, point_values=values,
                                           currencies=settings.money.currencies, book=book)
-        return found, components(found, book)
+        return found, book.components
 
     money, names = asyncio.run(summary())
     columns = (*REPORT_COLUMNS, *MONEY_COLUMNS, *(f"fee_{name}" for name in names))

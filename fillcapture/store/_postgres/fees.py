@@ -17,9 +17,8 @@ from fillcapture.store.feerows import COLUMNS, KEY, decode, encode
 
 _ORDER = ", ".join(f'{column} COLLATE "C"' if column != "effective_from" else column
                    for column in KEY)
-_INSERT = ("INSERT INTO fee_schedules (component, exchange, contract, account, user_name, "
-           "side, effective_from, amount, currency, updated_at) "
-           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())")
+_INSERT = (f"INSERT INTO fee_schedules ({', '.join(COLUMNS)}, updated_at) "  # noqa: S608
+           f"VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))}, now())")
 
 
 class FeesRole(Plumbing):

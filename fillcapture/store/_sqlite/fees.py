@@ -15,9 +15,8 @@ from fillcapture.store._sqlite.rows import utc_micros
 from fillcapture.store.feerows import COLUMNS, KEY, decode, encode
 
 _KEY_MATCH = " AND ".join(f"{column} = ?" for column in KEY)
-_INSERT = ("INSERT INTO fee_schedules (component, exchange, contract, account, user_name, "
-           "side, effective_from, amount, currency, updated_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = (f"INSERT INTO fee_schedules ({', '.join(COLUMNS)}, updated_at) "  # noqa: S608
+           f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})")
 
 
 def _row(schedule: FeeSchedule, now: int) -> tuple[object, ...]:
