@@ -26,6 +26,7 @@ summary (:mod:`fillcapture.money`) applies them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -119,9 +120,14 @@ class Rate:
 
 
 class FeeBook:
-    """The schedules, asked which rates a fill pays. The schedules matching a
-    scope (exchange, contract, account, user, side) are found once per scope:
-    a summary asks about one scope for every trade date of an account's market."""
+    """The schedules, asked which rates a fill pays.
+
+    The answer for a scope (exchange, contract, account, user, side) changes
+    only on the start dates of the schedules that match it, so it is worked
+    out once per scope and start: a summary asks about few scopes, each for
+    every trade date of an account's market, and each question is then one
+    lookup and one bisection.
+    """
 
     def __init__(self, schedules: Iterable[FeeSchedule]) -> None:
         self.schedules = tuple(sorted(schedules, key=lambda s: s.key))
@@ -133,10 +139,10 @@ class FeeBook:
             component: sorted(found, key=lambda s: (s.specificity, s.effective_from),
                               reverse=True)
             for component, found in sorted(by_component.items())}
-        # Per scope asked about: each component's matching schedules, in the
-        # order above. A summary asks about every trade date of few scopes.
+        # Per scope asked about: the start dates of its matching schedules,
+        # ascending, and the answer before the first (None) and from each on.
         self._scopes: dict[tuple[str | None, str | None, str, str | None, Side],
-                           tuple[tuple[FeeSchedule, ...], ...]] = {}
+                           tuple[list[date], list[tuple[Rate, ...] | None]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.schedules)
@@ -152,19 +158,28 @@ class FeeBook:
         component name; ``None`` where no schedule of any component matches
         (the fill's fees are unknown)."""
         scope = (exchange, contract, account, user, side)
-        matching = self._scopes.get(scope)
-        if matching is None:
-            matching = self._scopes[scope] = tuple(
-                found for found in (
-                    tuple(s for s in schedules
-                          if s.matches(exchange, contract, account, user, side))
-                    for schedules in self._components.values())
-                if found)
-        rates = []
-        for schedules in matching:
-            for schedule in schedules:  # most specific, then latest start, first
-                if schedule.effective_from <= trade_date:
-                    rates.append(Rate(schedule.component, schedule.amount, schedule.currency,
-                                      schedule))
-                    break
-        return tuple(rates) if rates else None
+        known = self._scopes.get(scope)
+        if known is None:
+            known = self._scopes[scope] = self._answers(exchange, contract, account, user,
+                                                        side)
+        starts, answers = known
+        return answers[bisect_right(starts, trade_date)]
+
+    def _answers(self, exchange: str | None, contract: str | None, account: str,
+                 user: str | None, side: Side
+                 ) -> tuple[list[date], list[tuple[Rate, ...] | None]]:
+        matching = [found for found in (
+            [s for s in schedules if s.matches(exchange, contract, account, user, side)]
+            for schedules in self._components.values()) if found]
+        starts = sorted({s.effective_from for found in matching for s in found})
+        answers: list[tuple[Rate, ...] | None] = [None]  # before any schedule starts
+        for start in starts:
+            rates = []
+            for schedules in matching:
+                for schedule in schedules:  # most specific, then latest start, first
+                    if schedule.effective_from <= start:
+                        rates.append(Rate(schedule.component, schedule.amount,
+                                          schedule.currency, schedule))
+                        break
+            answers.append(tuple(rates) if rates else None)
+        return starts, answers

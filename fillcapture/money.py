@@ -34,9 +34,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Context, Decimal, Inexact, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
+from typing import NamedTuple
 
-from fillcapture.fees import FeeBook
+from fillcapture.fees import FeeBook, Rate
 from fillcapture.model import Market, Side
 from fillcapture.reports import decimal_text, summarize
 from fillcapture.store import DailyRow, FillQuery, Owner, Store
@@ -46,9 +47,10 @@ _EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class FeeAmount:
-    """One component's fees on a row: ``amount`` of ``currency``."""
+class FeeAmount(NamedTuple):
+    """One component's fees on a row: ``amount`` of ``currency``. A named
+    tuple, not a dataclass: a month's summary makes one per component and row,
+    and a tuple is made four times faster."""
 
     component: str
     amount: Decimal
@@ -101,6 +103,22 @@ class Owners:
         return users[0] if len(users) == 1 else None
 
 
+_Plan = tuple[tuple[tuple[str, str, Decimal | None, Decimal | None], ...], frozenset[str]]
+"""How a pair of rate tuples (buy, sell) charges a row: per (component,
+currency), in that order, the buy and the sell rate (``None``: that side pays
+none of it); and the currencies charged."""
+
+
+def _plan(buy: tuple[Rate, ...] | None, sell: tuple[Rate, ...] | None) -> _Plan:
+    charges: dict[tuple[str, str], list[Decimal | None]] = {}
+    for at, rates in ((0, buy), (1, sell)):
+        for rate in rates or ():
+            charges.setdefault((rate.component, rate.currency), [None, None])[at] = rate.amount
+    return (tuple((component, currency, pair[0], pair[1])
+                  for (component, currency), pair in sorted(charges.items())),
+            frozenset(currency for _, currency in charges))
+
+
 def priced(rows: Sequence[DailyRow], book: FeeBook, markets: Mapping[str, Market],
            currencies: Mapping[str, str], owner: Owners | None = None) -> list[MoneyRow]:
     """``rows`` with their currency, fees and net. ``owner`` names each row's
@@ -108,41 +126,51 @@ def priced(rows: Sequence[DailyRow], book: FeeBook, markets: Mapping[str, Market
     found = []
     users: dict[tuple[str, str], str | None] = {}
     kinds: dict[str, str | None] = {}  # each market's currency
-    for row in rows:
-        market = markets.get(row.market_id)
-        user = None
-        if owner is not None:
-            held = (row.firm, row.account)
-            if held not in users:
-                users[held] = owner(row.firm, row.account)
-            user = users[held]
-        exchange = None if market is None else market.exchange_id
-        contract = None if market is None else market.contract_id
-        unknown = row.unknown_side + row.spread_legs
-        amounts: dict[tuple[str, str], Decimal] = {}
-        for side, fills, volume in ((Side.BUY, row.buys, row.buy_volume),
-                                    (Side.SELL, row.sells, row.sell_volume)):
-            if not fills:
-                continue
-            rates = book.rates(row.trade_date, exchange, contract, row.account, user, side)
-            if rates is None:
-                unknown += fills
-                continue
-            for rate in rates:
-                key = (rate.component, rate.currency)
-                amounts[key] = _EXACT.add(amounts.get(key, _ZERO),
-                                          _EXACT.multiply(rate.amount, volume))
-        fees = tuple(FeeAmount(component, amount, fee_currency)
-                     for (component, fee_currency), amount in sorted(amounts.items()))
-        if row.market_id not in kinds:
-            kinds[row.market_id] = currency_of(market, currencies)
-        currency = kinds[row.market_id]
-        gross = row.pnl_currency
-        net = None
-        if (gross is not None and currency is not None and not unknown
-                and all(fee.currency == currency for fee in fees)):
-            net = _EXACT.subtract(gross, sum((fee.amount for fee in fees), _ZERO))
-        found.append(MoneyRow(row, user, currency, gross, fees, unknown, net))
+    # By the identity of the (buy, sell) rate tuples, which the book keeps
+    # (one tuple per scope and start date): most rows share a handful.
+    plans: dict[tuple[int, int], _Plan] = {}
+    buy, sell = Side.BUY, Side.SELL
+    with localcontext(_EXACT):  # exact arithmetic, or an error
+        for row in rows:
+            market = markets.get(row.market_id)
+            user = None
+            if owner is not None:
+                held = (row.firm, row.account)
+                if held not in users:
+                    users[held] = owner(row.firm, row.account)
+                user = users[held]
+            exchange = None if market is None else market.exchange_id
+            contract = None if market is None else market.contract_id
+            unknown = row.unknown_side + row.spread_legs
+            buy_rates = sell_rates = None
+            if row.buys:
+                buy_rates = book.rates(row.trade_date, exchange, contract, row.account, user,
+                                       buy)
+                if buy_rates is None:
+                    unknown += row.buys
+            if row.sells:
+                sell_rates = book.rates(row.trade_date, exchange, contract, row.account, user,
+                                        sell)
+                if sell_rates is None:
+                    unknown += row.sells
+            key = (id(buy_rates), id(sell_rates))
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = _plan(buy_rates, sell_rates)
+            charges, charged_in = plan
+            bought, sold = row.buy_volume, row.sell_volume
+            fees = tuple(FeeAmount(component, (_ZERO if on_buy is None else on_buy * bought)
+                                   + (_ZERO if on_sell is None else on_sell * sold), currency)
+                         for component, currency, on_buy, on_sell in charges)
+            if row.market_id not in kinds:
+                kinds[row.market_id] = currency_of(market, currencies)
+            currency = kinds[row.market_id]
+            gross = row.pnl_currency
+            net = None
+            if (gross is not None and currency is not None and not unknown
+                    and charged_in <= {currency}):
+                net = gross - sum(fee.amount for fee in fees)
+            found.append(MoneyRow(row, user, currency, gross, fees, unknown, net))
     return found
 
 
@@ -184,24 +212,24 @@ def totals(rows: Iterable[MoneyRow]) -> Totals:
             entry = found.by_currency[currency] = CurrencyTotals(currency)
         return entry
 
-    for row in rows:
-        found.fees_unknown += row.fees_unknown
-        for fee in row.fees:
-            entry = of(fee.currency)
-            entry.fees[fee.component] = _EXACT.add(entry.fees.get(fee.component, _ZERO),
-                                                   fee.amount)
-        if row.currency is None:
-            found.unknown_currency_rows += 1
-            continue
-        entry = of(row.currency)
-        if row.gross is None:
-            found.unknown_gross_rows += 1
-        else:
-            entry.gross = _EXACT.add(entry.gross, row.gross)
-        if row.net is None:
-            entry.rows_without_net += 1
-        else:
-            entry.net = _EXACT.add(entry.net, row.net)
+    with localcontext(_EXACT):  # exact arithmetic, or an error
+        for row in rows:
+            found.fees_unknown += row.fees_unknown
+            for fee in row.fees:
+                entry = of(fee.currency)
+                entry.fees[fee.component] = entry.fees.get(fee.component, _ZERO) + fee.amount
+            if row.currency is None:
+                found.unknown_currency_rows += 1
+                continue
+            entry = of(row.currency)
+            if row.gross is None:
+                found.unknown_gross_rows += 1
+            else:
+                entry.gross += row.gross
+            if row.net is None:
+                entry.rows_without_net += 1
+            else:
+                entry.net += row.net
     found.by_currency = dict(sorted(found.by_currency.items()))
     return found
 
@@ -227,11 +255,12 @@ def money_fields(row: MoneyRow, names: Sequence[str]) -> dict[str, str | int | N
     """``row``'s :data:`MONEY_COLUMNS` and ``fee_<name>`` for each of ``names``,
     as exact text. A fee charged in a currency other than the market's says
     its currency (``"2.50 EUR"``); one not charged is ``None``."""
+    currency, gross, net, total = row.currency, row.gross, row.net, row.fees_total
     fields: dict[str, str | int | None] = {
-        "currency": row.currency,
-        "gross": _text(row.gross),
-        "fees": _text(row.fees_total),
-        "net": _text(row.net),
+        "currency": currency,
+        "gross": None if gross is None else f"{gross:f}",
+        "fees": None if total is None else f"{total:f}",
+        "net": None if net is None else f"{net:f}",
         "fees_unknown": row.fees_unknown,
     }
     charged = {fee.component: fee for fee in row.fees}
@@ -239,10 +268,10 @@ def money_fields(row: MoneyRow, names: Sequence[str]) -> dict[str, str | int | N
         fee = charged.get(name)
         if fee is None:
             fields[f"fee_{name}"] = None
-        elif fee.currency == row.currency:
-            fields[f"fee_{name}"] = _text(fee.amount)
+        elif fee.currency == currency:
+            fields[f"fee_{name}"] = f"{fee.amount:f}"
         else:
-            fields[f"fee_{name}"] = f"{_text(fee.amount)} {fee.currency}"
+            fields[f"fee_{name}"] = f"{fee.amount:f} {fee.currency}"
     return fields
 
 

@@ -57,7 +57,6 @@ positions, VWAPs, P&L) over one pass; its parts share the running book.
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -81,6 +80,8 @@ VWAP_EXTRA_DECIMALS = 4
 # Sums and products of prices never round: T4 prices have at most 36 digits,
 # and a result needing more than this many raises rather than rounds.
 _EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+# Bound once: the summary does a few of each per fill.
+_add, _multiply, _subtract = _EXACT.add, _EXACT.multiply, _EXACT.subtract
 _ZERO = Decimal(0)
 
 
@@ -121,6 +122,10 @@ class _Day:
 
 _Key = tuple[str, str, str]  # firm, account, market_id
 
+PRICES_KEPT = 4096
+"""Parsed prices a summary keeps (by their text), so that a year's summary
+holds no more of them than a day's."""
+
 
 class DailySummary:
     """Feed it fills in time order with :meth:`add`; :meth:`rows` gives the summary.
@@ -137,6 +142,7 @@ class DailySummary:
         self._point_values = dict(point_values or {})
         self._books: dict[_Key, _Book] = {}
         self._days: dict[tuple[date, str, str, str], _Day] = {}
+        self._prices: dict[str, tuple[Decimal, int]] = {}  # price text: value, decimals
         # Per firm, the day whose positions the books start from: fills of it
         # and earlier are already in them.
         self._opened: dict[str, date] = {}
@@ -169,23 +175,28 @@ class DailySummary:
             if day is not None:
                 day.unknown_side += 1
             return
-        price = Decimal(fill.price)
+        parsed = self._prices.get(fill.price)
+        if parsed is None:  # a day's fills trade at few prices
+            if len(self._prices) >= PRICES_KEPT:
+                self._prices.clear()
+            number = Decimal(fill.price)
+            parsed = self._prices[fill.price] = (number, _decimals(number))
+        price, decimals = parsed
         realized = _trade(book, fill.side, fill.volume, price)
         if day is None:
             return
-        notional = _EXACT.multiply(price, fill.volume)
-        decimals = _decimals(price)
+        notional = _multiply(price, fill.volume)
         if fill.side is Side.BUY:
             day.buys += 1
             day.buy_volume += fill.volume
-            day.buy_notional = _EXACT.add(day.buy_notional, notional)
+            day.buy_notional = _add(day.buy_notional, notional)
             day.buy_decimals = max(day.buy_decimals, decimals)
         else:
             day.sells += 1
             day.sell_volume += fill.volume
-            day.sell_notional = _EXACT.add(day.sell_notional, notional)
+            day.sell_notional = _add(day.sell_notional, notional)
             day.sell_decimals = max(day.sell_decimals, decimals)
-        day.pnl = _EXACT.add(day.pnl, realized)
+        day.pnl = _add(day.pnl, realized)
         day.net = book.net
 
     def positions(self, firm: str, trade_date: date) -> PositionDay:
@@ -395,21 +406,28 @@ REPORT_COLUMNS = (
 )
 
 
-_REPORT_VALUES = operator.attrgetter(*REPORT_COLUMNS)
-
-
 def report_row(row: DailyRow) -> dict[str, str | int | None]:
     """``row`` in :data:`REPORT_COLUMNS` order, JSON-ready: decimals as exact
-    strings (JSON numbers would turn them into floats), counts as integers."""
-    values: dict[str, str | int | None] = {}
-    for name, value in zip(REPORT_COLUMNS, _REPORT_VALUES(row), strict=True):
-        kind = type(value)
-        if kind is Decimal:
-            value = f"{value:f}"
-        elif kind is date:
-            value = value.isoformat()
-        values[name] = value
-    return values
+    strings (JSON numbers would turn them into floats), counts as integers.
+    Spelled out field by field: a month's summary has thousands of rows."""
+    buy_vwap, sell_vwap, pnl_currency = row.buy_vwap, row.sell_vwap, row.pnl_currency
+    return {
+        "trade_date": row.trade_date.isoformat(),
+        "firm": row.firm,
+        "account": row.account,
+        "market_id": row.market_id,
+        "buys": row.buys,
+        "buy_volume": row.buy_volume,
+        "buy_vwap": None if buy_vwap is None else f"{buy_vwap:f}",
+        "sells": row.sells,
+        "sell_volume": row.sell_volume,
+        "sell_vwap": None if sell_vwap is None else f"{sell_vwap:f}",
+        "pnl_points": f"{row.pnl_points:f}",
+        "pnl_currency": None if pnl_currency is None else f"{pnl_currency:f}",
+        "net_position": row.net_position,
+        "unknown_side": row.unknown_side,
+        "spread_legs": row.spread_legs,
+    }
 
 
 def decimal_text(value: Decimal) -> str:
@@ -425,7 +443,7 @@ def _trade(book: _Book, side: Side, volume: int, price: Decimal) -> Decimal:
         lot = book.lots[0]
         closed = min(volume, lot.volume)
         sold, bought = (price, lot.price) if side is Side.SELL else (lot.price, price)
-        realized = _EXACT.add(realized, _EXACT.multiply(_EXACT.subtract(sold, bought), closed))
+        realized = _add(realized, _multiply(_subtract(sold, bought), closed))
         lot.volume -= closed
         volume -= closed
         book.net += sign * closed

@@ -8,7 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from fillcapture.model import Side
-from fillcapture.reports import DailyRow, DailySummary, decimal_text, report_row
+from fillcapture.reports import (
+    PRICES_KEPT,
+    REPORT_COLUMNS,
+    DailyRow,
+    DailySummary,
+    decimal_text,
+    report_row,
+)
 from fillcapture.store import FillKind, StoredFill
 
 ES = "XCME_Eq ES (Z26)"
@@ -241,3 +248,20 @@ def test_report_row_gives_decimals_as_plain_strings() -> None:
     assert values["pnl_currency"] is None
     assert values["trade_date"] == "2026-11-19"
     assert (values["buy_vwap"], values["net_position"]) == ("0.0000010", 0)
+
+
+def test_report_row_has_every_report_column_in_order() -> None:
+    row = only(summarize([fill(BUY, 2, "10.25"), fill(SELL, 1, "10.5")]))
+    values = report_row(row)
+    assert tuple(values) == REPORT_COLUMNS
+    assert values == {name: (f"{value:f}" if isinstance(value, Decimal) else
+                             value.isoformat() if isinstance(value, date) else value)
+                      for name in REPORT_COLUMNS for value in [getattr(row, name)]}
+
+
+def test_a_summary_of_more_prices_than_it_keeps_parsed_is_still_exact() -> None:
+    fills = [fill(BUY, 1, f"{100 + n / 100:.2f}") for n in range(PRICES_KEPT + 10)]
+    fills += [fill(SELL, PRICES_KEPT + 10, "200")]
+    row = only(summarize(fills))
+    bought = sum(Decimal(f"{100 + n / 100:.2f}") for n in range(PRICES_KEPT + 10))
+    assert row.pnl_points == Decimal(200) * (PRICES_KEPT + 10) - bought
