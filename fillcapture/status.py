@@ -10,13 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fillcapture.operations import ALIVE_SECONDS
-from fillcapture.schedule import trade_date
+from fillcapture.schedule import close_moment, next_trading_day, roll_moment, trade_date
 from fillcapture.store import Certificate, Gap, SealedDay, Store
 
 STALE = timedelta(seconds=3 * ALIVE_SECONDS)
 """A daemon that has not recorded itself alive for this long is not running."""
-
-
 
 async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain JSON-ready data."""
@@ -80,10 +78,28 @@ async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "trade_date": today.isoformat(),
         "daemons": daemons,
         "accounts": accounts,
-        "open_gaps": [gap_row(gap) for gap in await store.gaps(open_only=True)],
+        "open_gaps": [gap_row(gap) | {"unrecoverable_at": _iso(unrecoverable_at(gap.started_at))}
+                      for gap in await store.gaps() if is_open(gap)],
         "quarantine": await store.quarantine_counts(),
         "seals": seals,
     }
+
+
+def is_open(gap: Gap) -> bool:
+    """Whether ``gap`` needs an operator: it still lasts (T4 not heard since it
+    began), or it lost fills for good and nobody acknowledged it yet."""
+    return gap.acknowledged_at is None and (gap.ended_at is None or gap.unrecoverable)
+
+
+def unrecoverable_at(started_at: datetime) -> datetime:
+    """When a gap that began at ``started_at`` and has not ended by then loses
+    fills for good: at the roll of its trade date, once T4 forgets the day; a
+    gap begun after that day's close (the halt) lost nothing of it, so at the
+    next trading day's roll (the rule of :func:`~fillcapture.schedule.loses_fills`)."""
+    first = trade_date(started_at)
+    if started_at < close_moment(first):
+        return roll_moment(first)
+    return roll_moment(next_trading_day(first))
 
 
 def _standby(state: dict[str, str], now: datetime) -> dict[str, Any] | None:
@@ -144,6 +160,11 @@ def render(status: dict[str, Any]) -> str:
     if not gaps:
         lines.append("open gaps: none")
     for gap in gaps:
+        if not gap["unrecoverable"]:
+            lines.append(f"OPEN GAP #{gap['id']} ({gap['instance']}): T4 not heard since "
+                         f"{gap['started_at']}: {gap['reason']}; fills are lost for good if "
+                         f"it lasts past {gap['unrecoverable_at']}")
+            continue
         lines.append(f"UNRECOVERABLE GAP #{gap['id']} ({gap['instance']}): {gap['started_at']} "
                      f"to {gap['ended_at'] or 'now'}: {gap['reason']}; fills may be lost. "
                      f"After checking: fillcapture gaps ack {gap['id']}")

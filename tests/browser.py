@@ -46,6 +46,7 @@ class Page:
         self.requests: list[str] = []  # the URL of each request, in order
         self.errors: list[str] = []  # console errors, exceptions, error log entries
         self.loaded = asyncio.Event()
+        self.allow: str | None = None  # the URL prefix let through, if not offline
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         return await self.browser.send(method, params, self.session)
@@ -65,6 +66,16 @@ class Page:
             self.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".rstrip())
         elif method == "Page.loadEventFired":
             self.loaded.set()
+        elif method == "Fetch.requestPaused":  # only with ``allow``: see Chromium.page
+            self.browser.later(self._let_through(params))
+
+    async def _let_through(self, params: dict[str, Any]) -> None:
+        """A paused request goes on if it is under the page's ``allow`` prefix, else fails."""
+        if self.allow is not None and params["request"]["url"].startswith(self.allow):
+            await self.send("Fetch.continueRequest", requestId=params["requestId"])
+        else:
+            await self.send("Fetch.failRequest", requestId=params["requestId"],
+                            errorReason="BlockedByClient")
 
     async def load(self, url: str) -> None:
         """Navigate to ``url`` and wait for its load event."""
@@ -115,6 +126,7 @@ class Chromium:
         self.ids = itertools.count(1)
         self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.pages: dict[str, Page] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Chromium:
         binary = shutil.which("chromium")
@@ -182,21 +194,36 @@ class Chromium:
         result: dict[str, Any] = answer.get("result", {})
         return result
 
-    async def page(self, *, offline: bool = True) -> Page:
+    async def page(self, *, offline: bool = True, allow: str | None = None,
+                   headers: dict[str, str] | None = None) -> Page:
         """A new tab, its network offline (unless ``offline`` is false) and its
-        requests, console and exceptions recorded, before it loads anything."""
+        requests, console and exceptions recorded, before it loads anything.
+        ``allow``: a URL prefix (a loopback server's) whose requests go through,
+        every other request failing as if offline; ``headers`` are sent with
+        every request."""
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send("Target.attachToTarget",
                                    {"targetId": target["targetId"], "flatten": True})
         page = self.pages[attached["sessionId"]] = Page(self, attached["sessionId"])
         await page.send("Network.enable")
-        if offline:
+        if headers:
+            await page.send("Network.setExtraHTTPHeaders", headers=headers)
+        if allow is not None:
+            page.allow = allow
+            await page.send("Fetch.enable", patterns=[{"urlPattern": "*"}])
+        elif offline:
             await page.send("Network.emulateNetworkConditions", offline=True, latency=0,
                             downloadThroughput=-1, uploadThroughput=-1)
         await page.send("Runtime.enable")
         await page.send("Log.enable")
         await page.send("Page.enable")
         return page
+
+    def later(self, work: Any) -> None:
+        """Run the coroutine ``work`` beside the reader (an event's answer), kept till done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _stop(self) -> None:
         if self.reader is not None:

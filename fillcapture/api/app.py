@@ -25,15 +25,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from fillcapture import __version__
+from fillcapture import __version__, statuspage
 from fillcapture import statement as statement_page
+from fillcapture import status as status_data
 from fillcapture.api import openapi
 from fillcapture.api.errors import ApiError, error_response
 from fillcapture.api.forwarded import networks
 from fillcapture.api.guard import RateLimitedLog
 from fillcapture.api.middleware import AccessLog, RequestLimit, ResponseHeaders
 from fillcapture.api.params import DEFAULT_LIMIT, MAX_LIMIT, Params, encode_cursor
-from fillcapture.api.tokens import bearer_token, token_hash
+from fillcapture.api.tokens import basic_token, bearer_token, token_hash
 from fillcapture.exports import FILL_COLUMNS, cell_text, fill_row
 from fillcapture.fees import FeeBook
 from fillcapture.fillshape import json_object, utc_text
@@ -56,6 +57,7 @@ from fillcapture.store import (
 log = structlog.get_logger(__name__)
 
 _CHALLENGE = 'Bearer realm="fillcapture"'
+_STATUS_CHALLENGE = 'Basic realm="fillcapture status"'
 
 
 def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, *,
@@ -79,6 +81,7 @@ def create_app(store: Store, point_values: Mapping[str, Decimal] | None = None, 
             Route("/v1/accounts", api.accounts, methods=["GET"]),
             Route("/v1/seals", api.seals, methods=["GET"]),
             Route("/v1/statement", api.statement, methods=["GET"]),
+            Route("/status", api.status, methods=["GET"]),
         ],
         middleware=[
             Middleware(ResponseHeaders),
@@ -205,11 +208,29 @@ class _Api:
         page = statement_page.render(user, month, rows, datetime.now(UTC))
         return HTMLResponse(page, headers={"Content-Security-Policy": statement_page.CSP})
 
-    async def _holder(self, request: Request) -> TokenHolder:
-        """Who holds the request's token; 401 without a valid one."""
-        token = bearer_token(request.headers.get("authorization", ""))
+    async def status(self, request: Request) -> HTMLResponse:
+        """The operator's status page (:mod:`fillcapture.statuspage`) of
+        ``fillcapture status --json``'s data. The token also as Basic
+        credentials: a browser re-sends those on each of the page's reloads."""
+        holder = await self._holder(request, basic=True)
+        if not holder.admin:
+            raise ApiError(403, "the status page is for operator tokens only")
+        page = statuspage.render(await status_data.collect(self.store))
+        return HTMLResponse(page, headers={"Content-Security-Policy": statuspage.CSP})
+
+    async def _holder(self, request: Request, *, basic: bool = False) -> TokenHolder:
+        """Who holds the request's token; 401 without a valid one. ``basic``:
+        the token may be the password of Basic credentials, and a 401 asks for those."""
+        authorization = request.headers.get("authorization", "")
+        token = bearer_token(authorization)
+        if token is None and basic:
+            token = basic_token(authorization)
         holder = None if token is None else await self.store.token_holder(token_hash(token))
         if holder is None:
+            if basic:
+                raise ApiError(401, "a valid token is required, as a bearer token or as the "
+                                    "password of Basic credentials",
+                               {"WWW-Authenticate": _STATUS_CHALLENGE})
             challenge = _CHALLENGE if token is None else f'{_CHALLENGE}, error="invalid_token"'
             raise ApiError(401, "a valid bearer token is required",
                            {"WWW-Authenticate": challenge})

@@ -303,6 +303,36 @@ def document(version: str) -> dict[str, Any]:
             **_REFUSALS,
         },
     }
+    status = {
+        "summary": "The operator's status page, one HTML page",
+        "description": (
+            "`fillcapture status --json`'s data for a person to read at a glance: each "
+            "daemon (active, standby, stopped) and since when, its T4 session, accounts "
+            "visible, owned and owned but invisible, each account's last fill and fills "
+            "today, open gaps and when each becomes unrecoverable, the last seals and their "
+            "reconcile certificates, quarantine and backups; trouble marked in colour and "
+            "words. It reloads itself every 30 s (a meta refresh, no script) and loads "
+            "nothing. An operator token only (a user's: 403), as a bearer token or as the "
+            "password of Basic credentials with any user name, which a browser asks for "
+            "once and re-sends on every reload."),
+        "operationId": "statusPage",
+        "security": [{"bearer": []}, {"basic": []}],
+        "responses": {
+            "200": {
+                "description": "The status page.",
+                "headers": {"Content-Security-Policy": {"required": True,
+                                                        "schema": {"type": "string"}}},
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "401": _error("No operator or user token, as a bearer token or Basic "
+                          "credentials' password; asks for Basic credentials.", {
+                              "WWW-Authenticate": {"required": True,
+                                                   "schema": {"const": 'Basic realm='
+                                                              '"fillcapture status"'}}}),
+            "403": _error("A user's token: the page is for operator tokens only."),
+            "503": _REFUSALS["503"],
+        },
+    }
     health = {
         "summary": "Whether the API answers",
         "operationId": "health",
@@ -325,10 +355,14 @@ def document(version: str) -> dict[str, Any]:
             "/v1/accounts": {"get": accounts},
             "/v1/seals": {"get": seals},
             "/v1/statement": {"get": statement},
+            "/status": {"get": status},
         },
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "basic": {"type": "http", "scheme": "basic",
+                                          "description": "GET /status only: any user name, "
+                                                         "an operator token as password"}},
         },
         "security": [{"bearer": []}],
     }

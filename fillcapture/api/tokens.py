@@ -13,6 +13,8 @@ comparison, without reading every token at every request.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -38,5 +40,22 @@ def bearer_token(authorization: str) -> str | None:
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not _WELL_FORMED.fullmatch(token):
+        return None
+    return token
+
+
+def basic_token(authorization: str) -> str | None:
+    """The token sent as the password of ``Authorization: Basic`` credentials
+    (any user name): what a browser re-sends by itself once asked, where it
+    cannot send a bearer header. ``None`` for anything else."""
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, colon, token = decoded.partition(":")
+    if not colon or not _WELL_FORMED.fullmatch(token):
         return None
     return token

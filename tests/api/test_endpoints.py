@@ -32,7 +32,8 @@ def test_health_and_the_openapi_document_need_no_token(api: Api) -> None:
     document = api.get("/openapi.json").json()
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == {"/healthz", "/v1/fills", "/v1/summary/daily",
-                                      "/v1/accounts", "/v1/seals", "/v1/statement"}
+                                      "/v1/accounts", "/v1/seals", "/v1/statement",
+                                      "/status"}
 
 
 def test_fills_are_the_users_live_fills_in_time_order_in_the_mqtt_shape(api: Api) -> None:
