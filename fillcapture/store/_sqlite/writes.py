@@ -252,6 +252,21 @@ async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) ->
     await invalidate_positions(conn, fill.firm, day)
 
 
+async def newest_id(conn: aiosqlite.Connection) -> int:
+    """The newest fill row's id (0 in an empty store): rows stored after it
+    in this transaction have higher ones."""
+    return await scalar(conn, "SELECT coalesce(max(id), 0) FROM fills")
+
+
+async def new_by_account(conn: aiosqlite.Connection, after: int) -> dict[str, tuple[int, float]]:
+    """Per account number: the fill rows above id ``after`` and their newest
+    exchange time (unix seconds). A range of the primary key, grouped by SQLite."""
+    rows = await conn.execute_fetchall(
+        "SELECT account, count(*), max(exchange_time) FROM fills WHERE id > ? GROUP BY account",
+        (after,))
+    return {account: (int(stored), newest / 1e6) for account, stored, newest in rows}
+
+
 async def insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
     """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
     return how many were new."""
