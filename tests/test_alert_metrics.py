@@ -5,7 +5,6 @@ calendar gauges computed from the daemon's clock at chosen Chicago moments."""
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import sqlite3
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fillcapture.alertmetrics import calendar, recoverable_gaps
 from fillcapture.metrics import Metrics
@@ -26,6 +24,7 @@ from fillcapture.prometheus import registry_for
 from fillcapture.publish.lag import PublishLag
 from fillcapture.schedule import CHICAGO, trade_date
 from tests.conftest import Proc, SimProc, daemon_config, stored_rows, wait_until
+from tests.scrape import Samples, metrics_port, per_account, samples, scrape, value
 
 # The contract's new metrics, as a scrape names their samples.
 NEW_METRICS = (
@@ -53,27 +52,6 @@ NEW_METRICS = (
 
 OWNED = ("11111", "22222", "33333", "44444")
 VISIBLE = ("11111", "22222", "33333")  # 44444 is owned, the fill user cannot see it
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def samples(text: str) -> Samples:
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def scrape(port: int) -> Samples:
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-    response.raise_for_status()
-    return samples(response.text)
-
-
-def metrics_port(config: Path) -> int:
-    """The metrics port a configuration from ``daemon_config`` listens on."""
-    found = re.search(r'listen = "127\.0\.0\.1:(\d+)"', config.read_text())
-    assert found is not None
-    return int(found.group(1))
-
-
 def first_scrape(port: int, daemon: Proc) -> Samples:
     """The first scrape that answers."""
     found: list[Samples] = []
@@ -86,15 +64,6 @@ def first_scrape(port: int, daemon: Proc) -> Samples:
 
     wait_until(answered, 20, "the metrics endpoint to answer")
     return found[0]
-
-
-def value(found: Samples, name: str, **labels: str) -> float:
-    return found[(name, tuple(sorted(labels.items())))]
-
-
-def per_account(found: Samples, name: str) -> dict[str, float]:
-    return {dict(labels)["account"]: number for (sample, labels), number in found.items()
-            if sample == name}
 
 
 def store_last_fills(db: Path) -> dict[str, float]:
