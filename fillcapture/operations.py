@@ -184,6 +184,8 @@ class Operations:
             self._writes.put_nowait(None)
             await self._task
         self._task = self._alive_task = None
+        # A gap going on is the next holder's to report: this daemon captures no more.
+        self.metrics.gap_started = None
         now = self.clock()
         try:
             await self.store.set_state(
