@@ -184,7 +184,8 @@ async def serve_metrics(settings: MetricsSettings, metrics: Metrics) -> AsyncIte
     never waits for the event loop, nor the loop for a scrape, and a daemon
     whose loop is stuck still answers, with a last-fill age that keeps growing.
     A port that cannot be had is a :class:`ConfigError` naming the key.
-    It serves from before the lease is taken: a standby answers too. Each
+    With ``[standby] enabled`` it serves from before the lease is taken, so
+    a waiting standby answers too (see :mod:`fillcapture.service`). Each
     daemon's status board tells ``metrics`` of its session
     (:func:`track_connection`).
     """

@@ -1,10 +1,11 @@
 """``fillcapture run``: the daemon process from start to exit code.
 
 :func:`run` enters the process's running parts in order — systemd notifier,
-store, metrics endpoint (up in a standby too), store lease (then the registry
-is seeded from the configuration), final settings (the embedded simulator, if
-any), the :class:`~fillcapture.daemon.Daemon`, signal handlers, MQTT publisher
-— and leaves them in reverse.
+store, store lease (then the registry is seeded from the configuration), final
+settings (the embedded simulator, if any), metrics endpoint, the
+:class:`~fillcapture.daemon.Daemon`, signal handlers, MQTT publisher — and
+leaves them in reverse. With ``[standby] enabled`` the metrics endpoint comes
+before the lease instead, so that a waiting standby answers scrapes.
 SIGTERM/SIGINT drain, commit and exit 0. The pipeline itself lives in :mod:`fillcapture.daemon`.
 """
 
@@ -110,8 +111,13 @@ def process_metrics(settings: Settings) -> Metrics:
     return metrics
 
 
-def _metrics_endpoint(settings: Settings, metrics: Metrics) -> AbstractAsyncContextManager[None]:
-    if not settings.metrics.enabled:
+def _metrics_endpoint(settings: Settings, metrics: Metrics, *, waiting: bool
+                      ) -> AbstractAsyncContextManager[None]:
+    """The endpoint for the part of the run it covers: with ``[standby]
+    enabled`` from before the lease (``waiting``), so a standby answers too;
+    without, once the lease is held, so a daemon refused the lease says only
+    that."""
+    if not settings.metrics.enabled or waiting != settings.standby.enabled:
         return contextlib.nullcontext()
     return serve_metrics(settings.metrics, metrics)
 
@@ -137,7 +143,8 @@ async def run(configured: Settings) -> int:
     # refused before the embedded simulator starts (the simulator's firm is
     # known before it starts).
     async with notifier.running(), stop_on_signals(stop), \
-            configured.store.open() as store, _metrics_endpoint(configured, metrics):
+            configured.store.open() as store, \
+            _metrics_endpoint(configured, metrics, waiting=True):
         while True:
             async with holding(store, instance, configured.standby, notifier,
                                stop.requested) as held:
@@ -147,7 +154,8 @@ async def run(configured: Settings) -> int:
                 try:
                     await store.seed_registry(owners_from(configured))
                     await seed_fees(store, configured)
-                    async with final_settings(configured) as settings:
+                    async with final_settings(configured) as settings, \
+                            _metrics_endpoint(configured, metrics, waiting=False):
                         code = await _capture(settings, store, notifier, held, stop, metrics)
                 finally:
                     metrics.gauges["lease.held"] = 0.0
