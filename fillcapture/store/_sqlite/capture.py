@@ -33,8 +33,6 @@ class CaptureRole(OnePartWrites, Plumbing):
             return result
         now = _now()
         async with self._writing() as conn:
-            # Rows are numbered after the newest: those above it are this batch's.
-            before = await writes.newest_id(conn) if batch.carries_fills else 0
             for firm, accounts in batch.accounts:
                 if accounts:
                     await quarantine.save_accounts(conn, firm, accounts, datetime.now(UTC))
@@ -56,7 +54,7 @@ class CaptureRole(OnePartWrites, Plumbing):
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
             if result.stored_fills:
-                result.by_account = await writes.new_by_account(conn, before)
+                result.by_account = await writes.newest_by_account(conn, result.stored_fills)
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:

@@ -252,19 +252,17 @@ async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) ->
     await invalidate_positions(conn, fill.firm, day)
 
 
-async def newest_id(conn: aiosqlite.Connection) -> int:
-    """The newest fill row's id (0 in an empty store): rows stored after it
-    in this transaction have higher ones."""
-    return await scalar(conn, "SELECT coalesce(max(id), 0) FROM fills")
-
-
-async def new_by_account(conn: aiosqlite.Connection, after: int) -> dict[str, tuple[int, float]]:
-    """Per account number: the fill rows above id ``after`` and their newest
-    exchange time (unix seconds). A range of the primary key, grouped by SQLite."""
-    rows = await conn.execute_fetchall(
-        "SELECT account, count(*), max(exchange_time) FROM fills WHERE id > ? GROUP BY account",
-        (after,))
-    return {account: (int(stored), newest / 1e6) for account, stored, newest in rows}
+async def newest_by_account(conn: aiosqlite.Connection, rows: int
+                            ) -> dict[str, tuple[int, float]]:
+    """Per account number: how many of the newest ``rows`` fill rows are its,
+    and their newest exchange time (unix seconds). SQLite numbers each new row
+    after the newest (a conflict takes no number), so the ``rows`` a
+    transaction stored are the top of the primary key: one range read,
+    grouped by SQLite, in the same statement step as the max."""
+    found = await conn.execute_fetchall(
+        "SELECT account, count(*), max(exchange_time) FROM fills "
+        "WHERE id > (SELECT max(id) FROM fills) - ? GROUP BY account", (rows,))
+    return {account: (int(stored), newest / 1e6) for account, stored, newest in found}
 
 
 async def insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
