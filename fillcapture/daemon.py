@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
@@ -76,11 +77,16 @@ class Daemon:
         self._quarantine_warnings = QuarantineWarnings()
         self._releaser: Releaser | None = None
         # Whether the store takes writes; while it does not, no feed session.
-        self.outage = StoreOutage(settings.store.outage_log_seconds)
+        self.outage = StoreOutage(settings.store.outage_log_seconds,
+                                  on_failure=functools.partial(metrics.inc, "store.errors"))
         self.operations = Operations(
             store, self.state, metrics, self.outage, schedule=settings.schedule,
             maintenance=settings.maintenance, snapshots=settings.feed.adapter != "mqtt")
         self.listeners.append(self.operations.on_status)
+        self._visibility_checked = False  # since the login: owned_invisible is meaningful
+        metrics.clock = lambda: self.operations.clock()
+        metrics.holidays = self.operations.holidays
+        metrics.gauges["store.outage"] = lambda: float(self.outage.down.is_set())
 
     @property
     def status(self) -> FeedStatus:
@@ -106,7 +112,21 @@ class Daemon:
             return False
         self._registry = fresh
         self.state.ownership = fresh.resolved(self._seen)
+        await self._count_owned()
         return True
+
+    async def _count_owned(self) -> None:
+        """The owned accounts' metrics: how many, one series each, and the
+        last fill of each not known before, from the store."""
+        metrics = self.metrics
+        owned = tuple(sorted(self.ownership.accounts_of(self.state.firm)))
+        unknown = [account for account in owned if account not in metrics.account_last_fill]
+        if unknown:
+            last = metrics.account_last_fill
+            for account, (newest, _, _) in (await self.store.last_fills(unknown)).items():
+                last[account] = max(last.get(account, 0.0), newest.timestamp())
+        metrics.owned = owned
+        metrics.gauges["accounts.owned"] = float(len(owned))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -141,6 +161,7 @@ class Daemon:
             outage=self.outage,
         )
         self.metrics.gauges["writer.queued"] = lambda: writer.queued
+        self.metrics.gauges["writer.capacity"] = float(writer.queue_fills)
         self.writer = writer
         self.state.attach(writer)
         writer.commit_listeners = self.commit_listeners
@@ -278,6 +299,7 @@ class Daemon:
                 self.state.sealed_through = await self.store.sealed_through(event.firm)
                 self.state.login_firm = event.firm
                 self.state.visible = {account.account for account in event.accounts}
+                await self._count_owned()
                 log.info("feed.connected", firm=event.firm, username=event.username,
                          visible=len(event.accounts), risk_manager=event.risk_manager)
                 self.board.set("connected", firm=event.firm, username=event.username,
@@ -311,10 +333,14 @@ class Daemon:
         for account in accounts:
             old = seen.get(account.account_id)
             seen[account.account_id] = account if old is None else old.merged(account)
+        self.metrics.gauges["accounts.visible"] = float(len(seen))
         resolved = self._registry.resolved(self._seen)
         if resolved != self.ownership:
             self.state.ownership = resolved
             log.info("registry.resolved", entries=len(resolved))
+            await self._count_owned()
+        if self._visibility_checked:
+            self.metrics.gauges["accounts.owned_invisible"] = float(len(self._invisible()))
             if self.feed is not None:
                 await self.feed.registry_changed()
         if self._releaser is not None:
@@ -335,24 +361,34 @@ class Daemon:
         in that mode the check waits ``visibility_grace`` seconds for them."""
         if self._visibility_check is not None:
             self._visibility_check.cancel()
+        self._visibility_checked = False
         if not risk_manager:
             self._warn_invisible()
             return
         self._visibility_check = asyncio.get_running_loop().call_later(
             self.visibility_grace, self._warn_invisible)
 
-    def _warn_invisible(self) -> None:
-        """Owned accounts the fill user cannot see lose their fills: say so loudly."""
+    def _invisible(self) -> list[tuple[str, str]]:
+        """(account, user) of the owned accounts the fill user cannot see."""
         firm = self.state.login_firm
         if firm is None or not self.status.lists_accounts:
-            return
+            return []
         aliases = {name for account in self._seen.get(firm, {}).values()
                    for name in (account.account_id, account.code) if account.account}
-        for account, user in sorted(self.ownership.accounts_of(firm).items()):
-            if account not in self.state.visible and account not in aliases:
-                self.metrics.inc("accounts.owned_invisible")
-                log.warning("ownership.account_invisible", user=user, account=account,
-                            firm=firm, fill_user=self.settings.t4.username or None)
+        owned = sorted(self.ownership.accounts_of(firm).items())
+        return [(account, user) for account, user in owned
+                if account not in self.state.visible and account not in aliases]
+
+    def _warn_invisible(self) -> None:
+        """Owned accounts the fill user cannot see lose their fills: say so loudly."""
+        invisible = self._invisible()
+        self._visibility_checked = self.state.login_firm is not None
+        self.metrics.gauges["accounts.owned_invisible"] = float(len(invisible))
+        for account, user in invisible:
+            self.metrics.inc("accounts.owned_invisible")
+            log.warning("ownership.account_invisible", user=user, account=account,
+                        firm=self.state.login_firm,
+                        fill_user=self.settings.t4.username or None)
 
     async def _poll_registry(self) -> None:
         while True:

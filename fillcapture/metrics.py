@@ -11,6 +11,9 @@ import time
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable
+from datetime import date, datetime
+
+from fillcapture.clock import utc_now
 
 # Upper bounds of the latency histogram's buckets, in seconds: sub-millisecond
 # on a quiet feed, up to the seconds a 40,000-fill commit can take under load.
@@ -65,6 +68,17 @@ class Metrics:
     someone asks (``metrics.gauges["writer.queued"] = lambda: writer.queued``),
     for what changes too often to be worth pushing. ``last_capture_ns`` is when
     (``time.monotonic_ns``) a commit last stored a new fill.
+
+    What the alert metrics derive at scrape time (see
+    :mod:`fillcapture.alertmetrics`) is kept here as plain values: ``clock``
+    and ``holidays`` (the daemon's clock and trading calendar),
+    ``disconnected_since`` (``time.monotonic`` when the T4 session was lost,
+    None while connected; the start until the first login), ``gap_started``
+    (the open capture gap's start), ``reconciled_day`` and ``reconciled_at``
+    (the trade date and unix time of the last verified pre-roll reconcile),
+    ``owned`` (the owned account numbers) with ``account_fills`` and
+    ``account_last_fill`` (new fills and the newest exchange time in unix
+    seconds, per account number, updated once per commit per account).
     """
 
     def __init__(self) -> None:
@@ -72,6 +86,23 @@ class Metrics:
         self.gauges: dict[str, Gauge] = {}
         self.latency = Latency()
         self.last_capture_ns: int | None = None
+        self.clock: Callable[[], datetime] = utc_now
+        self.holidays: frozenset[date] = frozenset()
+        self.disconnected_since: float | None = time.monotonic()
+        self.gap_started: datetime | None = None
+        self.reconciled_day: date | None = None
+        self.reconciled_at = 0.0
+        self.owned: tuple[str, ...] = ()
+        self.account_fills: dict[str, int] = {}
+        self.account_last_fill: dict[str, float] = {}
+
+    def stored(self, by_account: dict[str, tuple[int, float]]) -> None:
+        """A commit stored these new fills: (count, newest exchange time) per account."""
+        fills, last = self.account_fills, self.account_last_fill
+        for account, (count, newest) in by_account.items():
+            fills[account] = fills.get(account, 0) + count
+            if newest > last.get(account, 0.0):
+                last[account] = newest
 
     def inc(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount

@@ -136,12 +136,12 @@ class Operations:
                    if gap.instance == self.instance and gap.ended_at is None]
         if unended:
             # T4 was already gone when the daemon stopped: that gap goes on.
-            self._gap = (unended[0].id, unended[0].started_at)
+            self._set_gap((unended[0].id, unended[0].started_at))
         elif alive is not None:
             reason = ("daemon stopped" if previous.get("state") == "stopped"
                       else "daemon not running (crashed or killed)")
             started = datetime.fromisoformat(alive)
-            self._gap = (await store.open_gap(self.instance, started, reason), started)
+            self._set_gap((await store.open_gap(self.instance, started, reason), started))
         await store.set_state(self.instance, {
             "state": "starting", "since": _iso(now), "started_at": _iso(now),
             "alive_at": _iso(now), "pid": str(os.getpid()), "host": socket.gethostname(),
@@ -184,6 +184,8 @@ class Operations:
             self._writes.put_nowait(None)
             await self._task
         self._task = self._alive_task = None
+        # A gap going on is the next holder's to report: this daemon captures no more.
+        self.metrics.gap_started = None
         now = self.clock()
         try:
             await self.store.set_state(
@@ -228,10 +230,10 @@ class Operations:
         await store.set_state(self.instance, values)
         if status.state == "disconnected" and self._gap is None:
             reason = status.reason or "disconnected"
-            self._gap = (await store.open_gap(self.instance, now, reason), now)
+            self._set_gap((await store.open_gap(self.instance, now, reason), now))
         elif status.state == "subscribed" and self._gap is not None:
             gap_id, started = self._gap
-            self._gap = None
+            self._set_gap(None)
             lost = loses_fills(started, now, self.holidays)
             await store.close_gap(gap_id, now, lost)
             # The gauge first: whoever sees the counter move sees the gauge moved too.
@@ -246,8 +248,17 @@ class Operations:
                 log.info("gap.closed", gap=gap_id,
                          seconds=round((now - started).total_seconds(), 3))
 
+    def _set_gap(self, gap: tuple[int, datetime] | None) -> None:
+        """The open gap (id, start), or None; the metrics see its start."""
+        self._gap = gap
+        self.metrics.gap_started = None if gap is None else gap[1]
+
     async def _refresh_open_gaps(self) -> None:
+        """The gauges read from the store: unrecoverable gaps not acknowledged,
+        and records quarantined not yet released."""
         self.metrics.gauges["gaps.open"] = len(await self.store.gaps(open_only=True))
+        counts = await self.store.quarantine_counts()
+        self.metrics.gauges["quarantine.records"] = float(sum(counts.values()))
 
     async def _alive(self) -> None:
         store = self.store
@@ -259,6 +270,7 @@ class Operations:
             beats += 1
             if beats % CHECKPOINT_BEATS == 0:
                 self._writes.put_nowait(store.housekeeping)
+                self._writes.put_nowait(self._refresh_open_gaps)
 
     # --- jobs -----------------------------------------------------------------
 
@@ -269,7 +281,14 @@ class Operations:
             self.state, self.store, self.schedule, self.clock(), self._reconciled, settle)
 
     def _reconciled(self, record: reconcile.DayReconcile) -> None:
+        """How the latest reconcile ended: for the seal, and the metrics."""
         self.reconciled = record
+        outcome = record.outcome
+        if outcome.verified:
+            self.metrics.reconciled_day = record.trade_date
+            self.metrics.reconciled_at = record.at.timestamp()
+        elif outcome.supported:
+            self.metrics.inc("reconcile.failures")
 
     async def seal_job(self) -> list[Seal]:
         """After the roll: seal the trade date T4 has just forgotten."""

@@ -36,10 +36,13 @@ class StoreOutage:
 
     ``down`` is set while an outage lasts and ``up`` while it does not;
     :meth:`abandon` (at shutdown) makes retries give up and raise instead.
+    ``on_failure`` is called at each failed attempt (the daemon counts them).
     """
 
     def __init__(self, log_seconds: float = 60.0, *, first_retry: float = FIRST_RETRY_SECONDS,
-                 retry_cap: float = RETRY_CAP_SECONDS) -> None:
+                 retry_cap: float = RETRY_CAP_SECONDS,
+                 on_failure: Callable[[], None] | None = None) -> None:
+        self.on_failure = on_failure
         self.log_seconds = log_seconds
         self.first_retry = first_retry
         self.retry_cap = retry_cap
@@ -77,6 +80,8 @@ class StoreOutage:
         """Record a failed attempt; log if it begins an outage or an interval has passed."""
         now = time.monotonic()
         self.attempts += 1
+        if self.on_failure is not None:
+            self.on_failure()
         self.cause = str(exc)
         if not self.down.is_set():
             self._began = now

@@ -9,6 +9,7 @@ step with the first.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -24,11 +25,12 @@ from prometheus_client.core import (
 )
 
 from fillcapture import __version__
+from fillcapture.alertmetrics import alert_families
 from fillcapture.config import ConfigError, MetricsSettings
 from fillcapture.metrics import Metrics
 
 if TYPE_CHECKING:
-    from fillcapture.feedstatus import FeedStatus, StatusBoard
+    from fillcapture.feedstatus import FeedStatus
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +136,7 @@ class DaemonCollector:
                                 "Fills committed and not yet published over MQTT.",
                                 value=metrics.gauge("mqtt.backlog"))
         yield _latency_histogram(metrics)
+        yield from alert_families(metrics)
 
 
 def _latency_histogram(metrics: Metrics) -> HistogramMetricFamily:
@@ -153,9 +156,14 @@ def _latency_histogram(metrics: Metrics) -> HistogramMetricFamily:
 
 def track_connection(metrics: Metrics) -> Callable[[FeedStatus], None]:
     """A :class:`~fillcapture.feedstatus.StatusBoard` listener that keeps the
-    ``feed.connected`` gauge."""
+    ``feed.connected`` gauge and when the session was lost (``disconnected_since``)."""
     def listener(status: FeedStatus) -> None:
-        metrics.gauges["feed.connected"] = 1.0 if status.state in CONNECTED_STATES else 0.0
+        connected = status.state in CONNECTED_STATES
+        metrics.gauges["feed.connected"] = 1.0 if connected else 0.0
+        if connected:
+            metrics.disconnected_since = None
+        elif metrics.disconnected_since is None:
+            metrics.disconnected_since = time.monotonic()
     return listener
 
 
@@ -169,17 +177,18 @@ def registry_for(metrics: Metrics) -> CollectorRegistry:
 
 
 @asynccontextmanager
-async def serve_metrics(settings: MetricsSettings, metrics: Metrics,
-                        board: StatusBoard) -> AsyncIterator[None]:
+async def serve_metrics(settings: MetricsSettings, metrics: Metrics) -> AsyncIterator[None]:
     """Serve ``/metrics`` on ``settings.listen`` until the block ends.
 
     prometheus-client's own HTTP server runs on a thread of its own: a scrape
     never waits for the event loop, nor the loop for a scrape, and a daemon
     whose loop is stuck still answers, with a last-fill age that keeps growing.
     A port that cannot be had is a :class:`ConfigError` naming the key.
-    ``board`` keeps the ``feed.connected`` gauge of ``metrics`` up to date.
+    With ``[standby] enabled`` it serves from before the lease is taken, so
+    a waiting standby answers too (see :mod:`fillcapture.service`). Each
+    daemon's status board tells ``metrics`` of its session
+    (:func:`track_connection`).
     """
-    board.listeners.append(track_connection(metrics))
     try:
         server, thread = start_http_server(
             settings.port, settings.host, registry=registry_for(metrics))

@@ -2,8 +2,10 @@
 
 :func:`run` enters the process's running parts in order — systemd notifier,
 store, store lease (then the registry is seeded from the configuration), final
-settings (the embedded simulator, if any), the :class:`~fillcapture.daemon.Daemon`,
-metrics endpoint, signal handlers, MQTT publisher — and leaves them in reverse.
+settings (the embedded simulator, if any), metrics endpoint, the
+:class:`~fillcapture.daemon.Daemon`, signal handlers, MQTT publisher — and
+leaves them in reverse. With ``[standby] enabled`` the metrics endpoint comes
+before the lease instead, so that a waiting standby answers scrapes.
 SIGTERM/SIGINT drain, commit and exit 0. The pipeline itself lives in :mod:`fillcapture.daemon`.
 """
 
@@ -26,7 +28,7 @@ from fillcapture.daemon import Daemon
 from fillcapture.daemonstate import instance_of
 from fillcapture.feeds.base import LoginRefused, load_adapter
 from fillcapture.metrics import Metrics
-from fillcapture.prometheus import serve_metrics
+from fillcapture.prometheus import serve_metrics, track_connection
 from fillcapture.publish.mqtt import Publisher, publishing
 from fillcapture.standby import holding
 from fillcapture.store import LeaseHeld, Owner, Store, StoreError
@@ -98,10 +100,26 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _metrics_endpoint(settings: Settings, daemon: Daemon) -> AbstractAsyncContextManager[None]:
-    if not settings.metrics.enabled:
+def process_metrics(settings: Settings) -> Metrics:
+    """The process's metrics, kept over every lease it holds: the calendar
+    and thresholds of ``settings``, and no lease held yet."""
+    metrics = Metrics()
+    metrics.holidays = frozenset(settings.schedule.holidays)
+    metrics.gauges["alerts.silence_threshold"] = settings.alerts.silent_account_minutes * 60.0
+    metrics.gauges["writer.capacity"] = float(settings.store.queue_fills)
+    metrics.gauges["lease.held"] = 0.0
+    return metrics
+
+
+def _metrics_endpoint(settings: Settings, metrics: Metrics, *, waiting: bool
+                      ) -> AbstractAsyncContextManager[None]:
+    """The endpoint for the part of the run it covers: with ``[standby]
+    enabled`` from before the lease (``waiting``), so a standby answers too;
+    without, once the lease is held, so a daemon refused the lease says only
+    that."""
+    if not settings.metrics.enabled or waiting != settings.standby.enabled:
         return contextlib.nullcontext()
-    return serve_metrics(settings.metrics, daemon.metrics, daemon.board)
+    return serve_metrics(settings.metrics, metrics)
 
 
 def _publisher(settings: Settings, daemon: Daemon
@@ -118,22 +136,29 @@ async def run(configured: Settings) -> int:
     notifier = Notifier()
     stop = StopRequest()
     instance = instance_of(configured)
+    metrics = process_metrics(configured)
     # The watchdog while running, STOPPING=1 at the end. The lease comes before
     # anything is written or T4 hears of us (one daemon per firm and store; a
     # standby waits for it), and a registry the configuration would rewrite is
     # refused before the embedded simulator starts (the simulator's firm is
     # known before it starts).
     async with notifier.running(), stop_on_signals(stop), \
-            configured.store.open() as store:
+            configured.store.open() as store, \
+            _metrics_endpoint(configured, metrics, waiting=True):
         while True:
             async with holding(store, instance, configured.standby, notifier,
                                stop.requested) as held:
                 if held is None:  # stopped while the standby
                     return EXIT_OK
-                await store.seed_registry(owners_from(configured))
-                await seed_fees(store, configured)
-                async with final_settings(configured) as settings:
-                    code = await _capture(settings, store, notifier, held, stop)
+                metrics.gauges["lease.held"] = 1.0
+                try:
+                    await store.seed_registry(owners_from(configured))
+                    await seed_fees(store, configured)
+                    async with final_settings(configured) as settings, \
+                            _metrics_endpoint(configured, metrics, waiting=False):
+                        code = await _capture(settings, store, notifier, held, stop, metrics)
+                finally:
+                    metrics.gauges["lease.held"] = 0.0
             if not held.lost.is_set():
                 return code
             log.error("lease.lost", instance=instance,
@@ -168,32 +193,32 @@ class StopRequest:
 
 
 async def _capture(settings: Settings, store: Store, notifier: Notifier, held: LeaseHeld,
-                   stop: StopRequest) -> int:
+                   stop: StopRequest, metrics: Metrics) -> int:
     """The daemon on its final ``settings`` until stopped or the lease is
     lost (then its T4 session is ended at once); the exit code."""
-    daemon = Daemon(settings, store, Metrics())
+    daemon = Daemon(settings, store, metrics)
     daemon.listeners.append(notifier.on_status)  # READY=1 and the STATUS= line
+    daemon.listeners.append(track_connection(metrics))
     await daemon.load_registry()
-    async with _metrics_endpoint(settings, daemon):
-        log.info("daemon.starting", adapter=settings.feed.adapter,
-                 store=masked(settings.store.url),
-                 owned_accounts=len(daemon.ownership))
-        # The simulator replaces T4, never the adapter.
-        adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
-        feed = load_adapter(adapter)(settings, lambda: daemon.ownership, daemon.metrics)
-        async with _publisher(settings, daemon) as publisher:
-            if publisher is not None:
-                daemon.commit_listeners.append(publisher.wake)
-            stop.daemon = daemon
-            if stop.requested.is_set():
-                daemon.stop()
-            try:
-                await _unless_lost(daemon.run(feed), held)
-            except LoginRefused as exc:
-                log.error("feed.login_refused", result=exc.result, error=str(exc))
-                return EXIT_LOGIN_REFUSED
-            finally:
-                stop.daemon = None
+    log.info("daemon.starting", adapter=settings.feed.adapter,
+             store=masked(settings.store.url),
+             owned_accounts=len(daemon.ownership))
+    # The simulator replaces T4, never the adapter.
+    adapter = "t4" if settings.feed.adapter == "sim" else settings.feed.adapter
+    feed = load_adapter(adapter)(settings, lambda: daemon.ownership, daemon.metrics)
+    async with _publisher(settings, daemon) as publisher:
+        if publisher is not None:
+            daemon.commit_listeners.append(publisher.wake)
+        stop.daemon = daemon
+        if stop.requested.is_set():
+            daemon.stop()
+        try:
+            await _unless_lost(daemon.run(feed), held)
+        except LoginRefused as exc:
+            log.error("feed.login_refused", result=exc.result, error=str(exc))
+            return EXIT_LOGIN_REFUSED
+        finally:
+            stop.daemon = None
     return EXIT_OK
 
 

@@ -190,6 +190,8 @@ class CaptureWriter:
                 released: list[Released]) -> None:
         """Count and log what the batch's commit changed."""
         metrics = self.metrics
+        if result.by_account:
+            metrics.stored(result.by_account)
         if batch.quarantine:
             metrics.inc("quarantine.kept", result.quarantined)
             if any(record.reason == "unknown_account" for record in batch.quarantine):

@@ -25,6 +25,10 @@ BAD_FILES = {
                            "store.url: must look like postgresql://user@host:5432/dbname "
                            "(no database name)"),
     "bad_batch": ("[store]\nbatch_size = 0\n", "store.batch_size:"),
+    "negative_silence": ("[alerts]\nsilent_account_minutes = -5\n",
+                         "alerts.silent_account_minutes:"),
+    "fractional_silence": ("[alerts]\nsilent_account_minutes = 2.5\n",
+                           "alerts.silent_account_minutes:"),
     "bad_type": ('[sim]\nseed = "many"\n', "sim.seed:"),
     "user_without_name": ('[[users]]\naccounts = ["1"]\n', "users[0].name:"),
     "double_owner": ('[[users]]\nname = "A"\naccounts = ["1"]\n'

@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
 from fillcapture.feeds.t4.proto import auth_pb2
+from fillcapture.metrics import Metrics
+from fillcapture.prometheus import registry_for
 from fillcapture.reconcile import NO_RECONCILE
 from fillcapture.sim import LedgerFill, SimConfig, SimServer
 from fillcapture.store import SealedDay
 from tests.conftest import ledger_rows, run_cli, store_at, stored_rows, write_config
+from tests.scrape import samples, value
 from tests.test_operations import MONDAY, OWNED, Clock, _settings, chicago, running_daemon, until
 
 STEP_SECONDS = 4.0
@@ -29,6 +33,15 @@ time each step that is meant to fail waits."""
 
 def settings(url: str, db: Path) -> Any:
     return _settings(url, db, schedule={"enabled": False, "reconcile_timeout": STEP_SECONDS})
+
+
+def alert_samples(metrics: Metrics) -> tuple[float, float, float]:
+    """(reconcile_verified, reconcile_last_success_timestamp_seconds,
+    reconcile_failures_total) in a scrape of ``metrics``."""
+    found = samples(generate_latest(registry_for(metrics)).decode())
+    return (value(found, "fillcapture_reconcile_verified"),
+            value(found, "fillcapture_reconcile_last_success_timestamp_seconds"),
+            value(found, "fillcapture_reconcile_failures_total"))
 
 
 def ledger_counts(ledger: list[LedgerFill]) -> tuple[Counter[str], Counter[str]]:
@@ -65,7 +78,9 @@ async def test_a_verified_reconcile_seals_certificates_that_match_the_ledger(
         await until(lambda: sorted(stored_rows(db, busted=True), key=repr)
                     == sorted(ledger_rows(sim.ledger, OWNED, busted=True), key=repr))
         unverified_before = daemon.metrics["reconcile.unverified"]
+        verified_today = alert_samples(daemon.metrics)
         clock.now = chicago(MONDAY, 17, 5)
+        rolled = alert_samples(daemon.metrics)
         sim.roll()
         seals = await daemon.operations.seal_job()
         unverified_after = daemon.metrics["reconcile.unverified"]
@@ -94,6 +109,9 @@ async def test_a_verified_reconcile_seals_certificates_that_match_the_ledger(
     assert sum(c.after_snapshot for c in by_account.values()) > 0
     assert sum(busted.values()) > 0
     assert unverified_after == unverified_before
+    assert verified_today == (1, chicago(MONDAY, 15, 55).timestamp(), 0)
+    # After the roll today's reconcile is still to come; the last success stays.
+    assert rolled == (0, chicago(MONDAY, 15, 55).timestamp(), 0)
 
     config_file = write_config(tmp_path / "c.toml", {"store": {"url": f"sqlite:///{db}"}})
     shown = run_cli(config_file, "seals", "--json")
@@ -164,6 +182,7 @@ async def test_a_reconcile_that_never_sees_a_snapshot_seals_the_day_unverified(
             await daemon.operations.reconcile_job(settle=0.5)
             record = daemon.operations.reconciled
             before = daemon.metrics["reconcile.unverified"]
+            failed = alert_samples(daemon.metrics)
             clock.now = chicago(MONDAY, 17, 5)
             sim.roll()
             await daemon.operations.seal_job()
@@ -178,6 +197,7 @@ async def test_a_reconcile_that_never_sees_a_snapshot_seals_the_day_unverified(
     assert "reconcile.unverified" in errors
     assert "seal.unverified" in errors
     assert after == before + 1
+    assert failed == (0, 0, 1)
     assert day.verified is False
     assert day.reconciled_at is None
     assert day.unverified_reason is not None
@@ -208,12 +228,14 @@ async def test_a_day_whose_feed_was_down_at_the_reconcile_is_sealed_unverified(
         with capture_logs() as logs:
             await daemon.operations.reconcile_job(settle=0.1)
         before = daemon.metrics["reconcile.unverified"]
+        failed = alert_samples(daemon.metrics)  # a feed down is a failed reconcile
         clock.now = chicago(MONDAY, 17, 5)
         await daemon.operations.seal_job()
         after = daemon.metrics["reconcile.unverified"]
     day = await monday(db)
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["reconcile.unverified"]
     assert after == before + 1
+    assert failed == (0, 0, 1)
     assert day.verified is False
     assert day.reconciled_at is None
 

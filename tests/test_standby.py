@@ -27,6 +27,7 @@ from tests.conftest import (
     write_config,
 )
 from tests.pgcluster import PostgresCluster
+from tests.scrape import metrics_port, per_account, scrape, value
 
 OWNED = {"11111", "22222", "33333", "44444"}
 
@@ -81,6 +82,11 @@ def test_the_standby_waits_logged_out_then_takes_over_from_a_sigkilled_active(
     waiting = standby.events("standby.waiting")[0]
     assert f"pid {active.popen.pid} on host " in waiting["holder"]
     assert not _seen(standby, "feed.connecting")  # logged out while it waits
+    # The standby's endpoint answers: it holds no lease; the active does.
+    waiting_metrics = scrape(metrics_port(tmp_path / "b.toml"))
+    assert value(waiting_metrics, "fillcapture_lease_held") == 0
+    assert value(waiting_metrics, "fillcapture_connected") == 0
+    assert value(scrape(metrics_port(tmp_path / "a.toml")), "fillcapture_lease_held") == 1
 
     status = json.loads(run_cli_here(tmp_path / "b.toml", "status", "--json").stdout)
     (daemon,) = status["daemons"]
@@ -98,6 +104,12 @@ def test_the_standby_waits_logged_out_then_takes_over_from_a_sigkilled_active(
     wait_until(lambda: _seen(standby, "feed.subscribed"), 30, "the standby to take over")
     assert _seen(standby, "standby.taking_over")
     _ends_equal_to_the_ledger(sim, store_url, at_kill)
+    taken = scrape(metrics_port(tmp_path / "b.toml"))
+    assert value(taken, "fillcapture_lease_held") == 1
+    # What the standby stored after the takeover, counted per account.
+    assert sum(per_account(taken, "fillcapture_account_fills_captured_total").values()) \
+        == value(taken, "fillcapture_fills_captured_total") > 0
+    assert set(per_account(taken, "fillcapture_account_fills_captured_total")) == OWNED
     standby.signal(signal.SIGTERM)
     assert standby.wait(30) == 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Proc, SimProc, daemon_config, ledger_rows, stored_rows, wait_until
+from tests.scrape import metrics_port, scrape, value
 from tests.smallfs import fill_up, remount, tmpfs
 
 OWNED = {"11111", "22222", "33333", "44444"}
@@ -69,8 +70,13 @@ def _holds_on(daemon: Proc, seconds: float) -> None:
     assert not [line for line in daemon.stderr.splitlines() if "Traceback" in line]
 
 
-def _resumes_and_matches(sim: SimProc, daemon: Proc, db: Path) -> None:
+def _resumes_and_matches(sim: SimProc, daemon: Proc, db: Path, tmp_path: Path) -> None:
     wait_until(lambda: bool(daemon.events("store.available")), 30, "the store to be back")
+    down, errors = _outage_metrics(tmp_path)
+    assert down == 0
+    # Every failed attempt counted: at least as many as the outage's logs say.
+    assert errors >= max(e.get("attempts", 1) for e in daemon.events("store.still_unavailable")
+                         + daemon.events("store.unavailable"))
     wait_until(lambda: len(sim.ledger()) >= FILLS, 60, "the simulator to finish")
     expected = sorted(ledger_rows(sim.ledger(), OWNED))
 
@@ -87,14 +93,24 @@ def _resumes_and_matches(sim: SimProc, daemon: Proc, db: Path) -> None:
     assert daemon.popen.returncode == 0, daemon.stderr[-3000:]
 
 
+def _outage_metrics(tmp_path: Path) -> tuple[float, float]:
+    """(fillcapture_store_outage, fillcapture_store_errors_total) now."""
+    found = scrape(metrics_port(tmp_path / "fillcapture.toml"))
+    return value(found, "fillcapture_store_outage"), value(found, "fillcapture_store_errors_total")
+
+
 def test_a_full_disk_pauses_capture_and_it_resumes_with_nothing_lost(
         tmp_path: Path, small: Path, start_sim: Callable[..., SimProc],
         start_daemon: Callable[..., Proc]) -> None:
     sim, daemon, db = _start(tmp_path, small, start_sim, start_daemon)
+    assert _outage_metrics(tmp_path) == (0, 0)
     filler = _outage_begins(daemon, small)
     _holds_on(daemon, 3 * LOG_SECONDS)
+    down, errors = _outage_metrics(tmp_path)
+    assert down == 1
+    assert errors >= 2  # each retry that failed
     filler.unlink()
-    _resumes_and_matches(sim, daemon, db)
+    _resumes_and_matches(sim, daemon, db, tmp_path)
 
 
 def _remount_ro(small: Path) -> None:
@@ -122,7 +138,8 @@ def test_a_read_only_store_pauses_capture_and_it_resumes_with_nothing_lost(
                                for e in daemon.events("store.still_unavailable")),
                    20, "the daemon to meet the read-only store")
         _holds_on(daemon, LOG_SECONDS)
+        assert _outage_metrics(tmp_path)[0] == 1
     finally:
         remount(small, readonly=False)
     filler.unlink()
-    _resumes_and_matches(sim, daemon, db)
+    _resumes_and_matches(sim, daemon, db, tmp_path)

@@ -5,9 +5,10 @@ One module per concern: :mod:`~fillcapture.config.settings` (the whole
 file, and errors as one line naming the key), :mod:`~fillcapture.config.checks`
 (what only commands that log in need), and a module per group of sections
 (``feed``, ``brokers``, ``store``, ``listeners``, ``schedule``, ``users``,
-``onboarding``, ``sim``).
+``onboarding``, ``sim``, ``alerts``).
 """
 
+from fillcapture.config.alerts import AlertsSettings
 from fillcapture.config.base import ConfigError, Section
 from fillcapture.config.brokers import Broker, MqttFeedSettings, MqttSettings
 from fillcapture.config.checks import login_problem
@@ -25,6 +26,7 @@ from fillcapture.config.users import LogSettings, UserSettings
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ENV_CONFIG",
+    "AlertsSettings",
     "ApiSettings",
     "Broker",
     "ConfigError",

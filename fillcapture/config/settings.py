@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from fillcapture.config.adapters import section_model, validate_section
+from fillcapture.config.alerts import AlertsSettings
 from fillcapture.config.base import ConfigError
 from fillcapture.config.brokers import MqttFeedSettings, MqttSettings
 from fillcapture.config.feed import FeedSettings, T4Settings
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     metrics: MetricsSettings = MetricsSettings()
+    alerts: AlertsSettings = AlertsSettings()
     mqtt: MqttSettings = MqttSettings()
     log: LogSettings = LogSettings()
 

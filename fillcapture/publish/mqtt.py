@@ -37,6 +37,7 @@ from fillcapture import __version__
 from fillcapture.config import MqttSettings, Settings
 from fillcapture.metrics import Metrics
 from fillcapture.mqtt_tls import tls_context
+from fillcapture.publish.lag import PublishLag
 from fillcapture.publish.schema import (
     BustMessage,
     FillMessage,
@@ -116,11 +117,14 @@ class Publisher:
         self._lost_at: float | None = None
         self._attempt = 0
         self._backlog = 0
+        self._lag = PublishLag()
         metrics.gauges["mqtt.backlog"] = lambda: self._backlog
+        metrics.gauges["mqtt.lag"] = self._lag.seconds
         metrics.gauges["mqtt.connected"] = 0.0
 
     def wake(self) -> None:
         """A commit listener: something new may be in the store."""
+        self._lag.committed()
         self._wake.set()
 
     def stop(self) -> None:
@@ -287,6 +291,7 @@ class Publisher:
         while self._acked and self._acked[0][0] < now - self.settings.resend_window:
             self._acked.popleft()
         self._cursor = batch.cursor
+        self._lag.published(batch.cursor.fills)
 
     async def _resume(self) -> None:
         """After a lost connection: go back to what the broker acknowledged in the
@@ -318,6 +323,7 @@ class Publisher:
             await self.store.save_outbox(self.name, resumed, seen=outbox)
             self._saved = resumed
         self._backlog = outbox.backlog(self._cursor)
+        self._lag.seen(outbox.newest.fills, self._cursor.fills)
 
     async def _save(self) -> None:
         if self._cursor != self._saved:
@@ -337,6 +343,7 @@ class Publisher:
         with contextlib.suppress(StoreError):
             outbox = await self.reader.outbox(self.name)
             self._backlog = outbox.backlog(self._cursor)
+            self._lag.seen(outbox.newest.fills, self._cursor.fills)
         log.info("mqtt.reconnect_wait", seconds=round(delay, 3), attempt=self._attempt)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)

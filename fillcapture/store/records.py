@@ -432,6 +432,12 @@ class CaptureBatch:
                     self.late_fills, self.late_busts, self.fills, self.recovered, self.busts,
                     self.sides, self.recounts, self.released, self.snapshots))
 
+    @property
+    def carries_fills(self) -> bool:
+        """Whether any part may store fill rows."""
+        return bool(self.late_fills or self.late_busts or self.fills or self.recovered
+                    or self.busts)
+
 
 @dataclass(slots=True)
 class CaptureResult:
@@ -441,7 +447,10 @@ class CaptureResult:
     changed a sealed day; ``new_fills`` of ``fills``, ``recovered`` of
     ``recovered``; ``fills_from_busts`` and ``new_busts`` of ``busts``;
     ``sides_resolved`` rows; ``recount_busts`` per recount, in order;
-    ``released`` (stored, unowned) records resolved per release, in order."""
+    ``released`` (stored, unowned) records resolved per release, in order;
+    ``by_account``: per account number, the fill rows the batch stored new
+    and the newest exchange time among them (unix seconds), for the
+    per-account metrics (one grouped read of the new rows, not per fill)."""
 
     quarantined: int = 0
     markets: int = 0
@@ -456,6 +465,12 @@ class CaptureResult:
     sides_resolved: int = 0
     recount_busts: list[int] = field(default_factory=list)
     released: list[tuple[int, int]] = field(default_factory=list)
+    by_account: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    @property
+    def stored_fills(self) -> int:
+        """Fill rows the batch stored new, by whichever part."""
+        return self.new_fills + self.recovered + self.fills_from_busts + len(self.amended_fills)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from tests.conftest import (
     wait_until,
 )
 from tests.publish.subscriber import Subscriber
+from tests.scrape import metrics_port, scrape, value
 
 OWNED = {"11111", "22222", "33333", "44444"}
 
@@ -184,6 +185,9 @@ def test_broker_killed_for_ten_seconds_mid_stream(
     stored_now = stored_count(db)
     assert stored_now - stored_at_kill > 1500
     assert owned_now - stored_now < 100
+    # The oldest fill waiting was committed about when the broker died.
+    lag = value(scrape(metrics_port(config)), "fillcapture_mqtt_publish_lag_seconds")
+    assert 7 < lag < 30, lag
     mosquitto.start()
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
@@ -196,6 +200,9 @@ def test_broker_killed_for_ten_seconds_mid_stream(
           f"stored_before_restart={stored_now} published_since_restart={published(config):.0f}")
     check_against_store(subscriber, db)
     assert subscriber.connections >= 2
+    wait_until(lambda: value(scrape(metrics_port(config)),
+                             "fillcapture_mqtt_publish_lag_seconds") == 0, 10,
+               "no fill left waiting")
 
 
 def test_daemon_sigkilled_and_restarted(

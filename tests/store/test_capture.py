@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from fillcapture.model import LEG, Bust, Market, OrderSide, Side
+from fillcapture.model import LEG, Bust, Fill, Market, OrderSide, Side
 from fillcapture.store import (
     CaptureBatch,
     CaptureResult,
@@ -221,3 +221,21 @@ async def test_one_capture_call_commits_a_batch_and_says_what_each_part_changed(
     assert rows["order-1"].busted
     assert rows["order-10"].busted
     assert await store.capture(CaptureBatch()) == CaptureResult()
+
+
+async def test_a_batch_counts_its_new_fills_per_account(store: Store) -> None:
+    def fill(n: int, account: str) -> Fill:
+        return make_fill(n, account=account, account_id=f"acc-{account}")
+
+    first = [fill(n, "11111") for n in range(5)] + [fill(n, "22222") for n in range(5, 8)]
+    result = await store.capture(CaptureBatch(fills=first))
+    assert result.by_account == {
+        "11111": (5, pytest.approx((T0 + timedelta(milliseconds=4)).timestamp())),
+        "22222": (3, pytest.approx((T0 + timedelta(milliseconds=7)).timestamp()))}
+    # Duplicates mixed with new ones, live and from a snapshot: only the new count.
+    again = await store.capture(CaptureBatch(
+        fills=[*first[:4], fill(8, "22222")], recovered=[first[6], fill(9, "33333")]))
+    assert again.by_account == {
+        "22222": (1, pytest.approx((T0 + timedelta(milliseconds=8)).timestamp())),
+        "33333": (1, pytest.approx((T0 + timedelta(milliseconds=9)).timestamp()))}
+    assert (await store.capture(CaptureBatch(fills=first))).by_account == {}

@@ -32,6 +32,9 @@ class CaptureRole(OnePartWrites, Plumbing):
             return result
         now = datetime.now(UTC)
         async with self.transaction_with(outbox.BEGIN) as conn:
+            # Under the outbox lock ids are handed out in commit order: those
+            # above the newest now are this batch's.
+            before = await writes.newest_id(conn) if batch.carries_fills else 0
             for firm, accounts in batch.accounts:
                 if accounts:
                     await quarantine.save_accounts(conn, firm, accounts, now)
@@ -52,6 +55,8 @@ class CaptureRole(OnePartWrites, Plumbing):
             if batch.busts:
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
+            if result.stored_fills:
+                result.by_account = await writes.new_by_account(conn, before)
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:

@@ -53,6 +53,8 @@ class CaptureRole(OnePartWrites, Plumbing):
             if batch.busts:
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
+            if result.stored_fills:
+                result.by_account = await writes.newest_by_account(conn, result.stored_fills)
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:

@@ -252,6 +252,19 @@ async def _amend(conn: aiosqlite.Connection, fill: Fill, kind: str, now: int) ->
     await invalidate_positions(conn, fill.firm, day)
 
 
+async def newest_by_account(conn: aiosqlite.Connection, rows: int
+                            ) -> dict[str, tuple[int, float]]:
+    """Per account number: how many of the newest ``rows`` fill rows are its,
+    and their newest exchange time (unix seconds). SQLite numbers each new row
+    after the newest (a conflict takes no number), so the ``rows`` a
+    transaction stored are the top of the primary key: one range read,
+    grouped by SQLite, in the same statement step as the max."""
+    found = await conn.execute_fetchall(
+        "SELECT account, count(*), max(exchange_time) FROM fills "
+        "WHERE id > (SELECT max(id) FROM fills) - ? GROUP BY account", (rows,))
+    return {account: (int(stored), newest / 1e6) for account, stored, newest in found}
+
+
 async def insert(conn: aiosqlite.Connection, fills: Sequence[Fill], captured_at: int) -> int:
     """Insert ``fills`` (duplicates absorbed) inside the caller's transaction;
     return how many were new."""
