@@ -43,7 +43,19 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(MOSQUITTO) $(PG_INITDB) $(CHROMIUM)
+# promtool, for the alerting rules' unit tests (tests/test_alert_rules.py).
+# Debian's prometheus package would also install and start a Prometheus
+# server as a system service: only its promtool is extracted, nothing else.
+PROMTOOL := /usr/local/bin/promtool
+
+$(PROMTOOL):
+	apt-get update -qq
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  cd "$$tmp" && apt-get download -qq prometheus && \
+	  dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool && \
+	  install -m 0755 usr/bin/promtool $@
+
+test: $(STAMP) $(MOSQUITTO) $(PG_INITDB) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/ruff check fillcapture tests bench
 	$(BIN)/mypy fillcapture
 	$(BIN)/pytest $(PYTEST_ARGS)
