@@ -1,6 +1,7 @@
 """The Grafana dashboard (deploy/grafana/fillcapture.json): laid out soundly,
-every query valid PromQL (``promtool check rules``), and every metric it
-queries one that a real daemon capturing from the simulator exports."""
+every query valid PromQL (``promtool check rules``), and every metric it and
+the alert rules query one that a real daemon capturing from the simulator
+exports."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Proc, SimProc, daemon_config, free_port, stored_rows, wait_until
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "fillcapture.json"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DASHBOARD = DEPLOY / "grafana" / "fillcapture.json"
+RULES = DEPLOY / "prometheus" / "fillcapture.rules.yml"
 METRIC = re.compile(r"\b((?:fillcapture|process)_[a-z_]+)\b")
 # What an operator must find on it, by the metric that shows it.
 REQUIRED = {
@@ -123,10 +126,17 @@ def test_the_dashboard_shows_what_an_operator_needs() -> None:
     assert not missing
 
 
-def test_every_metric_the_dashboard_queries_is_exported(
+def _rule_queries() -> list[str]:
+    loaded = yaml.safe_load(RULES.read_text())
+    return [rule["expr"] for group in loaded["groups"] for rule in group["rules"]]
+
+
+def test_every_metric_the_dashboard_and_the_alert_rules_query_is_exported(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
 ) -> None:
-    queried = {name for expr in _queries(_dashboard()) for name in METRIC.findall(expr)}
+    queried = {name for expr in [*_queries(_dashboard()), *_rule_queries()]
+               for name in METRIC.findall(expr)}
+    assert "fillcapture_account_silence_threshold_seconds" in queried  # the rules' are in
     sim = start_sim("--rate", "200", "--max-fills", "100", "--seed", "7")
     port = free_port()
     start_daemon(daemon_config(tmp_path, sim, metrics={"listen": f"127.0.0.1:{port}"}))
