@@ -339,10 +339,10 @@ class Daemon:
             self.state.ownership = resolved
             log.info("registry.resolved", entries=len(resolved))
             await self._count_owned()
-        if self._visibility_checked:
-            self.metrics.gauges["accounts.owned_invisible"] = float(len(self._invisible()))
             if self.feed is not None:
                 await self.feed.registry_changed()
+        if self._visibility_checked:
+            self.metrics.gauges["accounts.owned_invisible"] = float(len(self._invisible()))
         if self._releaser is not None:
             self._releaser.learn(firm, accounts)
 
