@@ -166,11 +166,11 @@ def test_every_fill_and_bust_reaches_a_subscriber(
         late.close()
 
 
-def test_broker_killed_for_ten_seconds_mid_stream(
+def test_broker_killed_for_five_seconds_mid_stream(
     tmp_path: Path, start_sim: Callable[..., SimProc], start_daemon: Callable[..., Proc],
     mosquitto: Mosquitto, subscriber: Subscriber, engine_store_url: str,
 ) -> None:
-    sim = start_sim("--rate", "300", "--max-fills", "4500", "--bust", "0.02", "--seed", "5")
+    sim = start_sim("--rate", "600", "--max-fills", "4500", "--bust", "0.02", "--seed", "5")
     config = mqtt_config(tmp_path, sim, mosquitto, engine_store_url)
     start_daemon(config)
     db = engine_store_url
@@ -179,7 +179,7 @@ def test_broker_killed_for_ten_seconds_mid_stream(
     mosquitto.kill()
     received_at_kill = len(subscriber.unique_fill_ids())
     stored_at_kill = stored_count(db)
-    time.sleep(10)
+    time.sleep(5)
     # Capture went on at full pace without the broker: it keeps up with the market.
     owned_now = len(ledger_rows(sim.ledger(), OWNED))
     stored_now = stored_count(db)
@@ -187,7 +187,7 @@ def test_broker_killed_for_ten_seconds_mid_stream(
     assert owned_now - stored_now < 100
     # The oldest fill waiting was committed about when the broker died.
     lag = value(scrape(metrics_port(config)), "fillcapture_mqtt_publish_lag_seconds")
-    assert 7 < lag < 30, lag
+    assert 3.5 < lag < 30, lag
     mosquitto.start()
 
     sim.wait_for("sim.generator.done", 30, stream="stderr")
