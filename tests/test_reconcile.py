@@ -26,7 +26,7 @@ from tests.conftest import ledger_rows, run_cli, store_at, stored_rows, write_co
 from tests.scrape import samples, value
 from tests.test_operations import MONDAY, OWNED, Clock, _settings, chicago, running_daemon, until
 
-STEP_SECONDS = 4.0
+STEP_SECONDS = 2.5
 """reconcile_timeout here: long enough for any snapshot on loopback, and the
 time each step that is meant to fail waits."""
 
