@@ -91,9 +91,11 @@ def test_a_session_told_as_datagrams(tmp_path: Path, listener: Listener) -> None
         _status("stopped", at=later),
     ):
         notifier.on_status(status)
-    clock, clock_later = NOW.strftime("%H:%M:%SZ"), later.strftime("%H:%M:%SZ")
-    if NOW.date() != later.date():  # the test ran across midnight UTC
-        clock_later = later.strftime("%Y-%m-%d %H:%M:%SZ")
+    # A moment of another day than today's (UTC) is told with its date: the
+    # module may have been imported, or this test run, across midnight.
+    today = datetime.now(UTC).date()
+    clock, clock_later = (moment.strftime("%H:%M:%SZ" if moment.date() == today
+                                          else "%Y-%m-%d %H:%M:%SZ") for moment in (NOW, later))
     assert listener.drain() == [
         f"STATUS=logged in to T4 as WhenTechFillUser at SIMFIRM since {clock}, subscribing, "
         "4 accounts visible",
