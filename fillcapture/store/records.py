@@ -438,6 +438,21 @@ class CaptureBatch:
         return bool(self.late_fills or self.late_busts or self.fills or self.recovered
                     or self.busts)
 
+    def offered_fills(self) -> list[Fill]:
+        """Every fill a part may store a row of, the busts' fills included."""
+        return [*self.late_fills, *(bust.fill for bust in self.late_busts), *self.fills,
+                *self.recovered, *(bust.fill for bust in self.busts)]
+
+
+def by_account(fills: Sequence[Fill]) -> dict[str, tuple[int, float]]:
+    """Per account number: how many of ``fills`` are its and their newest
+    exchange time (unix seconds), as :attr:`CaptureResult.by_account` gives."""
+    found: dict[str, tuple[int, float]] = {}
+    for fill in fills:
+        count, newest = found.get(fill.account, (0, 0.0))
+        found[fill.account] = (count + 1, max(newest, fill.exchange_time.timestamp()))
+    return found
+
 
 @dataclass(slots=True)
 class CaptureResult:

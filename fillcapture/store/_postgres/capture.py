@@ -17,7 +17,7 @@ from fillcapture.store._postgres import lease, outbox, quarantine, snapshots, sp
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.shared import invalidate_positions
 from fillcapture.store.capturing import OnePartWrites
-from fillcapture.store.records import CaptureBatch, CaptureResult
+from fillcapture.store.records import CaptureBatch, CaptureResult, by_account
 
 
 class CaptureRole(OnePartWrites, Plumbing):
@@ -56,7 +56,12 @@ class CaptureRole(OnePartWrites, Plumbing):
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
             if result.stored_fills:
-                result.by_account = await writes.new_by_account(conn, before)
+                # Every fill offered stored a row (the common case): counted
+                # from the batch; else read back from the rows stored.
+                offered = batch.offered_fills()
+                result.by_account = (
+                    by_account(offered) if result.stored_fills == len(offered)
+                    else await writes.new_by_account(conn, before))
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:
