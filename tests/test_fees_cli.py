@@ -91,6 +91,18 @@ def test_bad_input_is_one_line_exit_2_and_stores_nothing(tmp_path: Path) -> None
     assert [f["component"] for f in _listed(config)] == ["nfa"]
 
 
+def test_a_schedule_given_twice_in_the_file_is_refused(tmp_path: Path) -> None:
+    config = _config(tmp_path, fees=[
+        {"component": "commission", "amount": "1.25", "currency": "USD"},
+        {"component": "exchange", "amount": "1.18", "currency": "USD", "exchange": "CME_Eq"},
+        {"component": "commission", "amount": "0.95", "currency": "USD", "from": "1970-01-01"}])
+    result = run_cli_here(config, "fees", "list", "--json")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert "fees[2]: the same schedule as fees[0] (commission, every fill, from 1970-01-01)" \
+        in line, line
+
+
 def test_the_daemon_stores_config_fees_at_start_and_never_overwrites(
         tmp_path: Path, start_daemon: Callable[..., Proc]) -> None:
     config = _config(
@@ -118,3 +130,14 @@ def test_the_daemon_stores_config_fees_at_start_and_never_overwrites(
     assert second.events("fees.seeded")[0]["added"] == 0
     second.stop()
     assert [f["amount"] for f in _listed(config)] == ["0.95", "1.18"]
+
+    # Removed from the store but not from the file: said, as it comes back.
+    removed = run_cli_here(config, "fees", "remove", "exchange", "--exchange", "CME_Eq",
+                           "--side", "BUY", "--from", "2026-11-02")
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stderr.splitlines() == [
+        "fillcapture: warning: it is still a [[fees]] entry of the configuration, so the "
+        "daemon stores it again at its next start; remove it there too"]
+    elsewhere = run_cli_here(config, "fees", "remove", "commission", "--from", "2026-01-05")
+    assert elsewhere.returncode == 1  # no such schedule: no warning either
+    assert "[[fees]]" not in elsewhere.stderr

@@ -112,6 +112,10 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{_named(schedule)}: removed")
     if schedule.effective_from < today:
         print(f"the summaries of trade dates from {schedule.effective_from} on no longer use it")
+    if any(fee.schedule().key == schedule.key for fee in settings.fees):
+        # The daemon stores each [[fees]] entry missing from the store at start.
+        print("fillcapture: warning: it is still a [[fees]] entry of the configuration, so the "
+              "daemon stores it again at its next start; remove it there too", file=sys.stderr)
     return 0
 
 

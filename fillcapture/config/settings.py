@@ -123,6 +123,16 @@ class Settings(BaseSettings):
                 seen[key] = user.name
         if len({user.name for user in self.users}) != len(self.users):
             raise ValueError("users: a user name appears twice")
+        keys: dict[object, int] = {}
+        for index, fee in enumerate(self.fees):
+            schedule = fee.schedule()
+            if schedule.key in keys:
+                # Which amount is meant is anyone's guess: the store keeps one per key.
+                raise ValueError(
+                    f"fees[{index}]: the same schedule as fees[{keys[schedule.key]}] "
+                    f"({schedule.component}, {schedule.scope_text()}, from "
+                    f"{schedule.effective_from}); give each component, scope and date once")
+            keys[schedule.key] = index
         backups = self.maintenance.backup_dir
         if backups is not None and self.store.location.holds(backups):
             raise ValueError("maintenance.backup_dir: is the store's directory; backups "
