@@ -73,6 +73,9 @@ GAUGES = (
     ("fillcapture_mqtt_publish_lag_seconds", "mqtt.lag",
      "Age of the oldest committed fill not yet published over MQTT; 0 when none "
      "or MQTT is off."),
+    ("fillcapture_reconcile_supported", "reconcile.supported",
+     "1 unless the last pre-roll reconcile found a feed with no snapshots to send "
+     "again (MQTT), 0 then: there is nothing to verify."),
     ("fillcapture_lease_held", "lease.held",
      "1 while this daemon holds its firm's lease and captures, 0 while the standby."),
 )

@@ -284,6 +284,7 @@ class Operations:
         """How the latest reconcile ended: for the seal, and the metrics."""
         self.reconciled = record
         outcome = record.outcome
+        self.metrics.gauges["reconcile.supported"] = float(outcome.supported)
         if outcome.verified:
             self.metrics.reconciled_day = record.trade_date
             self.metrics.reconciled_at = record.at.timestamp()

@@ -108,6 +108,7 @@ def process_metrics(settings: Settings) -> Metrics:
     metrics.gauges["alerts.silence_threshold"] = settings.alerts.silent_account_minutes * 60.0
     metrics.gauges["writer.capacity"] = float(settings.store.queue_fills)
     metrics.gauges["lease.held"] = 0.0
+    metrics.gauges["reconcile.supported"] = 1.0  # until a reconcile finds no snapshots
     return metrics
 
 

@@ -48,6 +48,7 @@ NEW_METRICS = (
     "fillcapture_writer_queue_capacity_fills",
     "fillcapture_mqtt_publish_lag_seconds",
     "fillcapture_lease_held",
+    "fillcapture_reconcile_supported",
 )
 
 OWNED = ("11111", "22222", "33333", "44444")
@@ -126,6 +127,7 @@ def test_a_capturing_daemon_exports_what_alerts_need_from_its_first_scrape(
     assert value(found, "fillcapture_reconcile_failures_total") == 0
     assert value(found, "fillcapture_reconcile_last_success_timestamp_seconds") == 0
     assert value(found, "fillcapture_reconcile_verified") == 0
+    assert value(found, "fillcapture_reconcile_supported") == 1
     assert value(found, "fillcapture_connected") == 1
     assert value(found, "fillcapture_disconnected_seconds") == 0
     assert value(found, "fillcapture_gaps_recoverable") == 0  # the first run: no gap

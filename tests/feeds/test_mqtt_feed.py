@@ -201,6 +201,8 @@ async def test_a_broker_has_nothing_to_reconcile_and_its_days_are_never_verified
             operations.clock = lambda: datetime(2026, 11, 23, 21, 55, tzinfo=UTC)  # 15:55 CT
             assert await operations.reconcile_job(settle=0) == {}
             record = operations.reconciled
+            # So the "no reconcile verified" alert stays quiet for this feed.
+            supported = daemon.metrics.gauges["reconcile.supported"]
             operations.clock = lambda: datetime(2026, 11, 23, 23, 5, tzinfo=UTC)  # 17:05 CT
             assert await operations.seal_job()
             unverified = daemon.metrics["reconcile.unverified"]
@@ -209,6 +211,7 @@ async def test_a_broker_has_nothing_to_reconcile_and_its_days_are_never_verified
     assert record is not None
     assert record.outcome.verified is False
     assert record.outcome.supported is False
+    assert supported == 0
     assert [e["reason"] for e in logs if e["event"] == "reconcile.skipped"] == [
         "the MQTT feed has no snapshots"]
     assert day.trade_date == date(2026, 11, 23)
