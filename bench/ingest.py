@@ -4,7 +4,8 @@ Prints (a) sustained fills/s with one fill per frame, (b) fills/s from snapshot
 frames of 100 fills, (c) p50/p99 receipt-to-commit latency at 1,000 fills/s,
 (d) peak RSS of the daemon, and this machine's ceilings measured in the same
 run: protobuf decode alone, batched SQLite insert alone and, on PostgreSQL,
-``capture()`` alone (bench/pg_capture.py's method).
+``capture()`` alone and the server's own insert into the fills table with no
+client (bench/pg_capture.py).
 
 The store is a SQLite file (FULL) unless ``--store URL`` names another: a
 PostgreSQL server, each run then in a fresh database made there and dropped
@@ -54,7 +55,7 @@ from fillcapture.store import Owner, open_store
 from fillcapture.urls import masked
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.pg_capture, tests.pgcluster
-from bench.pg_capture import capture_rates, fresh_database
+from bench.pg_capture import capture_rates, fresh_database, server_insert_rate
 
 STORE_ENV = "INGEST_STORE_URL"
 """Where ``--postgres`` hands its child the cluster's URL (never on a command line)."""
@@ -268,6 +269,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         if is_postgres(args.store):
             assert args.store is not None
             figures["pg_capture"] = (await capture_rates(args.store, batch, 200_000 // batch))[0]
+            figures["pg_server"] = await server_insert_rate(args.store, batch, 200_000 // batch)
     return figures
 
 
@@ -298,6 +300,8 @@ def report(runs: list[dict[str, Any]], fills: int, snapshot_fills: int) -> None:
             print(f"  PostgreSQL capture() only    {run['pg_capture']:>12,.0f} fills/s "
                   f"(batch {run['batch']:,}, random order GUIDs, fsync and "
                   "synchronous_commit on)")
+            print(f"  PostgreSQL server alone      {run['pg_server']:>12,.0f} rows/s "
+                  "(the same INSERT ... ON CONFLICT, rows made up by the server, no client)")
 
 
 def side_by_side(args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 Each run creates a fresh database on the server ``--url`` names (its user
 must be allowed to create databases), captures ``--batches`` writer batches
 of ``--size`` new fills each (random order ids, as T4's GUIDs), then the
-same batches again (all duplicates), and prints fills/s of both. ``--method``:
+same batches again (all duplicates), and prints fills/s of both, then the
+server's own ceiling (:func:`server_insert_rate`). ``--method``:
 
 - ``copy``: the engine's way, COPY into a staging table, then one
   ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``;
@@ -92,12 +93,44 @@ async def capture_rates(url: str, size: int, batches: int) -> tuple[float, float
     return rates[0], rates[1]
 
 
+# The same statement the engine's capture ends in (ON CONFLICT on the fill
+# identity, into the migrated fills table), fed by rows the server makes up
+# itself: random GUID order ids, 200 accounts, one trade date.
+_SERVER_ROWS = (
+    f"INSERT INTO fills ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608 - constant names
+    "SELECT 'BENCH', 'acc-' || (g % 200), (10000 + g % 200)::text, gen_random_uuid()::text, "
+    "'T' || g, -1, 'T' || g, 1, 'XCME_Eq ES (Z26)', 'BUY', 1, '6012.25', "
+    "$2::timestamptz + g * interval '1 microsecond', $2::timestamptz::date, now(), false "
+    "FROM generate_series($1::bigint, $1::bigint + $3::bigint - 1) g "
+    "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
+)
+
+
+async def server_insert_rate(url: str, size: int, batches: int) -> float:
+    """rows/s the server inserts into a fresh store's fills table with no
+    client at all: ``batches`` statements of ``size`` rows, each its own
+    transaction. No path from T4 to this table can beat it."""
+    async with fresh_database(url) as target:
+        async with open_store(target):
+            pass  # migrated
+        conn = await asyncpg.connect(target)
+        try:
+            started = time.perf_counter()
+            for n in range(batches):
+                await conn.execute(_SERVER_ROWS, n * size, T0, size)
+            return size * batches / (time.perf_counter() - started)
+        finally:
+            await conn.close()
+
+
 async def run(url: str, size: int, batches: int, method: str) -> None:
     if method == "executemany":
         writes.insert = insert_by_executemany  # type: ignore[assignment]
     new, duplicate = await capture_rates(url, size, batches)
     for label, rate in (("new", new), ("duplicate", duplicate)):
         print(f"{method:12} size {size:6} {label:9} {rate:10,.0f} fills/s")
+    server = await server_insert_rate(url, size, batches)
+    print(f"{'server alone':12} size {size:6} {'new':9} {server:10,.0f} rows/s")
 
 
 def main() -> None:
