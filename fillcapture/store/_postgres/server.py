@@ -1,7 +1,10 @@
 """The database a ``postgresql:`` store URL names, and how to connect to it.
 
 ``postgresql://user[:password]@host[:port]/dbname[?sslmode=...&sslrootcert=...
-&sslcert=...&sslkey=...]``, the option names libpq's. The password is, in
+&sslcert=...&sslkey=...]``, the option names libpq's. To a host that is not
+this machine's loopback, ``sslmode`` must be given: ``require`` or stronger,
+or ``disable`` said knowingly; libpq's default ``prefer`` (and ``allow``)
+would fall back to plaintext without a word. The password is, in
 order: the URL's; else ``[store] password``; else the file ``store_password``
 in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``); else none (the
 driver then reads ``PGPASSWORD`` or ``~/.pgpass``). It is read when the store
@@ -11,6 +14,7 @@ lease and the backups connect with :meth:`Server.connect_options`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,8 @@ SHAPE = "postgresql://user@host:5432/dbname"
 
 SSL_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+FALLING_BACK = (None, "allow", "prefer")
+"""sslmodes that may end in plaintext without saying so (None: libpq's default, prefer)."""
 
 CREDENTIAL = "store_password"
 """The systemd credential (``LoadCredential=store_password:...``) holding the password."""
@@ -60,6 +66,13 @@ class Server:
                 raise ValueError(f"unknown option {name!r} (known: {', '.join(SSL_OPTIONS)})")
             if name == "sslmode" and value not in SSL_MODES:
                 raise ValueError(f"sslmode {value!r} is not one of {', '.join(SSL_MODES)}")
+        mode = dict(options).get("sslmode")
+        if mode in FALLING_BACK and not _loopback(parts.hostname):
+            said = "no sslmode (libpq's default prefer)" if mode is None else f"sslmode={mode}"
+            raise ValueError(
+                f"{said} to {parts.hostname}, another machine, may fall back to plaintext "
+                "without a word: add ?sslmode=verify-full&sslrootcert=CA.pem (or require), "
+                "or sslmode=disable if the network is yours to trust")
         if parts.password is not None and password is not None:
             raise ValueError("a password both in the url and in [store] password: keep one")
         user = f"{quote(unquote(parts.username), safe='')}@" if parts.username else ""
@@ -110,3 +123,13 @@ class Server:
 
     def describe(self) -> str:
         return masked(self.dsn)
+
+
+def _loopback(host: str) -> bool:
+    """``host`` is this machine: ``localhost`` or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
