@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes `make test` runs the suite's files on (each file on one).
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint proto bench clean
 
@@ -58,7 +60,7 @@ $(PROMTOOL):
 test: $(STAMP) $(MOSQUITTO) $(PG_INITDB) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/ruff check fillcapture tests bench
 	$(BIN)/mypy fillcapture
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check fillcapture tests bench
