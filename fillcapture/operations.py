@@ -33,7 +33,7 @@ from fillcapture import reconcile
 from fillcapture.clock import iso as _iso
 from fillcapture.clock import utc_now
 from fillcapture.model import SnapshotReceived
-from fillcapture.reports import record_positions
+from fillcapture.positions import record_positions
 from fillcapture.schedule import (
     CHICAGO,
     is_trading_day,

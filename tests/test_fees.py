@@ -24,7 +24,8 @@ from fillcapture.money import (
     totals,
     unknown_fees,
 )
-from fillcapture.reports import DailySummary, record_positions
+from fillcapture.positions import record_positions
+from fillcapture.reports import DailySummary
 from fillcapture.store import FillQuery, Owner
 from tests.conftest import store_at
 from tests.store.factories import make_fill

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from fillcapture.model import Bust, Fill, OrderSide, Side
-from fillcapture.reports import DailyRow, DailySummary, record_positions, summarize
+from fillcapture.positions import record_positions
+from fillcapture.reports import DailyRow, DailySummary, summarize
 from fillcapture.store import AccountActivity, FillQuery, Owner, Store
 from tests.conftest import store_at
 from tests.store.factories import make_fill

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from fillcapture.model import LEG, Side, SpreadDefinition, SpreadLeg
-from fillcapture.reports import DailySummary, record_positions, summarize
+from fillcapture.positions import record_positions
+from fillcapture.reports import DailySummary, summarize
 from fillcapture.store import FillQuery, Owner
 from fillcapture.store._sqlite import SqliteStore, migrations
 from tests.store.factories import make_fill
