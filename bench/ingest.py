@@ -2,10 +2,11 @@
 
 Prints (a) sustained fills/s with one fill per frame, (b) fills/s from snapshot
 frames of 100 fills, (c) p50/p99 receipt-to-commit latency at 1,000 fills/s,
-(d) peak RSS of the daemon, and this machine's ceilings measured in the same
-run: protobuf decode alone, batched SQLite insert alone and, on PostgreSQL,
-``capture()`` alone and the server's own insert into the fills table with no
-client (bench/pg_capture.py).
+(d) peak RSS of the daemon, the share of the machine's CPU time the
+hypervisor gave elsewhere meanwhile (steal: waits no code here caused), and
+this machine's ceilings measured in the same run: protobuf decode alone,
+batched SQLite insert alone and, on PostgreSQL, ``capture()`` alone and the
+server's own insert into the fills table with no client (bench/pg_capture.py).
 
 The store is a SQLite file (FULL) unless ``--store URL`` names another: a
 PostgreSQL server, each run then in a fresh database made there and dropped
@@ -229,6 +230,20 @@ async def insert_ceiling(db: Path, count: int, batch: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far, by state, in clock ticks (``/proc/stat``)."""
+    with open("/proc/stat") as stat:
+        return [int(ticks) for ticks in stat.readline().split()[1:]]
+
+
+def stolen_share(before: list[int], after: list[int]) -> float:
+    """The share of CPU time between two :func:`cpu_times` that the hypervisor
+    gave to other machines (``steal``): time this one's processes waited to run,
+    which shows as latency nothing here caused."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(1, sum(spent))
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -237,6 +252,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every figure for the store ``args.store`` names (a SQLite file if none)."""
     logs.configure("warning", "console")
     figures: dict[str, Any] = {"store": "SQLite" if not is_postgres(args.store) else "PostgreSQL"}
+    started = cpu_times()
     with tempfile.TemporaryDirectory(prefix="fillcapture-bench-") as tmp:
         work = Path(tmp)
         with sim_process("--rate", "max", "--max-fills", str(args.fills)) as url:
@@ -261,6 +277,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         figures["c_samples"] = len(metrics.latency.samples)
         figures["c_commits"] = metrics["store.commits"]
         figures["d"] = peak_rss_mb()
+        figures["steal"] = stolen_share(started, cpu_times())
         figures["decode"] = decode_ceiling(200_000)
         figures["normalize"] = normalize_ceiling(2000)
         batch = StoreSettings().batch_size
@@ -288,6 +305,8 @@ def report(runs: list[dict[str, Any]], fills: int, snapshot_fills: int) -> None:
     row("    p99", [f"{r['c_p99']:.2f} ms ({r['c_samples']:,} fills)" for r in runs],
         "target p99 <= 10 ms")
     row("(d) peak RSS of the daemon", [f"{r['d']:,.1f} MB" for r in runs], "target <= 150")
+    row("    CPU stolen by the hypervisor", [f"{r['steal']:.1%} of the machine's"
+                                              for r in runs], "(0% on a machine of its own)")
     first = runs[0]
     print("machine ceilings (same run):")
     print(f"  protobuf decode only         {first['decode']:>12,.0f} frames/s (one-fill frames)")
