@@ -304,6 +304,14 @@ class Operations:
         sealed = await store.sealed_through(self.firm)
         if sealed is not None and sealed >= day:
             return []
+        if sealed is None and not self._reconciled_day(day):
+            first = await store.first_trade_date(self.firm)
+            if first is None or first > day:
+                # A new store's first start: its capture began after the day.
+                log.info("seal.skipped", trade_date=str(day),
+                         reason="nothing of the firm was captured by then and no reconcile "
+                                "of it ran: this store's capture began after it")
+                return []
         verification, reconciled, recovered = await reconcile.certify(
             self.reconciled, day, self.state, store, self.metrics, self.snapshots)
         seals = await store.seal_day(self.firm, day, reconciled, verification, recovered)
@@ -316,6 +324,10 @@ class Operations:
         await store.set_state(self.instance, {"seal.last": str(day), "seal.at": _iso(now)})
         await self._record_positions(day)
         return seals
+
+    def _reconciled_day(self, day: date) -> bool:
+        """A reconcile of ``day`` ran in this process."""
+        return self.reconciled is not None and self.reconciled.trade_date == day
 
     async def _record_positions(self, day: date) -> None:
         """Checkpoint the daily summary's books at the sealed day. Only a

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from structlog.testing import capture_logs
+
 from fillcapture.config import MaintenanceSettings, Settings, StoreSettings, T4Settings
 from fillcapture.daemon import Daemon
 from fillcapture.feeds.t4.proto import auth_pb2
@@ -154,6 +156,30 @@ async def test_a_disconnect_across_the_roll_is_one_unrecoverable_gap(tmp_path: P
     assert run_cli(config, "gaps", "ack", str(lost[0].id)).returncode == 0
     assert json.loads(run_cli(config, "status", "--json").stdout)["open_gaps"] == []
     assert run_cli(config, "gaps", "ack", "999").returncode == 1
+
+
+async def test_a_new_stores_first_seal_is_of_the_first_day_it_captured(tmp_path: Path) -> None:
+    db = tmp_path / "fills.db"
+    clock = Clock(chicago(TUESDAY, 10, 0))
+    config = SimConfig(trade_date=TUESDAY, fills_per_second=math.inf, max_fills=200, seed=8)
+    with capture_logs() as logs:
+        async with SimServer(config) as sim, \
+                running_daemon(_settings(sim.url, db), clock) as daemon:
+            await until(lambda: len(sim.ledger) == 200)
+            await until(lambda: len(stored_rows(db)) == len(ledger_rows(sim.ledger, OWNED)))
+            # Monday rolled before this store captured anything: nothing to certify.
+            assert await daemon.operations.seal_job() == []
+            clock.now = chicago(TUESDAY, 17, 5)
+            seals = await daemon.operations.seal_job()
+    assert {seal.trade_date for seal in seals} == {TUESDAY}
+    assert sum(seal.fills for seal in seals) == len(ledger_rows(sim.ledger, OWNED))
+    assert [e["trade_date"] for e in logs if e["event"] == "seal.skipped"] == [MONDAY.isoformat()]
+    # No reconcile ran on Tuesday either, so its seal is unverified; Monday has none.
+    assert [e["trade_date"] for e in logs if e["event"] == "seal.unverified"] == [
+        TUESDAY.isoformat()]
+    async with store_at(db, readonly=True) as store:
+        assert [day.trade_date for day in await store.sealed_days()] == [TUESDAY]
+        assert await store.sealed_through("SIMFIRM") == TUESDAY
 
 
 async def test_the_seal_fixes_the_day_and_later_changes_are_amendments(tmp_path: Path) -> None:
