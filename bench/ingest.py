@@ -287,6 +287,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             assert args.store is not None
             figures["pg_capture"] = (await capture_rates(args.store, batch, 200_000 // batch))[0]
             figures["pg_server"] = await server_insert_rate(args.store, batch, 200_000 // batch)
+            figures["pg_identity"] = await server_insert_rate(
+                args.store, batch, 200_000 // batch, identity_only=True)
     return figures
 
 
@@ -321,6 +323,8 @@ def report(runs: list[dict[str, Any]], fills: int, snapshot_fills: int) -> None:
                   "synchronous_commit on)")
             print(f"  PostgreSQL server alone      {run['pg_server']:>12,.0f} rows/s "
                   "(the same INSERT ... ON CONFLICT, rows made up by the server, no client)")
+            print(f"  ... the identity index alone {run['pg_identity']:>12,.0f} rows/s "
+                  "(the same, every other index of the table dropped)")
 
 
 def side_by_side(args: argparse.Namespace) -> None:

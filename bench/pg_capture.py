@@ -4,7 +4,8 @@ Each run creates a fresh database on the server ``--url`` names (its user
 must be allowed to create databases), captures ``--batches`` writer batches
 of ``--size`` new fills each (random order ids, as T4's GUIDs), then the
 same batches again (all duplicates), and prints fills/s of both, then the
-server's own ceiling (:func:`server_insert_rate`). ``--method``:
+server's own ceilings (:func:`server_insert_rate`): into the fills table,
+and into the table with the fill identity's index alone. ``--method``:
 
 - ``copy``: the engine's way, COPY into a staging table, then one
   ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``;
@@ -106,15 +107,30 @@ _SERVER_ROWS = (
 )
 
 
-async def server_insert_rate(url: str, size: int, batches: int) -> float:
+# The fills table with none of its indexes but the identity's (the store's
+# idempotence): what any design that keeps it could reach at best.
+_IDENTITY_ONLY = (
+    "ALTER TABLE fills DROP CONSTRAINT fills_pkey",
+    "DROP INDEX fills_account_date", "DROP INDEX fills_account_time",
+    "DROP INDEX fills_leg_pending", "DROP INDEX fills_sideless",
+)
+
+
+async def server_insert_rate(url: str, size: int, batches: int, *,
+                             identity_only: bool = False) -> float:
     """rows/s the server inserts into a fresh store's fills table with no
     client at all: ``batches`` statements of ``size`` rows, each its own
-    transaction. No path from T4 to this table can beat it."""
+    transaction. No path from T4 to this table can beat it. ``identity_only``:
+    into the table stripped of every index but the fill identity's."""
     async with fresh_database(url) as target:
         async with open_store(target):
             pass  # migrated
         conn = await asyncpg.connect(target)
         try:
+            if identity_only:
+                await conn.execute("DROP TRIGGER outbox_fills_floor ON fills")
+                for statement in _IDENTITY_ONLY:
+                    await conn.execute(statement)
             started = time.perf_counter()
             for n in range(batches):
                 await conn.execute(_SERVER_ROWS, n * size, T0, size)
@@ -131,6 +147,8 @@ async def run(url: str, size: int, batches: int, method: str) -> None:
         print(f"{method:12} size {size:6} {label:9} {rate:10,.0f} fills/s")
     server = await server_insert_rate(url, size, batches)
     print(f"{'server alone':12} size {size:6} {'new':9} {server:10,.0f} rows/s")
+    identity = await server_insert_rate(url, size, batches, identity_only=True)
+    print(f"{'identity only':12} size {size:6} {'new':9} {identity:10,.0f} rows/s")
 
 
 def main() -> None:
