@@ -34,8 +34,8 @@ from fillcapture.model import (
     VisibleAccount,
 )
 from fillcapture.store import FillQuery, OutboxCursor, Owner, Store, Verification, open_store
-from fillcapture.store.copying import verify
-from fillcapture.store.tables import BY_NAME, TABLES
+from fillcapture.store.copying import TableCopy, copy_store, copy_table, verify
+from fillcapture.store.tables import BY_NAME, TABLES, Table
 from tests.conftest import (
     ROOT,
     Proc,
@@ -215,6 +215,46 @@ def test_a_second_pass_brings_changes_and_new_rows(tmp_path: Path, postgres_url:
     assert "fills: 51 rows, 11 written, 0 removed" in again.stderr
     assert "users: 2 rows, 0 written, 1 removed" in again.stderr
     assert asyncio.run(protocol_view(postgres_url)) == asyncio.run(protocol_view(source))
+
+
+class _Quiet:
+    """Progress that records each table's result."""
+
+    def __init__(self) -> None:
+        self.done_with: dict[str, TableCopy] = {}
+
+    def table(self, table: Table, total: int) -> Callable[[int], None]:
+        return lambda count: None
+
+    def done(self, table: Table, result: TableCopy) -> None:
+        self.done_with[table.name] = result
+
+
+@pytest.mark.parametrize("direction", ["to_postgresql", "to_sqlite"])
+def test_a_user_added_between_its_tables_passes_is_deferred_not_orphaned(
+        tmp_path: Path, postgres_url: str, direction: str) -> None:
+    source = f"sqlite:///{tmp_path / 'fills.db'}"
+    destination = postgres_url if direction == "to_postgresql" \
+        else f"sqlite:///{tmp_path / 'copy.db'}"
+    users, user_accounts = BY_NAME["users"], BY_NAME["user_accounts"]
+
+    async def run() -> tuple[TableCopy, TableCopy]:
+        async with open_store(source) as store:
+            await populate(store)
+        async with open_store(source) as store, open_store(destination) as copied:
+            await copy_table(store, copied, users, 1000, lambda count: None)
+            # The daemon's registry gains a user while the copy is between tables.
+            await store.add_user("D", ["77777"], "SIMFIRM")
+            first = await copy_table(store, copied, user_accounts, 1000, lambda count: None)
+            progress = _Quiet()
+            await copy_store(store, copied, progress, where="the copy")
+        return first, progress.done_with["user_accounts"]
+
+    first, second = asyncio.run(run())
+    assert (first.written, first.deferred) == (3, 1)  # D's account waits for D
+    assert (second.written, second.deferred) == (1, 0)
+    assert asyncio.run(all_equal(source, destination))
+    assert asyncio.run(protocol_view(destination)) == asyncio.run(protocol_view(source))
 
 
 @pytest.mark.parametrize("direction", ["to_postgresql", "to_sqlite"])

@@ -119,8 +119,16 @@ class _Lines:
 
     def done(self, table: Table, result: TableCopy) -> None:
         print(f"{table.name}: {result.rows:,} rows, {result.written:,} written, "
-              f"{result.removed:,} removed ({time.monotonic() - self._started:.1f} s)",
-              file=sys.stderr, flush=True)
+              f"{result.removed:,} removed{_deferred(result)} "
+              f"({time.monotonic() - self._started:.1f} s)", file=sys.stderr, flush=True)
+
+
+def _deferred(result: TableCopy) -> str:
+    """Rows left to the next pass, said: they make that table differ."""
+    if not result.deferred:
+        return ""
+    return (f", {result.deferred:,} deferred to the next pass (their "
+            "parent row came after its table was copied)")
 
 
 class _Bars:
@@ -137,7 +145,8 @@ class _Bars:
         for task in self._progress.tasks:
             if task.description == table.name:
                 self._progress.update(task.id, total=result.rows, completed=result.rows,
-                                      description=f"{table.name} ({result.written:,} written)")
+                                      description=f"{table.name} ({result.written:,} written"
+                                                  f"{_deferred(result)})")
 
 
 @contextmanager

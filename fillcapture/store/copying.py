@@ -10,7 +10,10 @@ positions recomputed, fills past retention) is removed. So a pass run
 again, after an interruption or while a daemon kept capturing into the
 source, writes only what is missing or changed and ends with the source's
 tables as they were when each was read; rows the daemon commits to a table
-after the pass read it are copied by the next pass.
+after the pass read it are copied by the next pass. So is a row whose parent
+(:attr:`~fillcapture.store.tables.Table.parent`: a user's account, its user)
+the destination lacks, as its parent came after the pass copied the parent's
+table: it is *deferred*, never written without it.
 
 Before writing anything, the destination must be empty or an earlier copy of
 this source: the last row of each table with a record identity (fills,
@@ -32,7 +35,7 @@ from typing import Any, Protocol
 
 from fillcapture.store.records import StoreError
 from fillcapture.store.roles import Tables
-from fillcapture.store.tables import TABLES, Digest, Key, Row, Table
+from fillcapture.store.tables import BY_NAME, TABLES, Digest, Key, Row, Table
 
 BATCH = 5000
 """Rows read, and written, per statement by default."""
@@ -64,6 +67,7 @@ class TableCopy:
     rows: int
     written: int
     removed: int
+    deferred: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,8 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
     writes: list[Row] = []  # rows to write over the destination's
     appends: list[Row] = []  # rows after every row of the destination
     removes: list[Key] = []
-    written = removed = 0
+    written = removed = deferred = 0
+    orphans = _Orphans(destination, table)
 
     # One write at a time runs while the walk reads on: it only touches keys
     # the walk has passed (or, appending, keys the destination never had).
@@ -169,14 +174,18 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
         pending = asyncio.ensure_future(write)
 
     async def flush(final: bool = False) -> None:
-        nonlocal written, removed
+        nonlocal written, removed, deferred
         if writes and (final or len(writes) >= batch):
-            await submit(destination.write_rows(table, writes[:]))
-            written += len(writes)
+            rows, later = await orphans.split(writes)
+            await submit(destination.write_rows(table, rows))
+            written += len(rows)
+            deferred += later
             writes.clear()
         if appends and (final or len(appends) >= batch):
-            await submit(destination.append_rows(table, appends[:]))
-            written += len(appends)
+            rows, later = await orphans.split(appends)
+            await submit(destination.append_rows(table, rows))
+            written += len(rows)
+            deferred += later
             appends.clear()
         if removes and (final or len(removes) >= batch):
             await submit(destination.delete_rows(table, removes[:]))
@@ -192,7 +201,27 @@ async def copy_table(source: Tables, destination: Tables, table: Table, batch: i
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pending
-    return TableCopy(table.name, theirs.walked, written, removed)
+    return TableCopy(table.name, theirs.walked, written, removed, deferred)
+
+
+class _Orphans:
+    """Which of a child table's rows the destination has no parent row for."""
+
+    def __init__(self, destination: Tables, table: Table) -> None:
+        self.destination, self.table = destination, table
+        self.present: dict[Any, bool] = {}
+
+    async def split(self, rows: list[Row]) -> tuple[list[Row], int]:
+        """``rows`` whose parent the destination holds, and how many others."""
+        if self.table.parent is None:
+            return rows[:], 0
+        column, parent_name = self.table.parent
+        at = self.table.names.index(column)
+        parent = BY_NAME[parent_name]
+        for value in {row[at] for row in rows} - self.present.keys():
+            self.present[value] = await self.destination.find_row(parent, (value,)) is not None
+        kept = [row for row in rows if self.present[row[at]]]
+        return kept, len(rows) - len(kept)
 
 
 async def _walk(theirs: _Pages, ours: _Pages, table: Table, writes: list[Row],

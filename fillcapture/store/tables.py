@@ -50,12 +50,14 @@ class Table:
     """A table: ``columns`` (name, kind) in order; ``key`` the primary key's
     columns, in the order rows are sorted by (text by its bytes, as SQLite
     sorts it); ``identity`` the record's own unique columns if the key is a
-    row number."""
+    row number; ``parent`` (column, table) where a column must name a row of
+    another table (a foreign key to that table's one-column key)."""
 
     name: str
     columns: tuple[tuple[str, Kind], ...]
     key: tuple[str, ...]
     identity: tuple[str, ...] = ()
+    parent: tuple[str, str] | None = None
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -79,17 +81,19 @@ class Table:
         return tuple(row[i] for i in self._identity_positions)
 
 
-def _table(name: str, key: str, columns: str, identity: str = "") -> Table:
+def _table(name: str, key: str, columns: str, identity: str = "",
+           parent: tuple[str, str] | None = None) -> Table:
     """A table from ``"name:kind name:kind ..."`` (kind one of t i b tm d by)."""
     kinds = {"t": Kind.TEXT, "i": Kind.INT, "b": Kind.BOOL, "tm": Kind.TIME, "d": Kind.DATE,
              "by": Kind.BYTES}
     parsed = tuple((part.split(":")[0], kinds[part.split(":")[1]]) for part in columns.split())
-    return Table(name, parsed, tuple(key.split()), tuple(identity.split()))
+    return Table(name, parsed, tuple(key.split()), tuple(identity.split()), parent)
 
 
 TABLES: tuple[Table, ...] = (
     _table("users", "name", "name:t created_at:tm"),
-    _table("user_accounts", "firm account", "firm:t account:t user_name:t"),
+    _table("user_accounts", "firm account", "firm:t account:t user_name:t",
+           parent=("user_name", "users")),
     _table("accounts", "firm account_id",
            "firm:t account_id:t number:t code:t name:t seen_at:tm"),
     _table("markets", "market_id",
