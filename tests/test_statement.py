@@ -36,7 +36,8 @@ from fillcapture.statement import money_text, render
 from fillcapture.store import DailyRow, open_store
 from tests.api.conftest import issue_token, start_api
 from tests.browser import Chromium
-from tests.conftest import Proc, free_port, run_cli
+from tests.conftest import ENGINES, Proc, free_port, run_cli
+from tests.pgcluster import PostgresCluster
 from tests.store.factories import make_fill
 
 ES = "XCME_Eq ES (Z26)"
@@ -96,20 +97,27 @@ class Setup:
     config: Path
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+@pytest.fixture(scope="module", params=ENGINES)
+def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Setup]:
+    """A store of each engine in turn (the test id names it) holding the month."""
     workdir = tmp_path_factory.mktemp("statement")
-    db = workdir / "fills.db"
+    cluster: PostgresCluster | None = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'fills.db'}"
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        url = cluster.database()
     config = workdir / "fillcapture.toml"
     config.write_text(
-        f'[store]\nurl = "sqlite:///{db}"\n'
+        f'[store]\nurl = "{url}"\n'
         f'[api]\nlisten = "127.0.0.1:{free_port()}"\n'
         f'[api.point_values]\n"{FDAX}" = "25"\n'
         '[money.currencies]\n"CME_Eq" = "USD"\n"EUREX FDAX" = "EUR"\n'
         '[log]\nformat = "json"\n')
 
     async def fill() -> None:
-        async with open_store(f"sqlite:///{db}") as store:
+        async with open_store(url) as store:
             await store.add_user("A", ["11111", "22222"])
             await store.add_user("B", ["33333"])
             await store.save_markets([Market(ES, "CME_Eq", "ES", Decimal(50)),
@@ -119,7 +127,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
                 await store.set_fee_schedule(schedule)
 
     asyncio.run(fill())
-    return Setup(workdir, config)
+    yield Setup(workdir, config)
+    if cluster is not None:
+        cluster.drop(url)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
