@@ -42,3 +42,17 @@ async def test_a_leg_bust_busts_that_leg_only(store: Store) -> None:
 
     found = {fill.leg_index: fill.busted async for fill in store.fills(FillQuery())}
     assert found == {0: False, 1: True}
+
+
+async def test_a_batch_of_busts_counts_each_new_bust_once(store: Store) -> None:
+    fills = [make_fill(n) for n in range(5)]
+    await store.insert_fills(fills[:3])
+    assert await store.insert_busts([Bust(fills[0], BUST_TIME)]) == (0, 1)
+
+    # One already recorded, one given twice in the batch, two of fills never seen.
+    batch = [Bust(fills[0], BUST_TIME), Bust(fills[1], BUST_TIME),
+             Bust(fills[1], BUST_TIME + timedelta(minutes=1)), Bust(fills[2], BUST_TIME),
+             Bust(fills[3], BUST_TIME), Bust(fills[4], BUST_TIME)]
+    assert await store.insert_busts(batch) == (2, 4)
+    assert await store.count_busts() == 5
+    assert await _busted(store) == {f"order-{n}": True for n in range(5)}

@@ -99,6 +99,14 @@ _INSERT_BUST = (
     "INSERT INTO busts (firm, account_id, account, order_id, trade_key, leg_index, busted_at, "  # noqa: S608
     f"captured_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT {_IDENTITY} DO NOTHING"
 )
+# A batch's busts in one statement: one array per column (a bust given twice
+# is a conflict with itself, absorbed as any duplicate).
+_INSERT_BUSTS = (
+    "INSERT INTO busts (firm, account_id, account, order_id, trade_key, leg_index, busted_at, "  # noqa: S608
+    "captured_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[], $6::integer[], $7::timestamptz[], $8::timestamptz[]) "
+    f"ON CONFLICT {_IDENTITY} DO NOTHING"
+)
 
 # A market's row changes (and counts) only when one of its terms did.
 _SAVE_MARKET = (
@@ -203,10 +211,8 @@ async def insert_busts(conn: Conn, busts: Sequence[Bust], captured_at: datetime
     ]
     new_fills = await insert(conn, [bust.fill for bust in busts], captured_at)
     await conn.executemany(_MARK_BUSTED, [(r[6], r[0], r[3], r[4], r[5]) for r in rows])
-    new_busts = 0
-    for row in rows:
-        new_busts += count(await conn.execute(_INSERT_BUST, *row))
-    return new_fills, new_busts
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return new_fills, count(await conn.execute(_INSERT_BUSTS, *columns))
 
 
 async def resolve_sides(conn: Conn, items: Sequence[OrderSide]) -> int:
