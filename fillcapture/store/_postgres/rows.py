@@ -24,8 +24,19 @@ from fillcapture.store.columns import (
 )
 from fillcapture.store.records import StoredFill, StoreError
 
-__all__ = ["INSERT_COLUMNS", "OUTRIGHT", "SELECT_COLUMNS", "SPREAD_COLUMNS", "aware",
-           "fill_rows", "is_spread_part", "spread_rows", "stored_fill"]
+__all__ = ["COLUMN_TYPES", "INSERT_COLUMNS", "OUTRIGHT", "SELECT_COLUMNS", "SPREAD_COLUMNS",
+           "aware", "column_type", "fill_rows", "is_spread_part", "spread_rows", "stored_fill"]
+
+COLUMN_TYPES = {"leg_index": "integer", "sequence_order": "bigint", "volume": "bigint",
+                "exchange_time": "timestamptz", "trade_date": "date",
+                "captured_at": "timestamptz", "historical": "boolean", "kind": "smallint",
+                "leg_sign": "smallint"}
+"""The fills table's types of the written columns that are not text."""
+
+
+def column_type(column: str) -> str:
+    """The fills table's type of ``column``, one of those written."""
+    return COLUMN_TYPES.get(column, "text")
 
 _SIDES = {side.value: side for side in Side}
 _SIDE_TEXT: dict[Side | None, str | None] = {side: side.value for side in Side} | {None: None}

@@ -16,7 +16,12 @@ import asyncpg
 import structlog
 
 from fillcapture.model import Fill, SpreadDefinition, SpreadLeg
-from fillcapture.store._postgres.rows import INSERT_COLUMNS, SPREAD_COLUMNS, spread_rows
+from fillcapture.store._postgres.rows import (
+    INSERT_COLUMNS,
+    SPREAD_COLUMNS,
+    column_type,
+    spread_rows,
+)
 from fillcapture.store._postgres.shared import RECORDED_THROUGH, count
 
 log = structlog.get_logger(__name__)
@@ -25,20 +30,25 @@ Invalidate = Callable[[asyncpg.Connection, str, date], Awaitable[None]]
 """``invalidate(conn, firm, trade_date)``: the firm's fills of that day changed."""
 
 _COLUMNS = INSERT_COLUMNS + SPREAD_COLUMNS
+# Every part of a batch in one statement: one array per column, in order.
 _INSERT = (
-    f"INSERT INTO fills ({', '.join(_COLUMNS)}) "  # noqa: S608 - constant names
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))}) "
-    "ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
+    f"INSERT INTO fills ({', '.join(_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"${n}::{column_type(column)}[]" for n, column in enumerate(_COLUMNS, 1))
+    + ") ON CONFLICT (firm, order_id, trade_key, leg_index) DO NOTHING"
 )
 
-# An order with legs is a spread order: its spread-level trades are marked.
-_SPREAD_TRADES_DAY = (
-    "SELECT min(trade_date) FROM fills WHERE firm = $1 AND order_id = $2 "
-    "AND leg_index = -1 AND kind = 0"
+# An order with legs is a spread order: its spread-level trades stored as
+# outright fills are marked. The orders ($1 firms, $2 order ids) of a batch
+# in one statement each, through the identity's index.
+_ORDERS = "unnest($1::text[], $2::text[]) AS o (firm, order_id)"
+_SPREAD_TRADES_DAYS = (
+    f"SELECT f.firm, min(f.trade_date) FROM fills f JOIN {_ORDERS} "  # noqa: S608
+    "ON f.firm = o.firm AND f.order_id = o.order_id "
+    "WHERE f.leg_index = -1 AND f.kind = 0 GROUP BY f.firm, f.order_id"
 )
 _MARK_SPREAD_TRADES = (
-    "UPDATE fills SET kind = 2 WHERE firm = $1 AND order_id = $2 AND leg_index = -1 "
-    "AND kind = 0"
+    f"UPDATE fills f SET kind = 2 FROM {_ORDERS} "  # noqa: S608
+    "WHERE f.firm = o.firm AND f.order_id = o.order_id AND f.leg_index = -1 AND f.kind = 0"
 )
 
 # Pending legs of a spread placed on their legs' contracts (fills_leg_pending).
@@ -63,15 +73,17 @@ async def insert(conn: asyncpg.Connection, parts: Sequence[Fill], captured_at: d
     many were new. Then their orders' spread-level trades stored as outright
     fills are marked, and legs stored pending whose spread's definition is
     recorded are placed."""
-    new = 0
-    for row in spread_rows(parts, captured_at):  # rare: a statement each
-        new += count(await conn.execute(_INSERT, *row))
-    orders = {(fill.firm, fill.order_id) for fill in parts if fill.leg_index is not None}
-    for firm, order_id in sorted(orders):
-        day = await conn.fetchval(_SPREAD_TRADES_DAY, firm, order_id)
-        if day is not None:
+    rows = spread_rows(parts, captured_at)
+    new = count(await conn.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True))))
+    orders = sorted({(fill.firm, fill.order_id) for fill in parts if fill.leg_index is not None})
+    if orders:
+        firms, order_ids = [firm for firm, _ in orders], [order for _, order in orders]
+        days = {(row[0], row[1]) for row in await conn.fetch(_SPREAD_TRADES_DAYS, firms,
+                                                             order_ids)}
+        for firm, day in sorted(days):
             await _invalidate_if_recorded(conn, firm, day, invalidate)
-            await conn.execute(_MARK_SPREAD_TRADES, firm, order_id)
+        if days:
+            await conn.execute(_MARK_SPREAD_TRADES, firms, order_ids)
     pending = {fill.spread_market_id or fill.market_id for fill in parts
                if fill.leg_index is not None and fill.leg_sign is None}
     if pending:

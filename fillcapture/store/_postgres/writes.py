@@ -21,6 +21,7 @@ from fillcapture.store._postgres.rows import (
     INSERT_COLUMNS,
     OUTRIGHT,
     aware,
+    column_type,
     fill_rows,
     is_spread_part,
 )
@@ -36,15 +37,10 @@ fewer take one multi-row INSERT (a COPY costs three round trips)."""
 _IDENTITY = "(firm, order_id, trade_key, leg_index)"
 _COLUMNS = ", ".join(INSERT_COLUMNS)
 
-_TYPES = {"leg_index": "integer", "sequence_order": "bigint", "volume": "bigint",
-          "exchange_time": "timestamptz", "trade_date": "date", "captured_at": "timestamptz",
-          "historical": "boolean"}
-"""The fills table's types of :data:`INSERT_COLUMNS` that are not text."""
-
 # One per connection, emptied at every commit (see stage()).
 _STAGE = (
     "CREATE TEMP TABLE fill_stage ("
-    + ", ".join(f"{column} {_TYPES.get(column, 'text')}" for column in INSERT_COLUMNS)
+    + ", ".join(f"{column} {column_type(column)}" for column in INSERT_COLUMNS)
     + ") ON COMMIT DELETE ROWS"
 )
 _FROM_STAGE = (
