@@ -432,16 +432,18 @@ class CaptureBatch:
                     self.late_fills, self.late_busts, self.fills, self.recovered, self.busts,
                     self.sides, self.recounts, self.released, self.snapshots))
 
-    @property
-    def carries_fills(self) -> bool:
-        """Whether any part may store fill rows."""
-        return bool(self.late_fills or self.late_busts or self.fills or self.recovered
-                    or self.busts)
-
     def offered_fills(self) -> list[Fill]:
         """Every fill a part may store a row of, the busts' fills included."""
         return [*self.late_fills, *(bust.fill for bust in self.late_busts), *self.fills,
                 *self.recovered, *(bust.fill for bust in self.busts)]
+
+    def counted(self, stored: int) -> dict[str, tuple[int, float]] | None:
+        """:attr:`CaptureResult.by_account` from the batch itself when each of
+        its ``stored`` new rows is a fill it offered, none a duplicate (the
+        common case); ``None`` otherwise: the engine reads its newest
+        ``stored`` fill rows back, which under the outbox lock are the batch's."""
+        offered = self.offered_fills()
+        return by_account(offered) if stored == len(offered) else None
 
 
 def by_account(fills: Sequence[Fill]) -> dict[str, tuple[int, float]]:

@@ -17,7 +17,7 @@ from fillcapture.store._postgres import lease, outbox, quarantine, snapshots, sp
 from fillcapture.store._postgres.plumbing import Plumbing
 from fillcapture.store._postgres.shared import invalidate_positions
 from fillcapture.store.capturing import OnePartWrites
-from fillcapture.store.records import CaptureBatch, CaptureResult, by_account
+from fillcapture.store.records import CaptureBatch, CaptureResult
 
 
 class CaptureRole(OnePartWrites, Plumbing):
@@ -32,9 +32,6 @@ class CaptureRole(OnePartWrites, Plumbing):
             return result
         now = datetime.now(UTC)
         async with self.transaction_with(outbox.BEGIN) as conn:
-            # Under the outbox lock ids are handed out in commit order: those
-            # above the newest now are this batch's.
-            before = await writes.newest_id(conn) if batch.carries_fills else 0
             for firm, accounts in batch.accounts:
                 if accounts:
                     await quarantine.save_accounts(conn, firm, accounts, now)
@@ -56,12 +53,8 @@ class CaptureRole(OnePartWrites, Plumbing):
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
             if result.stored_fills:
-                # Every fill offered stored a row (the common case): counted
-                # from the batch; else read back from the rows stored.
-                offered = batch.offered_fills()
-                result.by_account = (
-                    by_account(offered) if result.stored_fills == len(offered)
-                    else await writes.new_by_account(conn, before))
+                result.by_account = (batch.counted(result.stored_fills)
+                                     or await writes.newest_by_account(conn, result.stored_fills))
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:

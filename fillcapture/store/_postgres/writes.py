@@ -132,19 +132,16 @@ async def stage(conn: Conn) -> None:
     await conn.execute(_STAGE)
 
 
-async def newest_id(conn: Conn) -> int:
-    """The newest fill row's id (0 in an empty store): rows stored after it
-    in this transaction (under the outbox lock) have higher ones."""
-    return int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM fills"))
-
-
-async def new_by_account(conn: Conn, after: int) -> dict[str, tuple[int, float]]:
-    """Per account number: the fill rows above id ``after`` and their newest
-    exchange time (unix seconds). A range of the primary key, grouped by the server."""
-    rows = await conn.fetch(
-        "SELECT account, count(*), max(exchange_time) FROM fills WHERE id > $1 GROUP BY account",
-        after)
-    return {row[0]: (int(row[1]), row[2].timestamp()) for row in rows}
+async def newest_by_account(conn: Conn, rows: int) -> dict[str, tuple[int, float]]:
+    """Per account number: how many of the newest ``rows`` fill rows are its,
+    and their newest exchange time (unix seconds). A transaction holding the
+    outbox lock is handed the highest ids (a conflict may use one up, so they
+    need not be consecutive): the ``rows`` it stored are the top of the
+    primary key, read backwards and grouped by the server."""
+    found = await conn.fetch(
+        "SELECT account, count(*), max(exchange_time) FROM (SELECT account, exchange_time "
+        "FROM fills ORDER BY id DESC LIMIT $1) newest GROUP BY account", rows)
+    return {row[0]: (int(row[1]), row[2].timestamp()) for row in found}
 
 
 async def insert(conn: Conn, fills: Sequence[Fill], captured_at: datetime) -> int:

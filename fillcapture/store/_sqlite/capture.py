@@ -14,7 +14,7 @@ from fillcapture.store._sqlite.plumbing import Plumbing
 from fillcapture.store._sqlite.rows import utc_micros
 from fillcapture.store._sqlite.shared import invalidate_positions
 from fillcapture.store.capturing import OnePartWrites
-from fillcapture.store.records import CaptureBatch, CaptureResult, by_account
+from fillcapture.store.records import CaptureBatch, CaptureResult
 
 
 def _now() -> int:
@@ -54,12 +54,8 @@ class CaptureRole(OnePartWrites, Plumbing):
                 result.fills_from_busts, result.new_busts = await writes.insert_busts(
                     conn, batch.busts, now)
             if result.stored_fills:
-                # Every fill offered stored a row (the common case): counted
-                # from the batch; else read back from the rows stored.
-                offered = batch.offered_fills()
-                result.by_account = (
-                    by_account(offered) if result.stored_fills == len(offered)
-                    else await writes.newest_by_account(conn, result.stored_fills))
+                result.by_account = (batch.counted(result.stored_fills)
+                                     or await writes.newest_by_account(conn, result.stored_fills))
             if batch.sides:
                 result.sides_resolved = await writes.resolve_sides(conn, batch.sides)
             for recount in batch.recounts:
