@@ -107,3 +107,14 @@ def loses_fills(start: datetime, end: datetime, holidays: Collection[date] = NO_
     if first == last:
         return False
     return start < close_moment(first) or next_trading_day(first, holidays) < last
+
+
+def unrecoverable_at(start: datetime, holidays: Collection[date] = NO_HOLIDAYS) -> datetime:
+    """When an outage begun at ``start`` and lasting starts to lose fills for
+    good, the moment :func:`loses_fills` turns true: the roll of its trade
+    date, once T4 forgets the day; for one begun after that day's close (in
+    the halt, so it lost nothing of it), the next trading day's roll."""
+    first = trade_date(start, holidays)
+    if start < close_moment(first):
+        return roll_moment(first)
+    return roll_moment(next_trading_day(first, holidays))

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fillcapture.operations import ALIVE_SECONDS
-from fillcapture.schedule import close_moment, next_trading_day, roll_moment, trade_date
+from fillcapture.schedule import trade_date, unrecoverable_at
 from fillcapture.store import Certificate, Gap, SealedDay, Store
 
 STALE = timedelta(seconds=3 * ALIVE_SECONDS)
 """A daemon that has not recorded itself alive for this long is not running."""
+
 
 async def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain JSON-ready data."""
@@ -89,17 +90,6 @@ def is_open(gap: Gap) -> bool:
     """Whether ``gap`` needs an operator: it still lasts (T4 not heard since it
     began), or it lost fills for good and nobody acknowledged it yet."""
     return gap.acknowledged_at is None and (gap.ended_at is None or gap.unrecoverable)
-
-
-def unrecoverable_at(started_at: datetime) -> datetime:
-    """When a gap that began at ``started_at`` and has not ended by then loses
-    fills for good: at the roll of its trade date, once T4 forgets the day; a
-    gap begun after that day's close (the halt) lost nothing of it, so at the
-    next trading day's roll (the rule of :func:`~fillcapture.schedule.loses_fills`)."""
-    first = trade_date(started_at)
-    if started_at < close_moment(first):
-        return roll_moment(first)
-    return roll_moment(next_trading_day(first))
 
 
 def _standby(state: dict[str, str], now: datetime) -> dict[str, Any] | None:
