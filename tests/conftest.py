@@ -24,6 +24,7 @@ import pytest
 from fillcapture.sim import LedgerFill, read_ledger
 from fillcapture.store import FillQuery, Store, StoreError, locate, open_store
 from tests.pgcluster import ClusterError, PostgresCluster
+from tests.ports import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +35,6 @@ def store_at(path: Path, *, readonly: bool = False) -> Store:
     """The store in the file ``path``, as the configuration names it: tests
     outside tests/store speak to the store only through its protocol."""
     return open_store(f"sqlite:///{path}", readonly=readonly)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_env(**extra: str) -> dict[str, str]:

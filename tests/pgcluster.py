@@ -19,13 +19,14 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit
+
+from tests.ports import free_port
 
 ADMIN = "fillcapture_admin"
 HOST = "127.0.0.1"
@@ -58,14 +59,6 @@ def server_bindir() -> Path:
         raise ClusterError("PostgreSQL server binaries missing (no initdb in `pg_config --bindir` "
                            "nor /usr/lib/postgresql/*/bin): `make test` installs them")
     return Path(found[-1])
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now (bound to port 0 and read back)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env() -> dict[str, str]:
